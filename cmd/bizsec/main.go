@@ -1,0 +1,218 @@
+// Command bizsec serves the Akana-compatible business security settings
+// API and the login service that obeys those settings.
+//
+//	bizsec [serve] [-data DIR] [-listen ADDR]
+//	bizsec tenant create -id TENANT -admin-email EMAIL [-hostname HOST]
+//	bizsec user create -tenant TENANT -email EMAIL [-role SiteAdmin|Auditor]
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "bizsec:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args)
+	case "tenant", "user":
+		if len(args) == 0 || args[0] != "create" {
+			return fmt.Errorf("usage: bizsec %s create [flags]", cmd)
+		}
+		if cmd == "tenant" {
+			return createTenant(ctx, args[1:], stdin, stdout)
+		}
+		return createUser(ctx, args[1:], stdin, stdout)
+	}
+	return fmt.Errorf("unknown command %q (want serve, tenant create or user create)", cmd)
+}
+
+// env returns the environment variable's value, or def when it is unset.
+func env(name, def string) string {
+	if v, ok := os.LookupEnv(name); ok {
+		return v
+	}
+	return def
+}
+
+func dataFlag(fs *flag.FlagSet) *string {
+	return fs.String("data", env("BIZSEC_DATA", "./bizsec-data"), "directory of the embedded database (env BIZSEC_DATA)")
+}
+
+func serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	data := dataFlag(fs)
+	listen := fs.String("listen", env("BIZSEC_LISTEN", "127.0.0.1:8080"), "address to listen on (env BIZSEC_LISTEN)")
+	secure := fs.Bool("secure-cookies", env("BIZSEC_SECURE_COOKIES", "") == "true", "mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	st, err := store.OpenSQLite(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	api := httpapi.New(httpapi.Config{
+		Store:         st,
+		Hasher:        auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
+		Logger:        log,
+		SecureCookies: *secure,
+	})
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("serving", "addr", ln.Addr().String(), "data", *data)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("tenant create", flag.ContinueOnError)
+	data := dataFlag(fs)
+	id := fs.String("id", "", "tenant ID (fedmemberid), e.g. acmepaymentscorp")
+	host := fs.String("hostname", "", "host name whose logins belong to this tenant (optional with one tenant)")
+	email := fs.String("admin-email", "", "email of the tenant's first Site Admin")
+	name := fs.String("admin-name", "Site Admin", "display name of the first Site Admin")
+	pwStdin := fs.Bool("password-stdin", false, "read the admin's password from standard input instead of generating one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *id == "" || *email == "" {
+		return errors.New("tenant create needs -id and -admin-email")
+	}
+	st, err := store.OpenSQLite(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.CreateTenant(ctx, *id, strings.ToLower(*host)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "tenant %s created with business %s\n", *id, store.RootBusinessID(*id))
+	return addUser(ctx, st, *id, *email, *name, store.RootBusinessID(*id), store.RoleSiteAdmin, *pwStdin, stdin, stdout)
+}
+
+func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
+	data := dataFlag(fs)
+	tenant := fs.String("tenant", "", "tenant ID")
+	email := fs.String("email", "", "the user's email")
+	name := fs.String("name", "", "display name (default: the email)")
+	role := fs.String("role", "", "role in the business: SiteAdmin or Auditor (default: none)")
+	business := fs.String("business", "", "business of the role (default: the tenant's root business)")
+	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of generating one")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tenant == "" || *email == "" {
+		return errors.New("user create needs -tenant and -email")
+	}
+	if *name == "" {
+		*name = *email
+	}
+	if *business == "" {
+		*business = store.RootBusinessID(*tenant)
+	}
+	st, err := store.OpenSQLite(ctx, *data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	return addUser(ctx, st, *tenant, *email, *name, *business, *role, *pwStdin, stdin, stdout)
+}
+
+func addUser(ctx context.Context, st *store.Store, tenant, email, name, business, role string, pwStdin bool, stdin io.Reader, stdout io.Writer) error {
+	password := ""
+	if pwStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		password = strings.TrimRight(line, "\r\n")
+		if len(password) < 8 {
+			return errors.New("the password must be at least 8 characters")
+		}
+	}
+	generated := password == ""
+	if generated {
+		password = auth.NewSecret()[:20]
+	}
+	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, password)
+	if err != nil {
+		return err
+	}
+	u, err := st.CreateUser(ctx, store.User{TenantID: tenant, Email: email, Name: name, PasswordHash: hash})
+	if err != nil {
+		return err
+	}
+	if role != "" {
+		if err := st.GrantRole(ctx, u.ID, business, role); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "user %s created (%s)", u.Email, u.ID)
+	if role != "" {
+		fmt.Fprintf(stdout, ", %s of %s", role, business)
+	}
+	fmt.Fprintln(stdout)
+	if generated {
+		fmt.Fprintf(stdout, "password: %s\n", password) // shown once, never stored in clear
+	}
+	return nil
+}

@@ -1,0 +1,56 @@
+// Package fault defines the one error type the application reports to its
+// callers. Each error carries a Code; the HTTP layer maps codes to status
+// codes and to the platform's {"faultcode","faultstring"} body in one place.
+package fault
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Code classifies an error for the caller.
+type Code string
+
+// Codes are written to the wire as the faultcode.
+const (
+	Invalid         Code = "InvalidRequest"
+	Unauthorized    Code = "Unauthorized"
+	Forbidden       Code = "Forbidden"
+	NotFound        Code = "NotFound"
+	Conflict        Code = "Conflict"
+	Locked          Code = "AccountSuspended"
+	Internal        Code = "InternalError"
+	PreconditionErr Code = "PreconditionFailed"
+)
+
+// Error is an error whose message is safe to show to the client.
+type Error struct {
+	Code    Code
+	Message string
+}
+
+func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
+
+// New returns an *Error with a formatted message.
+func New(code Code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// CodeOf returns the code of the first *Error in err's chain, or Internal.
+func CodeOf(err error) Code {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return Internal
+}
+
+// MessageOf returns the client-safe message of err. Errors that are not
+// *Error get a generic message so that internals never leak.
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return "An error occurred processing the call."
+}

@@ -1,0 +1,83 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"encoding/xml"
+	"log/slog"
+	"net/http"
+
+	"github.com/bizsec/bizsec/internal/fault"
+)
+
+// Codes that exist only at the HTTP edge.
+const (
+	notAcceptable    fault.Code = "NotAcceptable"
+	unsupportedType  fault.Code = "UnsupportedMediaType"
+	methodNotAllowed fault.Code = "MethodNotAllowed"
+)
+
+// statusOf is the one place where error codes become HTTP statuses.
+func statusOf(code fault.Code) int {
+	switch code {
+	case fault.Invalid:
+		return http.StatusBadRequest
+	case fault.Unauthorized, fault.Locked:
+		return http.StatusUnauthorized
+	case fault.Forbidden:
+		return http.StatusForbidden
+	case fault.NotFound:
+		return http.StatusNotFound
+	case fault.Conflict:
+		return http.StatusConflict
+	case fault.PreconditionErr:
+		return http.StatusPreconditionFailed
+	case notAcceptable:
+		return http.StatusNotAcceptable
+	case unsupportedType:
+		return http.StatusUnsupportedMediaType
+	case methodNotAllowed:
+		return http.StatusMethodNotAllowed
+	}
+	return http.StatusInternalServerError
+}
+
+// faultBody is the platform's error body, in JSON and XML.
+type faultBody struct {
+	XMLName     xml.Name `json:"-" xml:"Fault"`
+	FaultCode   string   `json:"faultcode" xml:"faultcode"`
+	FaultString string   `json:"faultstring" xml:"faultstring"`
+}
+
+// writeError sends err in the platform's error format. Errors that are not
+// *fault.Error are logged and answered with a generic 500.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mediaType string, err error) {
+	code := fault.CodeOf(err)
+	if code == fault.Internal {
+		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	body := faultBody{FaultCode: string(code), FaultString: fault.MessageOf(err)}
+	if mediaType == "" {
+		mediaType = "application/json"
+	}
+	writeBody(w, statusOf(code), mediaType, body)
+}
+
+// writeBody encodes v as JSON or XML according to mediaType.
+func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
+	var out []byte
+	var err error
+	if isXML(mediaType) {
+		out, err = xml.Marshal(v)
+		out = append([]byte(xml.Header), out...)
+	} else {
+		out, err = json.Marshal(v)
+	}
+	if err != nil {
+		http.Error(w, `{"faultcode":"InternalError","faultstring":"An error occurred processing the call."}`, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", mediaType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(out)
+}

@@ -1,0 +1,114 @@
+package httpapi
+
+import (
+	"mime"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/bizsec/bizsec/internal/fault"
+)
+
+// mediaTypes is the set of media types one operation accepts and produces.
+type mediaTypes []string
+
+func versioned(versions ...string) mediaTypes {
+	m := mediaTypes{"application/json", "application/xml"}
+	for _, v := range versions {
+		m = append(m, "application/vnd.soa."+v+"+json", "application/vnd.soa."+v+"+xml")
+	}
+	return m
+}
+
+var (
+	// settingsTypes are the media types of loginpolicy, securitysettings and challenges.
+	settingsTypes = versioned("v71", "v72", "v80", "v81")
+	// twoFATypes are those of twofasettings, which the platform added in 7.2.
+	twoFATypes = versioned("v72", "v80", "v81")
+	// getChallengeTypes adds the one v84 type the GET challenges page lists.
+	getChallengeTypes = append(versioned("v71", "v72", "v80", "v81"), "application/vnd.soa.v84+xml")
+	// loginTypes are those of the login service.
+	loginTypes = versioned("v71", "v72", "v80", "v81")
+)
+
+func (m mediaTypes) has(t string) bool {
+	for _, x := range m {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+// isXML reports whether a negotiated media type carries XML.
+func isXML(mediaType string) bool {
+	return mediaType == "application/xml" || strings.HasSuffix(mediaType, "+xml")
+}
+
+// negotiate picks the response media type from the Accept header: the
+// acceptable type with the highest q, ties going to the first listed.
+// Wildcards and a missing header get application/json, the platform default.
+func (m mediaTypes) negotiate(r *http.Request) (string, error) {
+	accept := strings.Join(r.Header.Values("Accept"), ",")
+	if strings.TrimSpace(accept) == "" {
+		return "application/json", nil
+	}
+	type choice struct {
+		t string
+		q float64
+	}
+	var choices []choice
+	for _, part := range strings.Split(accept, ",") {
+		if strings.TrimSpace(part) == "" {
+			continue
+		}
+		t, params, err := mime.ParseMediaType(part)
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if s, ok := params["q"]; ok {
+			if q, err = strconv.ParseFloat(s, 64); err != nil || q < 0 || q > 1 {
+				continue
+			}
+		}
+		switch {
+		case q == 0:
+		case t == "*/*" || t == "application/*":
+			choices = append(choices, choice{"application/json", q})
+		case m.has(t):
+			choices = append(choices, choice{t, q})
+		}
+	}
+	sort.SliceStable(choices, func(i, j int) bool { return choices[i].q > choices[j].q })
+	if len(choices) == 0 {
+		return "", fault.New(notAcceptable, "none of the media types in Accept (%s) is supported; use one of %s",
+			clip(accept, 200), strings.Join(m, ", "))
+	}
+	return choices[0].t, nil
+}
+
+// requestType returns the media type of the request body.
+func (m mediaTypes) requestType(r *http.Request) (string, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct == "" {
+		return "", fault.New(unsupportedType, "Content-Type is required; use one of %s", strings.Join(m, ", "))
+	}
+	t, params, err := mime.ParseMediaType(ct)
+	if err != nil || !m.has(t) {
+		return "", fault.New(unsupportedType, "Content-Type %q is not supported; use one of %s", clip(ct, 200), strings.Join(m, ", "))
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
+		return "", fault.New(unsupportedType, "charset %q is not supported; use UTF-8", clip(cs, 40))
+	}
+	return t, nil
+}
+
+// clip shortens client-supplied text before it is echoed in an error.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

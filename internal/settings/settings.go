@@ -1,0 +1,437 @@
+// Package settings holds a business's security settings: the four objects
+// of the platform's API (TwoFASettings, LoginPolicy, BusinessSecuritySettings
+// and Challenges), their platform defaults and their validation. Field names
+// are the wire names so that storage, API and documentation speak alike.
+package settings
+
+import (
+	"fmt"
+	"mime"
+	"net"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/bizsec/bizsec/internal/fault"
+)
+
+// Feature flag values used by BusinessSecuritySettings.
+const (
+	Enabled  = "com.soa.feature.enabled"
+	Disabled = "com.soa.feature.disabled"
+)
+
+// LoginPolicy uses its own spelling for AutoLoginExternalDomain.
+const (
+	AutoLoginEnabled  = "com.soa.enabled"
+	AutoLoginDisabled = "com.soa.disabled"
+)
+
+// CookieDomainHostname makes the auth cookie host-only (no Domain attribute).
+const CookieDomainHostname = "com.soa.auth.token.cookie.domain.hostname"
+
+// Recurrence modes of two-factor authentication.
+const (
+	EachLogin         = "twofa.each.login"
+	OnceEachInterval  = "twofa.once.each.interval"
+	LoginNewDevice    = "twofa.login.new.device"
+	DefaultDeviceName = "2fa_cookie"
+)
+
+// Upper bounds that keep numbers meaningful; the platform documents none.
+const (
+	maxMinutes       = 2 * 525600 // two years
+	maxAttempts      = 1000
+	maxCodeSeconds   = 86400
+	maxChallenges    = 100
+	maxAnswerLength  = 2048 // the platform's limit on UserIdentificationChallenge.Answer
+	maxCodeLength    = 255  // the platform's limit on ChallengeCode
+	maxQuestionLen   = 1024
+	maxListLength    = 8192
+	maxChallengeNeed = 20
+)
+
+// TwoFA is the TwoFASettings object.
+type TwoFA struct {
+	TwoFAEnabled              bool
+	CodeValidSeconds          int
+	MaxAttempts               int
+	RecurrenceMode            string
+	RecurrenceIntervalMinutes int
+	DeviceCookieName          string
+	DeviceCookieValue         string
+}
+
+// LoginPolicy is the LoginPolicy object. MaxSequentialFailureAttemptsAllowed
+// of 0 turns account suspension off, the platform's default.
+type LoginPolicy struct {
+	MaxSequentialFailureAttemptsAllowed int
+	AttemptsPeriod                      int
+	SuspensionMinutes                   int
+	AutoLoginExternalDomain             string
+	InactiveSessionTimeout              int
+	ActiveSessionTimeout                int
+	PersistentSession                   bool
+	ConcurrentLogin                     bool
+}
+
+// Security is the BusinessSecuritySettings object.
+type Security struct {
+	ReadRequestCSRFSupport       string
+	WriteRequestCSRFSupport      string
+	AllowUserEnum                string
+	EncryptChallengeAnswers      string
+	ChallengeCount               int
+	UserModifyEmail              string
+	SiteAdminModifyEmail         string
+	AuthTokenCookieDomain        string
+	AuthTokenCookieSameSite      string
+	CaptchaSupport               string
+	CaptchaSiteKey               string
+	CaptchaSiteSecret            string
+	ExternalDocSupport           string
+	XssKeywords                  string
+	AllowedFileTypes             string
+	WhiteListKeywords            string
+	WhiteListKeywordsSupport     string
+	AllowedFileTypesStrictPolicy string
+}
+
+// Challenge is one security question with the constraints on its answers.
+// A nil constraint is unset: no limit, and omitted on the wire.
+// AllowedSpecialCharacters nil allows any special character; non-nil
+// (even empty) allows only those listed.
+type Challenge struct {
+	ChallengeCode                string
+	ChallengeQuestion            string
+	MinimumLength                *int
+	MaximumLength                *int
+	MinimumAlphaCount            *int
+	MaximumAlphaCount            *int
+	MinimumNumberCount           *int
+	MaximumNumberCount           *int
+	MinimumUpperCaseLetterCount  *int
+	MinimumSpecialCharacterCount *int
+	CanContainSpaces             bool
+	IsCaseSensitive              bool
+	Active                       bool
+	AllowedSpecialCharacters     []string
+}
+
+// DefaultTwoFA returns the platform's 2FA settings for a new business:
+// 2FA off, codes valid five minutes, three tries, a new device triggers 2FA.
+func DefaultTwoFA() TwoFA {
+	return TwoFA{
+		CodeValidSeconds:          300,
+		MaxAttempts:               3,
+		RecurrenceMode:            LoginNewDevice,
+		RecurrenceIntervalMinutes: 525950,
+	}
+}
+
+// DefaultLoginPolicy returns the platform's login policy: suspension off
+// (the documented default), 30-minute sessions, persistent cookies,
+// concurrent logins allowed. AttemptsPeriod and SuspensionMinutes are
+// pre-filled so that turning suspension on needs only one field.
+func DefaultLoginPolicy() LoginPolicy {
+	return LoginPolicy{
+		AttemptsPeriod:          5,
+		SuspensionMinutes:       30,
+		AutoLoginExternalDomain: AutoLoginDisabled,
+		InactiveSessionTimeout:  30,
+		ActiveSessionTimeout:    30,
+		PersistentSession:       true,
+		ConcurrentLogin:         true,
+	}
+}
+
+// DefaultSecurity returns the platform's security settings: CSRF checked on
+// writes but not reads, user enumeration allowed, answers hashed, three
+// security questions, host-only Lax cookies, CAPTCHA off.
+func DefaultSecurity() Security {
+	return Security{
+		ReadRequestCSRFSupport:       Disabled,
+		WriteRequestCSRFSupport:      Enabled,
+		AllowUserEnum:                Enabled,
+		EncryptChallengeAnswers:      Disabled,
+		ChallengeCount:               3,
+		UserModifyEmail:              Enabled,
+		SiteAdminModifyEmail:         Enabled,
+		AuthTokenCookieDomain:        CookieDomainHostname,
+		AuthTokenCookieSameSite:      "Lax",
+		CaptchaSupport:               Disabled,
+		ExternalDocSupport:           Enabled,
+		XssKeywords:                  "onload,onerror,onmouseout,onmouseover,eval",
+		AllowedFileTypes:             "text/plain,text/x-yaml,application/json,application/xml,application/wsdl+xml,image/png,image/jpeg,application/pdf,application/zip,image/bmp,image/gif",
+		WhiteListKeywords:            "/#[]()'\":;?!_<=>@`~&*$",
+		WhiteListKeywordsSupport:     Disabled,
+		AllowedFileTypesStrictPolicy: Enabled,
+	}
+}
+
+// DefaultChallenges returns the platform's four built-in questions.
+func DefaultChallenges() []Challenge {
+	q := func(code, question string) Challenge {
+		return Challenge{ChallengeCode: code, ChallengeQuestion: question, CanContainSpaces: true, Active: true}
+	}
+	return []Challenge{
+		q("com.soa.challenge.question.city.birth", "What is the city of your birth?"),
+		q("com.soa.challenge.question.color", "What is your favorite color?"),
+		q("com.soa.challenge.question.mothers.name", "What is your mother's maiden name?"),
+		q("com.soa.challenge.question.pet", "What is the name of your pet?"),
+	}
+}
+
+// invalid collects validation problems so one response can name them all.
+type invalid []string
+
+func (v *invalid) addf(format string, args ...any) { *v = append(*v, fmt.Sprintf(format, args...)) }
+
+func (v invalid) err() error {
+	if len(v) == 0 {
+		return nil
+	}
+	return fault.New(fault.Invalid, "%s", strings.Join(v, "; "))
+}
+
+func (v *invalid) between(name string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.addf("%s must be between %d and %d, got %d", name, lo, hi, n)
+	}
+}
+
+func (v *invalid) oneOf(name, got string, allowed ...string) {
+	for _, a := range allowed {
+		if got == a {
+			return
+		}
+	}
+	v.addf("%s must be one of %s, got %q", name, strings.Join(allowed, ", "), got)
+}
+
+// Validate reports whether t is a usable configuration.
+func (t TwoFA) Validate() error {
+	var v invalid
+	v.between("CodeValidSeconds", t.CodeValidSeconds, 30, maxCodeSeconds)
+	v.between("MaxAttempts", t.MaxAttempts, 1, 100)
+	v.oneOf("RecurrenceMode", t.RecurrenceMode, EachLogin, OnceEachInterval, LoginNewDevice)
+	v.between("RecurrenceIntervalMinutes", t.RecurrenceIntervalMinutes, 1, maxMinutes)
+	if t.DeviceCookieName != "" && !validCookieName(t.DeviceCookieName) {
+		v.addf("DeviceCookieName %q is not a valid cookie name", t.DeviceCookieName)
+	}
+	if len(t.DeviceCookieValue) > 256 {
+		v.addf("DeviceCookieValue must be at most 256 characters")
+	}
+	return v.err()
+}
+
+// DeviceCookie returns the name of the cookie that marks a verified device.
+func (t TwoFA) DeviceCookie() string {
+	if t.DeviceCookieName == "" {
+		return DefaultDeviceName
+	}
+	return t.DeviceCookieName
+}
+
+// Validate reports whether p is a usable configuration.
+func (p LoginPolicy) Validate() error {
+	var v invalid
+	v.between("MaxSequentialFailureAttemptsAllowed", p.MaxSequentialFailureAttemptsAllowed, 0, maxAttempts)
+	v.between("AttemptsPeriod", p.AttemptsPeriod, 1, maxMinutes)
+	v.between("SuspensionMinutes", p.SuspensionMinutes, 1, maxMinutes)
+	v.between("InactiveSessionTimeout", p.InactiveSessionTimeout, 1, maxMinutes)
+	v.between("ActiveSessionTimeout", p.ActiveSessionTimeout, 1, maxMinutes)
+	v.oneOf("AutoLoginExternalDomain", p.AutoLoginExternalDomain, AutoLoginEnabled, AutoLoginDisabled, Enabled, Disabled)
+	return v.err()
+}
+
+// Validate reports whether s is a usable configuration.
+func (s Security) Validate() error {
+	var v invalid
+	for _, f := range []struct{ name, value string }{
+		{"ReadRequestCSRFSupport", s.ReadRequestCSRFSupport},
+		{"WriteRequestCSRFSupport", s.WriteRequestCSRFSupport},
+		{"AllowUserEnum", s.AllowUserEnum},
+		{"EncryptChallengeAnswers", s.EncryptChallengeAnswers},
+		{"UserModifyEmail", s.UserModifyEmail},
+		{"SiteAdminModifyEmail", s.SiteAdminModifyEmail},
+		{"CaptchaSupport", s.CaptchaSupport},
+		{"ExternalDocSupport", s.ExternalDocSupport},
+		{"WhiteListKeywordsSupport", s.WhiteListKeywordsSupport},
+		{"AllowedFileTypesStrictPolicy", s.AllowedFileTypesStrictPolicy},
+	} {
+		v.oneOf(f.name, f.value, Enabled, Disabled)
+	}
+	v.between("ChallengeCount", s.ChallengeCount, 0, maxChallengeNeed)
+	if s.AuthTokenCookieDomain != CookieDomainHostname && !validDomain(s.AuthTokenCookieDomain) {
+		v.addf("AuthTokenCookieDomain must be %s or a domain name, got %q", CookieDomainHostname, s.AuthTokenCookieDomain)
+	}
+	v.oneOf("AuthTokenCookieSameSite", s.AuthTokenCookieSameSite, "Lax", "Strict", "None")
+	if s.CaptchaSupport == Enabled && (s.CaptchaSiteKey == "" || s.CaptchaSiteSecret == "") {
+		v.addf("CaptchaSiteKey and CaptchaSiteSecret are required when CaptchaSupport is enabled")
+	}
+	if len(s.CaptchaSiteKey) > 256 || len(s.CaptchaSiteSecret) > 256 {
+		v.addf("CaptchaSiteKey and CaptchaSiteSecret must be at most 256 characters")
+	}
+	for _, f := range []struct{ name, value string }{
+		{"XssKeywords", s.XssKeywords}, {"AllowedFileTypes", s.AllowedFileTypes}, {"WhiteListKeywords", s.WhiteListKeywords},
+	} {
+		if len(f.value) > maxListLength {
+			v.addf("%s must be at most %d characters", f.name, maxListLength)
+		}
+	}
+	for _, k := range SplitList(s.XssKeywords) {
+		if strings.ContainsFunc(k, unicode.IsSpace) {
+			v.addf("XssKeywords entry %q must not contain spaces", k)
+		}
+	}
+	for _, t := range SplitList(s.AllowedFileTypes) {
+		if mt, params, err := mime.ParseMediaType(t); err != nil || len(params) > 0 || !strings.Contains(mt, "/") {
+			v.addf("AllowedFileTypes entry %q is not a media type", t)
+		}
+	}
+	for _, r := range s.WhiteListKeywords {
+		if r > unicode.MaxASCII || !unicode.IsPunct(r) && !unicode.IsSymbol(r) {
+			v.addf("WhiteListKeywords may hold only ASCII special characters, got %q", r)
+			break
+		}
+	}
+	return v.err()
+}
+
+// Feature reports whether a feature flag value is enabled.
+func Feature(value string) bool { return value == Enabled }
+
+// SplitList splits a comma-separated setting into trimmed, non-empty entries.
+func SplitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if p := strings.TrimSpace(part); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// ValidateChallenges checks a whole set of questions as PUT replaces it.
+func ValidateChallenges(cs []Challenge) error {
+	var v invalid
+	if len(cs) > maxChallenges {
+		v.addf("at most %d challenges are allowed, got %d", maxChallenges, len(cs))
+		return v.err()
+	}
+	codes := map[string]bool{}
+	questions := map[string]bool{}
+	for i, c := range cs {
+		name := fmt.Sprintf("Challenge[%d]", i)
+		switch {
+		case strings.TrimSpace(c.ChallengeCode) == "":
+			v.addf("%s: ChallengeCode is required", name)
+		case utf8.RuneCountInString(c.ChallengeCode) > maxCodeLength:
+			v.addf("%s: ChallengeCode must be at most %d characters", name, maxCodeLength)
+		case codes[c.ChallengeCode]:
+			v.addf("%s: duplicate ChallengeCode %q", name, c.ChallengeCode)
+		}
+		codes[c.ChallengeCode] = true
+		q := strings.ToLower(strings.Join(strings.Fields(c.ChallengeQuestion), " "))
+		switch {
+		case q == "":
+			v.addf("%s: ChallengeQuestion is required", name)
+		case utf8.RuneCountInString(c.ChallengeQuestion) > maxQuestionLen:
+			v.addf("%s: ChallengeQuestion must be at most %d characters", name, maxQuestionLen)
+		case questions[q]:
+			v.addf("%s: ChallengeQuestion %q must be uniquely worded", name, c.ChallengeQuestion)
+		}
+		questions[q] = true
+		c.validateConstraints(name, &v)
+	}
+	return v.err()
+}
+
+func (c Challenge) validateConstraints(name string, v *invalid) {
+	get := func(p *int) int {
+		if p == nil {
+			return 0
+		}
+		return *p
+	}
+	for _, f := range []struct {
+		field string
+		value *int
+	}{
+		{"MinimumLength", c.MinimumLength}, {"MaximumLength", c.MaximumLength},
+		{"MinimumAlphaCount", c.MinimumAlphaCount}, {"MaximumAlphaCount", c.MaximumAlphaCount},
+		{"MinimumNumberCount", c.MinimumNumberCount}, {"MaximumNumberCount", c.MaximumNumberCount},
+		{"MinimumUpperCaseLetterCount", c.MinimumUpperCaseLetterCount},
+		{"MinimumSpecialCharacterCount", c.MinimumSpecialCharacterCount},
+	} {
+		if f.value != nil {
+			v.between(name+": "+f.field, *f.value, 0, maxAnswerLength)
+		}
+	}
+	pairs := []struct {
+		lo, hi     string
+		min, limit *int
+	}{
+		{"MinimumLength", "MaximumLength", c.MinimumLength, c.MaximumLength},
+		{"MinimumAlphaCount", "MaximumAlphaCount", c.MinimumAlphaCount, c.MaximumAlphaCount},
+		{"MinimumNumberCount", "MaximumNumberCount", c.MinimumNumberCount, c.MaximumNumberCount},
+		{"MinimumUpperCaseLetterCount", "MaximumAlphaCount", c.MinimumUpperCaseLetterCount, c.MaximumAlphaCount},
+	}
+	for _, p := range pairs {
+		if p.min != nil && p.limit != nil && *p.min > *p.limit {
+			v.addf("%s: %s (%d) is greater than %s (%d)", name, p.lo, *p.min, p.hi, *p.limit)
+		}
+	}
+	if c.MaximumLength != nil {
+		need := max(get(c.MinimumAlphaCount), get(c.MinimumUpperCaseLetterCount)) +
+			get(c.MinimumNumberCount) + get(c.MinimumSpecialCharacterCount)
+		if need > *c.MaximumLength {
+			v.addf("%s: the minimum counts need %d characters but MaximumLength is %d", name, need, *c.MaximumLength)
+		}
+	}
+	if c.AllowedSpecialCharacters != nil && len(c.AllowedSpecialCharacters) == 0 && get(c.MinimumSpecialCharacterCount) > 0 {
+		v.addf("%s: MinimumSpecialCharacterCount needs at least one AllowedSpecialCharacter", name)
+	}
+	for _, s := range c.AllowedSpecialCharacters {
+		r, size := utf8.DecodeRuneInString(s)
+		if size == 0 || size != len(s) || !isSpecial(r) {
+			v.addf("%s: AllowedSpecialCharacter %q must be a single special character", name, s)
+		}
+	}
+}
+
+// isSpecial reports whether r counts as a special character in an answer.
+func isSpecial(r rune) bool {
+	return !unicode.IsLetter(r) && !unicode.IsDigit(r) && !unicode.IsSpace(r) && unicode.IsPrint(r)
+}
+
+func validCookieName(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for _, r := range s {
+		if r <= ' ' || r >= 0x7f || strings.ContainsRune("()<>@,;:\\\"/[]?={}", r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validDomain(s string) bool {
+	s = strings.TrimPrefix(s, ".")
+	if s == "" || len(s) > 253 || net.ParseIP(s) != nil {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"regexp"
+
+	"github.com/bizsec/bizsec/internal/fault"
+)
+
+// Business is an organization whose settings bizsec keeps.
+type Business struct {
+	ID       string
+	TenantID string
+}
+
+// RootBusinessID is the ID of a tenant's root business, whose settings
+// govern the tenant's login, sessions and CSRF.
+func RootBusinessID(tenant string) string { return "tenantbusiness." + tenant }
+
+var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,62}$`)
+
+// CreateTenant creates a tenant (fedmemberid) and its root business.
+// hostname, when not empty, maps requests for that host to the tenant.
+func (s *Store) CreateTenant(ctx context.Context, id, hostname string) error {
+	if !tenantPattern.MatchString(id) {
+		return fault.New(fault.Invalid, "tenant ID %q must be letters, digits and dashes (at most 63)", id)
+	}
+	var host any
+	if hostname != "" {
+		host = hostname
+	}
+	now := millis(s.now())
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE id = ?`, id).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return fault.New(fault.Conflict, "tenant %q already exists", id)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO tenants (id, hostname, created_at) VALUES (?, ?, ?)`, id, host, now); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO businesses (id, tenant_id, created_at) VALUES (?, ?, ?)`, RootBusinessID(id), id, now)
+		return err
+	})
+}
+
+// Business returns the business with the given ID.
+func (s *Store) Business(ctx context.Context, id string) (Business, error) {
+	b := Business{ID: id}
+	err := s.db.QueryRowContext(ctx, `SELECT tenant_id FROM businesses WHERE id = ?`, id).Scan(&b.TenantID)
+	return b, notFoundIf(err, "business %q not found", id)
+}
+
+// TenantForHost returns the tenant that serves hostname. When no tenant
+// claims it and exactly one tenant exists, that one serves every host.
+func (s *Store) TenantForHost(ctx context.Context, hostname string) (string, error) {
+	var id string
+	err := s.db.QueryRowContext(ctx, `SELECT id FROM tenants WHERE hostname = ?`, hostname).Scan(&id)
+	if err == nil || !errors.Is(err, sql.ErrNoRows) {
+		return id, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM tenants LIMIT 2`)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	var ids []string
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			return "", err
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return "", err
+	}
+	if len(ids) != 1 {
+		return "", fault.New(fault.NotFound, "no tenant serves host %q", hostname)
+	}
+	return ids[0], nil
+}
