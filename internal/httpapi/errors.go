@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"log/slog"
@@ -64,13 +65,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mediaT
 
 // writeBody encodes v as JSON or XML according to mediaType.
 func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
-	var out []byte
+	var buf bytes.Buffer
 	var err error
 	if isXML(mediaType) {
-		out, err = xml.Marshal(v)
-		out = append([]byte(xml.Header), out...)
+		buf.WriteString(xml.Header)
+		err = xml.NewEncoder(&buf).Encode(v)
 	} else {
-		out, err = json.Marshal(v)
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false) // as the platform: "<=>" stays "<=>"
+		err = enc.Encode(v)
 	}
 	if err != nil {
 		http.Error(w, `{"faultcode":"InternalError","faultstring":"An error occurred processing the call."}`, http.StatusInternalServerError)
@@ -79,5 +82,5 @@ func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
 	w.Header().Set("Content-Type", mediaType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(out)
+	w.Write(buf.Bytes())
 }

@@ -155,6 +155,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, mediaType string, v any)
 }
 
 func decodeJSON(body []byte, v any) error {
+	if trimmed := strings.TrimSpace(string(body)); trimmed[0] != '{' {
+		return fault.New(fault.Invalid, "the request body must be a JSON object")
+	}
 	dec := json.NewDecoder(strings.NewReader(string(body)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

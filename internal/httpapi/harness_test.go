@@ -1,0 +1,230 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+const (
+	tenant   = "acmepaymentscorp"
+	business = "tenantbusiness.acmepaymentscorp"
+	password = "correct horse battery"
+)
+
+// testParams keep argon2id cheap under the race detector; the hash format,
+// code path and dummy-hash parity are those of production.
+var testParams = auth.Params{Memory: 1024, Time: 1, Threads: 1}
+
+// clock is a settable time source shared by the server and the test.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// env is a running server on loopback over a database in a temp directory.
+type env struct {
+	t      *testing.T
+	dir    string
+	store  *store.Store
+	srv    *httptest.Server
+	clock  *clock
+	hasher *auth.Hasher
+	users  map[string]string // email -> user ID
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+		hasher: auth.NewHasher(testParams, 4), users: map[string]string{}}
+	e.start()
+	ctx := context.Background()
+	if err := e.store.CreateTenant(ctx, tenant, ""); err != nil {
+		t.Fatal(err)
+	}
+	e.addUser(tenant, "admin@acme.example", store.RoleSiteAdmin)
+	e.addUser(tenant, "auditor@acme.example", store.RoleAuditor)
+	e.addUser(tenant, "dev@acme.example", "")
+	return e
+}
+
+// start opens the database and serves it; restart tests call it again.
+func (e *env) start() {
+	st, err := store.OpenSQLite(context.Background(), e.dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	e.store, e.srv = st, httptest.NewServer(api.Handler())
+	e.t.Cleanup(e.stop)
+}
+
+func (e *env) stop() {
+	if e.srv != nil {
+		e.srv.Close()
+		e.store.Close()
+		e.srv = nil
+	}
+}
+
+func (e *env) restart() { e.stop(); e.start() }
+
+func (e *env) addUser(tenant, email, role string) {
+	e.t.Helper()
+	ctx := context.Background()
+	hash, err := e.hasher.Hash(ctx, password)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	u, err := e.store.CreateUser(ctx, store.User{TenantID: tenant, Email: email, Name: email, PasswordHash: hash})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if role != "" {
+		if err := e.store.GrantRole(ctx, u.ID, store.RootBusinessID(tenant), role); err != nil {
+			e.t.Fatal(err)
+		}
+	}
+	e.users[email] = u.ID
+}
+
+// session holds a login's cookie values, as a client keeps them.
+type session struct {
+	tenant string
+	token  string
+	csrf   string
+}
+
+// call is one request. With as set it carries the session cookie and,
+// unless noCSRF, the CSRF header built from the CSRF cookie.
+type call struct {
+	method, path, body string
+	header             map[string]string
+	as                 *session
+	noCSRF             bool
+}
+
+type reply struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r reply) fault() (code, message string) {
+	var f struct{ Faultcode, Faultstring string }
+	json.Unmarshal(r.body, &f)
+	return f.Faultcode, f.Faultstring
+}
+
+func (r reply) cookie(name string) *http.Cookie {
+	for _, c := range (&http.Response{Header: r.header}).Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+func (e *env) do(c call) reply {
+	e.t.Helper()
+	req, err := http.NewRequest(c.method, e.srv.URL+c.path, strings.NewReader(c.body))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if c.body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range c.header {
+		req.Header.Set(k, v)
+	}
+	if c.as != nil {
+		req.AddCookie(&http.Cookie{Name: httpapi.AuthCookie(c.as.tenant), Value: c.as.token})
+		if !c.noCSRF && c.as.csrf != "" {
+			req.Header.Set(httpapi.CSRFHeader(c.as.tenant), c.as.csrf)
+		}
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return reply{resp.StatusCode, resp.Header, body}
+}
+
+// login logs in and returns the session, failing the test on refusal.
+func (e *env) login(email string) *session {
+	e.t.Helper()
+	r := e.tryLogin(email, password)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("login %s: status %d: %s", email, r.status, r.body)
+	}
+	return sessionOf(tenant, r)
+}
+
+func sessionOf(tenant string, r reply) *session {
+	s := &session{tenant: tenant}
+	if c := r.cookie(httpapi.AuthCookie(tenant)); c != nil {
+		s.token = c.Value
+	}
+	if c := r.cookie(httpapi.CSRFCookie(tenant)); c != nil {
+		s.csrf = c.Value
+	}
+	return s
+}
+
+func (e *env) tryLogin(email, pw string) reply {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]string{"email": email, "password": pw})
+	return e.do(call{method: "POST", path: "/api/login", body: string(body)})
+}
+
+// get reads a settings resource as the admin and returns the raw body.
+func (e *env) get(as *session, resource string) []byte {
+	e.t.Helper()
+	r := e.do(call{method: "GET", path: "/api/businesses/" + business + "/" + resource, as: as})
+	if r.status != http.StatusOK {
+		e.t.Fatalf("GET %s: status %d: %s", resource, r.status, r.body)
+	}
+	return r.body
+}
+
+// put writes a settings resource as the admin and fails the test on refusal.
+func (e *env) put(as *session, resource, body string) []byte {
+	e.t.Helper()
+	r := e.do(call{method: "PUT", path: "/api/businesses/" + business + "/" + resource, body: body, as: as})
+	if r.status != http.StatusOK {
+		e.t.Fatalf("PUT %s: status %d: %s", resource, r.status, r.body)
+	}
+	return r.body
+}
+
+// compact normalizes JSON text so that two documents compare byte for byte.
+func compact(t *testing.T, s []byte) string {
+	t.Helper()
+	var b bytes.Buffer
+	if err := json.Compact(&b, s); err != nil {
+		t.Fatalf("not JSON: %v: %s", err, s)
+	}
+	return b.String()
+}
