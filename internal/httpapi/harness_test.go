@@ -116,6 +116,7 @@ type session struct {
 // unless noCSRF, the CSRF header built from the CSRF cookie.
 type call struct {
 	method, path, body string
+	host               string // Host header; the tenant's hostname on the login service
 	header             map[string]string
 	as                 *session
 	noCSRF             bool
@@ -148,6 +149,7 @@ func (e *env) do(c call) reply {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	req.Host = c.host
 	if c.body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

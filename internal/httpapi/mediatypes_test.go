@@ -176,7 +176,9 @@ func TestChallengesInactive(t *testing.T) {
 		`{"ChallengeCode":"c","ChallengeQuestion":"C?"},{"ChallengeCode":"old","ChallengeQuestion":"Old?","Active":"false"}]}`)
 	codes := func(query string) string {
 		r := e.do(call{method: "GET", path: "/api/businesses/" + business + "/challenges" + query})
-		var got struct{ Challenge []struct{ ChallengeCode string } }
+		var got struct {
+			Challenge []struct{ ChallengeCode string }
+		}
 		if err := json.Unmarshal(r.body, &got); r.status != http.StatusOK || err != nil {
 			t.Fatalf("GET challenges%s: %d %s", query, r.status, r.body)
 		}

@@ -55,15 +55,16 @@ func (s *Store) Business(ctx context.Context, id string) (Business, error) {
 	return b, notFoundIf(err, "business %q not found", id)
 }
 
-// TenantForHost returns the tenant that serves hostname. When no tenant
-// claims it and exactly one tenant exists, that one serves every host.
+// TenantForHost returns the tenant that serves hostname: the tenant that
+// claims it, else the one tenant that claims no hostname (the usual single-
+// tenant install), else none.
 func (s *Store) TenantForHost(ctx context.Context, hostname string) (string, error) {
 	var id string
 	err := s.db.QueryRowContext(ctx, `SELECT id FROM tenants WHERE hostname = ?`, hostname).Scan(&id)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return id, err
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT id FROM tenants LIMIT 2`)
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM tenants WHERE hostname IS NULL LIMIT 2`)
 	if err != nil {
 		return "", err
 	}
