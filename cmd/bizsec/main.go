@@ -136,6 +136,9 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 	if *id == "" || *email == "" {
 		return errors.New("tenant create needs -id and -admin-email")
 	}
+	if err := checkUser(*email, store.RoleSiteAdmin); err != nil {
+		return err
+	}
 	st, err := store.OpenSQLite(ctx, *data)
 	if err != nil {
 		return err
@@ -177,7 +180,21 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	return addUser(ctx, st, *tenant, *email, *name, *business, *role, *pwStdin, stdin, stdout)
 }
 
+// checkUser rejects what would fail only after the user was stored.
+func checkUser(email, role string) error {
+	if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n") {
+		return fmt.Errorf("%q is not an email address", email)
+	}
+	if role != "" && role != store.RoleSiteAdmin && role != store.RoleAuditor {
+		return fmt.Errorf("role must be %s or %s", store.RoleSiteAdmin, store.RoleAuditor)
+	}
+	return nil
+}
+
 func addUser(ctx context.Context, st *store.Store, tenant, email, name, business, role string, pwStdin bool, stdin io.Reader, stdout io.Writer) error {
+	if err := checkUser(email, role); err != nil {
+		return err
+	}
 	password := ""
 	if pwStdin {
 		line, err := bufio.NewReader(stdin).ReadString('\n')

@@ -171,3 +171,19 @@ func TestUnknownBusinessAndPath(t *testing.T) {
 		}
 	}
 }
+
+// TestInternalErrorLeaksNothing breaks the database under a running server:
+// the client gets a 500 in the platform's format with a generic message.
+func TestInternalErrorLeaksNothing(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	e.store.Close()
+	r := e.do(call{method: "GET", path: settingsPath + "loginpolicy", as: admin})
+	code, msg := r.fault()
+	if r.status != http.StatusInternalServerError || code != "InternalError" || msg != "An error occurred processing the call." {
+		t.Fatalf("got %d %s", r.status, r.body)
+	}
+	if strings.Contains(strings.ToLower(string(r.body)), "sql") {
+		t.Errorf("body leaks internals: %s", r.body)
+	}
+}

@@ -40,7 +40,7 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 
 // env is a running server on loopback over a database in a temp directory.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	dir    string
 	store  *store.Store
 	srv    *httptest.Server
@@ -49,10 +49,13 @@ type env struct {
 	users  map[string]string // email -> user ID
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env { return newEnvWith(t, testParams) }
+
+// newEnvWith starts an env whose passwords are hashed with params.
+func newEnvWith(t testing.TB, params auth.Params) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
-		hasher: auth.NewHasher(testParams, 4), users: map[string]string{}}
+		hasher: auth.NewHasher(params, 4), users: map[string]string{}}
 	e.start()
 	ctx := context.Background()
 	if err := e.store.CreateTenant(ctx, tenant, ""); err != nil {
@@ -222,7 +225,7 @@ func (e *env) put(as *session, resource, body string) []byte {
 }
 
 // compact normalizes JSON text so that two documents compare byte for byte.
-func compact(t *testing.T, s []byte) string {
+func compact(t testing.TB, s []byte) string {
 	t.Helper()
 	var b bytes.Buffer
 	if err := json.Compact(&b, s); err != nil {

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+// TestCreateTenantAndUsers runs the subcommands against a real database and
+// checks what they stored.
+func TestCreateTenantAndUsers(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"tenant", "create", "-data", dir, "-id", "acme", "-admin-email", "Admin@Acme.example"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	pw := regexp.MustCompile(`password: (\S+)`).FindStringSubmatch(out.String())
+	if pw == nil || len(pw[1]) < 16 {
+		t.Fatalf("no generated password in %q", out.String())
+	}
+	if err := run(ctx, []string{"user", "create", "-data", dir, "-tenant", "acme", "-email", "aud@acme.example",
+		"-role", "Auditor", "-password-stdin"}, strings.NewReader("s3cret-enough\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for email, role := range map[string]string{"admin@acme.example": store.RoleSiteAdmin, "aud@acme.example": store.RoleAuditor} {
+		u, err := st.UserByEmail(ctx, "acme", email)
+		if err != nil {
+			t.Fatalf("%s: %v", email, err)
+		}
+		if strings.Contains(u.PasswordHash, pw[1]) || !strings.HasPrefix(u.PasswordHash, "$argon2id$v=19$m=19456,t=2,p=1$") {
+			t.Errorf("%s: stored hash %q", email, u.PasswordHash)
+		}
+		if got, _ := st.Role(ctx, u.ID, "tenantbusiness.acme"); got != role {
+			t.Errorf("%s: role %q, want %q", email, got, role)
+		}
+	}
+	for _, bad := range [][]string{
+		{"tenant", "create", "-data", dir, "-id", "acme", "-admin-email", "x@acme.example"}, // exists
+		{"tenant", "create", "-data", dir, "-id", "bad id!", "-admin-email", "x@y.example"},
+		{"user", "create", "-data", dir, "-tenant", "nosuch", "-email", "x@y.example"},
+		{"user", "create", "-data", dir, "-tenant", "acme", "-email", "aud@acme.example"}, // duplicate
+		{"user", "create", "-data", dir, "-tenant", "acme", "-email", "z@acme.example", "-role", "King"},
+		{"user", "create", "-data", dir, "-tenant", "acme", "-email", "not-an-email"},
+		{"frobnicate"},
+	} {
+		if err := run(ctx, bad, strings.NewReader(""), &out); err == nil {
+			t.Errorf("%v: no error", bad)
+		}
+	}
+}
+
+// TestRejectedUserIsNotStored checks that a bad role stores nothing.
+func TestRejectedUserIsNotStored(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"tenant", "create", "-data", dir, "-id", "acme", "-admin-email", "a@acme.example"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"user", "create", "-data", dir, "-tenant", "acme", "-email", "z@acme.example", "-role", "King"}, nil, &out); err == nil {
+		t.Fatal("bad role accepted")
+	}
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.UserByEmail(ctx, "acme", "z@acme.example"); err == nil {
+		t.Error("the user was stored despite the bad role")
+	}
+}
