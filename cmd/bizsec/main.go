@@ -18,13 +18,16 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -74,6 +77,7 @@ func serve(ctx context.Context, args []string) error {
 	data := dataFlag(fs)
 	listen := fs.String("listen", env("BIZSEC_LISTEN", "127.0.0.1:8080"), "address to listen on (env BIZSEC_LISTEN)")
 	secure := fs.Bool("secure-cookies", env("BIZSEC_SECURE_COOKIES", "") == "true", "mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
+	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,11 +87,17 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
+	box, err := secretBox(*data)
+	if err != nil {
+		return err
+	}
+	st.SetSecretBox(box)
 	api := httpapi.New(httpapi.Config{
 		Store:         st,
 		Hasher:        auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
 		Logger:        log,
 		SecureCookies: *secure,
+		Captcha:       captcha.New(*captchaURL),
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -120,6 +130,22 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// secretBox seals stored secrets with BIZSEC_SECRET_KEY (32 bytes, base64)
+// or, when unset, with a key kept in the data directory, created on first use.
+func secretBox(data string) (*secret.Box, error) {
+	var key []byte
+	var err error
+	if v := os.Getenv("BIZSEC_SECRET_KEY"); v != "" {
+		key, err = secret.ParseKey(v)
+	} else {
+		key, err = secret.LoadOrCreateKey(filepath.Join(data, "secret.key"))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return secret.New(key)
 }
 
 func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {

@@ -20,6 +20,7 @@ const (
 	Conflict        Code = "Conflict"
 	Locked          Code = "AccountSuspended"
 	Internal        Code = "InternalError"
+	Unavailable     Code = "ServiceUnavailable"
 	PreconditionErr Code = "PreconditionFailed"
 )
 

@@ -416,3 +416,31 @@ func TestLoginBadInput(t *testing.T) {
 		t.Errorf("GET /api/login: %d", r.status)
 	}
 }
+
+// TestCaptcha checks that with CaptchaSupport enabled a login needs a
+// response the siteverify service accepts for the stored (sealed) secret.
+func TestCaptcha(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	e.put(admin, "securitysettings", `{"CaptchaSupport":"com.soa.feature.enabled","CaptchaSiteKey":"site-key","CaptchaSiteSecret":"`+captchaSecret+`"}`)
+	login := func(captcha string) reply {
+		return e.do(call{method: "POST", path: "/api/login",
+			body: `{"email":"dev@acme.example","password":"` + password + `","captchaResponse":"` + captcha + `"}`})
+	}
+	for _, c := range []struct {
+		response string
+		status   int
+	}{{"", 401}, {"robot", 401}, {"human", 200}} {
+		if r := login(c.response); r.status != c.status {
+			t.Errorf("captcha %q: %d %s, want %d", c.response, r.status, r.body, c.status)
+		}
+	}
+	e.siteverify.Close()
+	if r := login("human"); r.status != http.StatusServiceUnavailable {
+		t.Errorf("siteverify down: %d %s, want 503 (fail closed)", r.status, r.body)
+	}
+	e.put(admin, "securitysettings", `{"CaptchaSupport":"com.soa.feature.disabled"}`)
+	if r := login(""); r.status != 200 {
+		t.Errorf("CAPTCHA off: %d %s", r.status, r.body)
+	}
+}

@@ -38,6 +38,8 @@ func statusOf(code fault.Code) int {
 		return http.StatusUnsupportedMediaType
 	case methodNotAllowed:
 		return http.StatusMethodNotAllowed
+	case fault.Unavailable:
+		return http.StatusServiceUnavailable
 	}
 	return http.StatusInternalServerError
 }

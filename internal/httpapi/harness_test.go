@@ -8,13 +8,16 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -47,6 +50,16 @@ type env struct {
 	clock  *clock
 	hasher *auth.Hasher
 	users  map[string]string // email -> user ID
+	// siteverify is a CAPTCHA service on loopback: it accepts the response
+	// "human" for the secret of the platform's sample.
+	siteverify *httptest.Server
+}
+
+const captchaSecret = "6Le_vcgUAAAAALW3ZsmB_MlZZi1kk2OOvl-Ql6jb"
+
+func siteverify(w http.ResponseWriter, r *http.Request) {
+	ok := r.PostFormValue("secret") == captchaSecret && r.PostFormValue("response") == "human"
+	json.NewEncoder(w).Encode(map[string]bool{"success": ok})
 }
 
 func newEnv(t testing.TB) *env { return newEnvWith(t, testParams) }
@@ -55,7 +68,9 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, testParams) }
 func newEnvWith(t testing.TB, params auth.Params) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
-		hasher: auth.NewHasher(params, 4), users: map[string]string{}}
+		hasher: auth.NewHasher(params, 4), users: map[string]string{},
+		siteverify: httptest.NewServer(http.HandlerFunc(siteverify))}
+	t.Cleanup(e.siteverify.Close)
 	e.start()
 	ctx := context.Background()
 	if err := e.store.CreateTenant(ctx, tenant, ""); err != nil {
@@ -73,7 +88,16 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now,
+	key, err := secret.LoadOrCreateKey(filepath.Join(e.dir, "secret.key"))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	box, err := secret.New(key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st.SetSecretBox(box)
+	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)

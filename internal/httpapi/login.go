@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/xml"
+	"net"
 	"net/http"
 	"time"
 
@@ -12,10 +13,12 @@ import (
 )
 
 type loginRequest struct {
-	XMLName  xml.Name        `json:"-"`
-	Email    string          `json:"email" xml:"email"`
-	Password string          `json:"password" xml:"password"`
-	Unknown  unknownElements `json:"-" xml:",any"`
+	XMLName  xml.Name `json:"-"`
+	Email    string   `json:"email" xml:"email"`
+	Password string   `json:"password" xml:"password"`
+	// CaptchaResponse is the token the CAPTCHA widget gave the browser.
+	CaptchaResponse string          `json:"captchaResponse,omitempty" xml:"captchaResponse,omitempty"`
+	Unknown         unknownElements `json:"-" xml:",any"`
 }
 
 func (l *loginRequest) unknown() error { return l.Unknown.err() }
@@ -63,6 +66,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 	}
 	p, err := s.policy(ctx, tenant)
 	if err != nil {
+		return err
+	}
+	if err := s.checkCaptcha(r, in.CaptchaResponse, p.security); err != nil {
 		return err
 	}
 	// Known and unknown emails take the same path: one lookup, one argon2id
@@ -247,4 +253,26 @@ func (s *Server) cookie(r *http.Request, name, value string, sec settings.Securi
 		c.Domain = sec.AuthTokenCookieDomain
 	}
 	return c
+}
+
+// checkCaptcha requires a verified CAPTCHA response when CaptchaSupport is
+// enabled. It runs before the password is checked, so bots cost no hashing,
+// and it fails closed when the verification service cannot be reached.
+func (s *Server) checkCaptcha(r *http.Request, response string, sec settings.Security) error {
+	if !settings.Feature(sec.CaptchaSupport) {
+		return nil
+	}
+	if response == "" {
+		return fault.New(fault.Unauthorized, "a CAPTCHA response (captchaResponse) is required")
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	ok, err := s.captcha.Verify(r.Context(), sec.CaptchaSiteSecret, response, ip)
+	if err != nil {
+		s.log.WarnContext(r.Context(), "captcha verification unavailable", "err", err)
+		return fault.New(fault.Unavailable, "the CAPTCHA could not be verified; try again later")
+	}
+	if !ok {
+		return fault.New(fault.Unauthorized, "the CAPTCHA response was not accepted")
+	}
+	return nil
 }

@@ -79,3 +79,31 @@ func TestSamples(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptchaSecretSealed checks that CaptchaSiteSecret is stored sealed
+// and still answered in clear to the Site Admin, as the sample shows.
+func TestCaptchaSecretSealed(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	e.put(admin, "securitysettings", sample(t, "security-put-2.request.json"))
+	const plain = "6Le_vcgUAAAAALW3ZsmB_MlZZi1kk2OOvl-Ql6jb"
+	e.stop()
+	db, err := os.ReadFile(e.dir + "/bizsec.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	wal, _ := os.ReadFile(e.dir + "/bizsec.db-wal")
+	if strings.Contains(string(db)+string(wal), plain) {
+		t.Fatal("CaptchaSiteSecret is in the database in clear")
+	}
+	e.start()
+	r := e.do(call{method: "POST", path: "/api/login", // CAPTCHA is on now
+		body: `{"email":"admin@acme.example","password":"` + password + `","captchaResponse":"human"}`})
+	if r.status != 200 {
+		t.Fatalf("login with CAPTCHA after restart: %d %s", r.status, r.body)
+	}
+	admin = sessionOf(tenant, r)
+	if got := string(e.get(admin, "securitysettings")); !strings.Contains(got, `"CaptchaSiteSecret":"`+plain+`"`) {
+		t.Errorf("GET after restart: %s", got)
+	}
+}

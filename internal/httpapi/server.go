@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
@@ -27,6 +28,8 @@ type Config struct {
 	// SecureCookies marks cookies Secure even on plain HTTP, for servers
 	// behind a TLS-terminating proxy.
 	SecureCookies bool
+	// Captcha verifies CAPTCHA responses when a tenant turns CaptchaSupport on.
+	Captcha *captcha.Verifier
 }
 
 // Server is the HTTP API.
@@ -36,11 +39,16 @@ type Server struct {
 	log           *slog.Logger
 	now           func() time.Time
 	secureCookies bool
+	captcha       *captcha.Verifier
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
-	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies}
+	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
+		captcha: cfg.Captcha}
+	if s.captcha == nil {
+		s.captcha = captcha.New(captcha.DefaultURL)
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 )
 
@@ -38,14 +39,49 @@ func (s *Store) UpdateLoginPolicy(ctx context.Context, business string, fn func(
 	return updateDoc(ctx, s, business, kindLogin, settings.DefaultLoginPolicy, fn)
 }
 
-// Security returns the business's security settings.
+// Security returns the business's security settings, CaptchaSiteSecret opened.
 func (s *Store) Security(ctx context.Context, business string) (settings.Security, error) {
-	return getDoc(ctx, s, business, kindSecurity, settings.DefaultSecurity)
+	sec, err := getDoc(ctx, s, business, kindSecurity, settings.DefaultSecurity)
+	if err != nil {
+		return sec, err
+	}
+	return sec, s.openSecurity(&sec)
 }
 
-// UpdateSecurity applies fn to the business's security settings and stores the result.
+// UpdateSecurity applies fn to the business's security settings and stores
+// the result, with CaptchaSiteSecret sealed: it is never stored in clear.
 func (s *Store) UpdateSecurity(ctx context.Context, business string, fn func(*settings.Security) error) (settings.Security, error) {
-	return updateDoc(ctx, s, business, kindSecurity, settings.DefaultSecurity, fn)
+	sec, err := updateDoc(ctx, s, business, kindSecurity, settings.DefaultSecurity, func(sec *settings.Security) error {
+		if err := s.openSecurity(sec); err != nil {
+			return err
+		}
+		if err := fn(sec); err != nil {
+			return err
+		}
+		if sec.CaptchaSiteSecret != "" {
+			if s.box == nil {
+				return errors.New("store: no secret key to seal CaptchaSiteSecret")
+			}
+			sec.CaptchaSiteSecret = s.box.Seal(sec.CaptchaSiteSecret)
+		}
+		return nil
+	})
+	if err != nil {
+		return sec, err
+	}
+	return sec, s.openSecurity(&sec)
+}
+
+func (s *Store) openSecurity(sec *settings.Security) error {
+	if !secret.IsSealed(sec.CaptchaSiteSecret) {
+		return nil
+	}
+	if s.box == nil {
+		return errors.New("store: no secret key to open CaptchaSiteSecret")
+	}
+	plain, err := s.box.Open(sec.CaptchaSiteSecret)
+	sec.CaptchaSiteSecret = plain
+	return err
 }
 
 // Challenges returns the business's security questions.

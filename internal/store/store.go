@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/secret"
 )
 
 //go:embed migrations
@@ -30,7 +31,12 @@ var migrations embed.FS
 type Store struct {
 	db  *sql.DB
 	now func() time.Time
+	box *secret.Box // seals secrets kept inside settings documents
 }
+
+// SetSecretBox sets the key that seals secrets inside settings; without one,
+// settings holding a secret cannot be stored.
+func (s *Store) SetSecretBox(b *secret.Box) { s.box = b }
 
 // OpenSQLite opens (creating if needed) the database in dir and migrates it.
 func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
