@@ -27,6 +27,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
 )
@@ -78,10 +79,20 @@ func serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", env("BIZSEC_LISTEN", "127.0.0.1:8080"), "address to listen on (env BIZSEC_LISTEN)")
 	secure := fs.Bool("secure-cookies", env("BIZSEC_SECURE_COOKIES", "") == "true", "mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
 	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
+	smtpAddr := fs.String("smtp-addr", env("BIZSEC_SMTP_ADDR", ""), "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox (env BIZSEC_SMTP_ADDR; credentials in BIZSEC_SMTP_USERNAME, BIZSEC_SMTP_PASSWORD)")
+	from := fs.String("mail-from", env("BIZSEC_MAIL_FROM", "bizsec@localhost"), "sender address of the server's mail (env BIZSEC_MAIL_FROM)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	var mailer httpapi.Mailer = &mail.Outbox{Dir: filepath.Join(*data, "outbox"), From: *from}
+	if *smtpAddr != "" {
+		mailer = &mail.SMTP{Addr: *smtpAddr, From: *from,
+			Username: os.Getenv("BIZSEC_SMTP_USERNAME"), Password: os.Getenv("BIZSEC_SMTP_PASSWORD")}
+		log.Info("mail via SMTP", "addr", *smtpAddr)
+	} else {
+		log.Info("mail into the outbox directory", "dir", filepath.Join(*data, "outbox"))
+	}
 	st, err := store.OpenSQLite(ctx, *data)
 	if err != nil {
 		return err
@@ -98,6 +109,7 @@ func serve(ctx context.Context, args []string) error {
 		Logger:        log,
 		SecureCookies: *secure,
 		Captcha:       captcha.New(*captchaURL),
+		Mailer:        mailer,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -53,6 +53,7 @@ type Session struct {
 	State      string
 	IssuedAt   time.Time
 	LastSeenAt time.Time
+	Code       Code // set while State is StatePending
 }
 
 // ExpiresAt is when the session ends under policy p: ActiveSessionTimeout

@@ -17,6 +17,8 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/mail"
+	"github.com/bizsec/bizsec/internal/mail/mailtest"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
 )
@@ -53,6 +55,7 @@ type env struct {
 	// siteverify is a CAPTCHA service on loopback: it accepts the response
 	// "human" for the secret of the platform's sample.
 	siteverify *httptest.Server
+	smtp       *mailtest.Server // where the server's mail goes, over real SMTP
 }
 
 const captchaSecret = "6Le_vcgUAAAAALW3ZsmB_MlZZi1kk2OOvl-Ql6jb"
@@ -69,7 +72,7 @@ func newEnvWith(t testing.TB, params auth.Params) *env {
 	t.Helper()
 	e := &env{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
-		siteverify: httptest.NewServer(http.HandlerFunc(siteverify))}
+		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t)}
 	t.Cleanup(e.siteverify.Close)
 	e.start()
 	ctx := context.Background()
@@ -98,6 +101,7 @@ func (e *env) start() {
 	}
 	st.SetSecretBox(box)
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
+		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"},
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)
@@ -147,6 +151,7 @@ type call struct {
 	header             map[string]string
 	as                 *session
 	noCSRF             bool
+	cookies            []*http.Cookie // more cookies, such as a 2FA device cookie
 }
 
 type reply struct {
@@ -182,6 +187,9 @@ func (e *env) do(c call) reply {
 	}
 	for k, v := range c.header {
 		req.Header.Set(k, v)
+	}
+	for _, ck := range c.cookies {
+		req.AddCookie(ck)
 	}
 	if c.as != nil {
 		req.AddCookie(&http.Cookie{Name: httpapi.AuthCookie(c.as.tenant), Value: c.as.token})

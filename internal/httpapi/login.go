@@ -109,12 +109,25 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 		s.log.InfoContext(ctx, "login failed", "tenant", tenant, "reason", fault.MessageOf(outcome))
 		return outcome
 	}
+	tf, err := s.store.TwoFA(ctx, store.RootBusinessID(tenant))
+	if err != nil {
+		return err
+	}
+	if tf.TwoFAEnabled {
+		need, err := s.needsTwoFA(r, user.ID, tf, now)
+		if err != nil {
+			return err
+		}
+		if need {
+			return s.startTwoFA(w, r, mt, user, tf, p, now)
+		}
+	}
 	sess, token, csrf := newSession(user.ID, tenant, now)
 	if err := s.store.CreateSession(ctx, sess, !p.login.ConcurrentLogin); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "login", "tenant", tenant, "user", user.ID)
-	s.setSessionCookies(w, r, tenant, sess, token, csrf, p)
+	s.setSessionCookies(w, r, tenant, token, csrf, sess.ExpiresAt(p.login), p)
 	writeBody(w, http.StatusOK, mt, s.loginResponse(user, sess, p))
 	return nil
 }
@@ -160,7 +173,10 @@ func (s *Server) current(r *http.Request) (auth.Session, string, tenantPolicy, e
 }
 
 func (s *Server) loginStatus(w http.ResponseWriter, r *http.Request, mt string) error {
-	sess, _, p, err := s.current(r)
+	sess, tenant, p, err := s.current(r)
+	if err == errNoSession {
+		return s.pendingStatus(w, r, mt, tenant)
+	}
 	if err != nil {
 		return err
 	}
@@ -187,7 +203,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, mt string) e
 	if err := s.store.ReplaceSession(r.Context(), old.TokenHash, sess); err != nil {
 		return err
 	}
-	s.setSessionCookies(w, r, tenant, sess, token, csrf, p)
+	s.setSessionCookies(w, r, tenant, token, csrf, sess.ExpiresAt(p.login), p)
 	writeBody(w, http.StatusOK, mt, s.loginResponse(u, sess, p))
 	return nil
 }
@@ -218,20 +234,19 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string) er
 	return nil
 }
 
-// setSessionCookies sends the auth cookie, and the CSRF cookie when either
-// CSRF setting is on, with the attributes the tenant's settings ask for.
-func (s *Server) setSessionCookies(w http.ResponseWriter, r *http.Request, tenant string, sess auth.Session, token, csrf string, p tenantPolicy) {
-	expires := sess.ExpiresAt(p.login)
+// setSessionCookies sends the auth cookie, and the CSRF cookie when csrf is
+// set and either CSRF setting is on, with the attributes the tenant's
+// settings ask for.
+func (s *Server) setSessionCookies(w http.ResponseWriter, r *http.Request, tenant, token, csrf string, expires time.Time, p tenantPolicy) {
 	ac := s.cookie(r, AuthCookie(tenant), auth.FormatToken(token,
-		auth.Field("issueTime", auth.Millis(sess.IssuedAt)),
-		auth.Field("expirationTime", auth.Millis(expires)),
-		auth.Field("UserFDN", sess.UserID)), p.security)
+		auth.Field("issueTime", auth.Millis(s.now())),
+		auth.Field("expirationTime", auth.Millis(expires))), p.security)
 	ac.HttpOnly = true
 	if p.login.PersistentSession {
 		ac.Expires = expires
 	}
 	http.SetCookie(w, ac)
-	if settings.Feature(p.security.ReadRequestCSRFSupport) || settings.Feature(p.security.WriteRequestCSRFSupport) {
+	if csrf != "" && (settings.Feature(p.security.ReadRequestCSRFSupport) || settings.Feature(p.security.WriteRequestCSRFSupport)) {
 		c := s.cookie(r, CSRFCookie(tenant), auth.FormatToken(csrf, auth.Field("expirationTime", auth.Millis(expires))), p.security)
 		c.Expires = ac.Expires
 		http.SetCookie(w, c) // not HttpOnly: the client's script reads it to build the header

@@ -28,6 +28,9 @@ var (
 	twoFATypes = versioned("v72", "v80", "v81")
 	// getChallengeTypes adds the one v84 type the GET challenges page lists.
 	getChallengeTypes = append(versioned("v71", "v72", "v80", "v81"), "application/vnd.soa.v84+xml")
+	// jsonTypes are the JSON media types, for bodies with no XML form.
+	jsonTypes = mediaTypes{"application/json", "application/vnd.soa.v71+json", "application/vnd.soa.v72+json",
+		"application/vnd.soa.v80+json", "application/vnd.soa.v81+json"}
 	// loginTypes are those of the login service.
 	loginTypes = versioned("v71", "v72", "v80", "v81")
 )

@@ -30,6 +30,8 @@ type Config struct {
 	SecureCookies bool
 	// Captcha verifies CAPTCHA responses when a tenant turns CaptchaSupport on.
 	Captcha *captcha.Verifier
+	// Mailer sends 2FA and password reset codes.
+	Mailer Mailer
 }
 
 // Server is the HTTP API.
@@ -40,12 +42,13 @@ type Server struct {
 	now           func() time.Time
 	secureCookies bool
 	captcha       *captcha.Verifier
+	mailer        Mailer
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		captcha: cfg.Captcha}
+		captcha: cfg.Captcha, mailer: cfg.Mailer}
 	if s.captcha == nil {
 		s.captcha = captcha.New(captcha.DefaultURL)
 	}
@@ -91,6 +94,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/api/login", s.notAllowed("POST"))
 	mux.Handle("GET /api/login/status", s.handle(loginTypes, s.loginStatus))
 	mux.Handle("/api/login/status", s.notAllowed("GET, HEAD"))
+	mux.Handle("POST /api/login/pendingtasks", s.handle(loginTypes, s.pendingTask))
+	mux.Handle("/api/login/pendingtasks", s.notAllowed("POST"))
 	mux.Handle("POST /api/login/renewToken", s.handle(loginTypes, s.renewToken))
 	mux.Handle("/api/login/renewToken", s.notAllowed("POST"))
 	mux.Handle("GET /api/login/endsession", s.handle(loginTypes, s.endSession))

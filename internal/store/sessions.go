@@ -12,28 +12,98 @@ import (
 // CreateSession stores a new session. With exclusive set, the user's other
 // sessions end in the same transaction (ConcurrentLogin disabled).
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
-		if exclusive {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, sess.UserID); err != nil {
-				return err
-			}
+	return s.inTx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, sess, exclusive) })
+}
+
+func insertSession(ctx context.Context, tx *sql.Tx, sess auth.Session, exclusive bool) error {
+	if exclusive {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, sess.UserID); err != nil {
+			return err
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, sess.TokenHash, sess.CSRFHash, sess.UserID, sess.TenantID, sess.State,
-			millis(sess.IssuedAt), millis(sess.LastSeenAt))
-		return err
-	})
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, csrf_hash, user_id, tenant_id, state, issued_at,
+		last_seen_at, code_hash, code_issued_at, code_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.TokenHash, sess.CSRFHash, sess.UserID, sess.TenantID, sess.State, millis(sess.IssuedAt),
+		millis(sess.LastSeenAt), sess.Code.Hash, millis(sess.Code.IssuedAt), sess.Code.Attempts)
+	return err
+}
+
+type queryer interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func readSession(ctx context.Context, q queryer, tokenHash []byte) (auth.Session, error) {
+	var sess auth.Session
+	var issued, seen, codeIssued int64
+	err := q.QueryRowContext(ctx, `SELECT token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at,
+		code_hash, code_issued_at, code_attempts FROM sessions WHERE token_hash = ?`, tokenHash).Scan(
+		&sess.TokenHash, &sess.CSRFHash, &sess.UserID, &sess.TenantID, &sess.State, &issued, &seen,
+		&sess.Code.Hash, &codeIssued, &sess.Code.Attempts)
+	sess.IssuedAt, sess.LastSeenAt, sess.Code.IssuedAt = fromMillis(issued), fromMillis(seen), fromMillis(codeIssued)
+	return sess, notFoundIf(err, "session not found")
 }
 
 // Session returns the session whose token hashes to tokenHash.
 func (s *Store) Session(ctx context.Context, tokenHash []byte) (auth.Session, error) {
-	var sess auth.Session
-	var issued, seen int64
-	err := s.db.QueryRowContext(ctx, `SELECT token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at
-		FROM sessions WHERE token_hash = ?`, tokenHash).Scan(&sess.TokenHash, &sess.CSRFHash, &sess.UserID, &sess.TenantID,
-		&sess.State, &issued, &seen)
-	sess.IssuedAt, sess.LastSeenAt = fromMillis(issued), fromMillis(seen)
-	return sess, notFoundIf(err, "session not found")
+	return readSession(ctx, s.db, tokenHash)
+}
+
+// CompleteTwoFA enters a 2FA code for the pending session oldHash in one
+// transaction, so concurrent guesses each use up a try. check decides; on
+// CodeOK the pending session is replaced by next (ending the user's other
+// sessions when exclusive) and the user's last 2FA time is recorded; on
+// CodeWrong the try is recorded; on CodeVoid the pending session ends.
+func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool,
+	check func(*auth.Code) auth.CodeResult) (auth.CodeResult, error) {
+	result := auth.CodeVoid
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		old, err := readSession(ctx, tx, oldHash)
+		if err != nil || old.State != auth.StatePending {
+			return nil // gone or not pending: void
+		}
+		result = check(&old.Code)
+		switch result {
+		case auth.CodeWrong:
+			_, err = tx.ExecContext(ctx, `UPDATE sessions SET code_attempts = ? WHERE token_hash = ?`, old.Code.Attempts, oldHash)
+			return err
+		case auth.CodeVoid:
+			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash)
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_twofa_at = ? WHERE id = ?`, millis(next.IssuedAt), next.UserID); err != nil {
+			return err
+		}
+		return insertSession(ctx, tx, next, exclusive)
+	})
+	return result, err
+}
+
+// LastTwoFA returns when the user last passed 2FA (zero if never).
+func (s *Store) LastTwoFA(ctx context.Context, userID string) (time.Time, error) {
+	var ms int64
+	err := s.db.QueryRowContext(ctx, `SELECT last_twofa_at FROM users WHERE id = ?`, userID).Scan(&ms)
+	return fromMillis(ms), notFoundIf(err, "user %q not found", userID)
+}
+
+// AddDevice remembers a device that passed 2FA, by the hash of its cookie.
+func (s *Store) AddDevice(ctx context.Context, tokenHash []byte, userID string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
+		tokenHash, userID, millis(now))
+	return err
+}
+
+// DeviceAdded returns when the user's device with that cookie hash passed
+// 2FA, or the zero time when it is not the user's known device.
+func (s *Store) DeviceAdded(ctx context.Context, tokenHash []byte, userID string) (time.Time, error) {
+	var ms int64
+	err := s.db.QueryRowContext(ctx, `SELECT created_at FROM devices WHERE token_hash = ? AND user_id = ?`, tokenHash, userID).Scan(&ms)
+	if err == sql.ErrNoRows {
+		return time.Time{}, nil
+	}
+	return fromMillis(ms), err
 }
 
 // TouchSession records use of a session at now.
@@ -54,10 +124,7 @@ func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Se
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fault.New(fault.Unauthorized, "the session has ended")
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?)`, sess.TokenHash, sess.CSRFHash, sess.UserID, sess.TenantID, sess.State,
-			millis(sess.IssuedAt), millis(sess.LastSeenAt))
-		return err
+		return insertSession(ctx, tx, sess, false)
 	})
 }
 
