@@ -37,10 +37,7 @@ func (m Message) render(from string, now time.Time) ([]byte, error) {
 		from, m.To, m.Subject, now.Format(time.RFC1123Z), hex.EncodeToString(id))
 	b.WriteString("MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n")
 	for _, line := range strings.Split(strings.ReplaceAll(m.Body, "\r\n", "\n"), "\n") {
-		if strings.HasPrefix(line, ".") {
-			line = "." + line // dot-stuffing is done by net/smtp; this keeps the outbox identical
-		}
-		b.WriteString(line + "\r\n")
+		b.WriteString(line + "\r\n") // net/smtp dot-stuffs on the wire
 	}
 	return []byte(b.String()), nil
 }

@@ -21,7 +21,7 @@ func TestSenders(t *testing.T) {
 		}
 		got := srv.Messages()
 		if len(got) != 1 || got[0].From != "bizsec@example.com" || got[0].To != "user@example.com" ||
-			!strings.Contains(got[0].Data, "Subject: Your code\r\n") || !strings.Contains(got[0].Data, "\r\n\r\nCode 123456.\r\n") {
+			!strings.Contains(got[0].Data, "Subject: Your code\r\n") || !strings.Contains(got[0].Data, "\r\n\r\nCode 123456.\r\n.leading dot\r\n") {
 			t.Fatalf("received %+v", got)
 		}
 	})

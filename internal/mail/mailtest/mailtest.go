@@ -75,10 +75,10 @@ func (s *Server) session(conn net.Conn) {
 			reply("250-mailtest")
 			reply("250 8BITMIME")
 		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
-			m = Message{From: strings.Trim(line[len("MAIL FROM:"):], " <>")}
+			m = Message{From: address(line[len("MAIL FROM:"):])}
 			reply("250 OK")
 		case strings.HasPrefix(strings.ToUpper(line), "RCPT TO:"):
-			m.To = strings.Trim(line[len("RCPT TO:"):], " <>")
+			m.To = address(line[len("RCPT TO:"):])
 			reply("250 OK")
 		case verb == "DATA":
 			reply("354 go ahead")
@@ -107,4 +107,13 @@ func (s *Server) session(conn net.Conn) {
 			reply("502 not implemented")
 		}
 	}
+}
+
+// address takes the path out of "<a@b> PARAM=..." .
+func address(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '>'); strings.HasPrefix(s, "<") && i > 0 {
+		return s[1:i]
+	}
+	return strings.Fields(s)[0]
 }
