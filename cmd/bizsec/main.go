@@ -110,6 +110,7 @@ func serve(ctx context.Context, args []string) error {
 		SecureCookies: *secure,
 		Captcha:       captcha.New(*captchaURL),
 		Mailer:        mailer,
+		Box:           box,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

@@ -56,6 +56,7 @@ type env struct {
 	// "human" for the secret of the platform's sample.
 	siteverify *httptest.Server
 	smtp       *mailtest.Server // where the server's mail goes, over real SMTP
+	box        *secret.Box
 }
 
 const captchaSecret = "6Le_vcgUAAAAALW3ZsmB_MlZZi1kk2OOvl-Ql6jb"
@@ -100,8 +101,9 @@ func (e *env) start() {
 		e.t.Fatal(err)
 	}
 	st.SetSecretBox(box)
+	e.box = box
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
-		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"},
+		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)

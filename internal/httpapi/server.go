@@ -14,6 +14,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
@@ -32,6 +33,8 @@ type Config struct {
 	Captcha *captcha.Verifier
 	// Mailer sends 2FA and password reset codes.
 	Mailer Mailer
+	// Box seals challenge answers when a tenant sets EncryptChallengeAnswers.
+	Box *secret.Box
 }
 
 // Server is the HTTP API.
@@ -43,12 +46,13 @@ type Server struct {
 	secureCookies bool
 	captcha       *captcha.Verifier
 	mailer        Mailer
+	box           *secret.Box
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		captcha: cfg.Captcha, mailer: cfg.Mailer}
+		captcha: cfg.Captcha, mailer: cfg.Mailer, box: cfg.Box}
 	if s.captcha == nil {
 		s.captcha = captcha.New(captcha.DefaultURL)
 	}
@@ -90,6 +94,12 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("PUT "+rt.path, s.handle(rt.putTypes, rt.put))
 		mux.Handle(rt.path, s.notAllowed("GET, HEAD, PUT"))
 	}
+	mux.Handle("GET /api/users/{UserID}/challenges", s.handle(settingsTypes, s.getUserChallenges))
+	mux.Handle("PUT /api/users/{UserID}/challenges", s.handle(settingsTypes, s.putUserChallenges))
+	mux.Handle("/api/users/{UserID}/challenges", s.notAllowed("GET, HEAD, PUT"))
+	mux.Handle("POST /api/passwordmanagement/sendPasswordResetCode", s.handle(loginTypes, s.sendResetCode))
+	mux.Handle("POST /api/passwordmanagement/validatePasswordResetCode", s.handle(loginTypes, s.validateResetCode))
+	mux.Handle("POST /api/login/authenticateWithPasswordResetCode", s.handle(loginTypes, s.resetPassword))
 	mux.Handle("POST /api/login", s.handle(loginTypes, s.login))
 	mux.Handle("/api/login", s.notAllowed("POST"))
 	mux.Handle("GET /api/login/status", s.handle(loginTypes, s.loginStatus))
@@ -173,15 +183,8 @@ func (s *Server) authorize(r *http.Request, write bool) (caller, error) {
 	if err != nil {
 		return caller{}, err
 	}
-	p, err := s.policy(ctx, biz.TenantID)
+	sess, _, err := s.authenticate(r, biz.TenantID)
 	if err != nil {
-		return caller{}, err
-	}
-	sess, err := s.session(r, biz.TenantID, p.login)
-	if err != nil {
-		return caller{}, err
-	}
-	if err := checkCSRF(r, biz.TenantID, sess, p.security); err != nil {
 		return caller{}, err
 	}
 	role, err := s.store.Role(ctx, sess.UserID, biz.ID)
@@ -195,6 +198,20 @@ func (s *Server) authorize(r *http.Request, write bool) (caller, error) {
 		return caller{}, fault.New(fault.Forbidden, "changing settings requires the Site Admin role")
 	}
 	return caller{}, fault.New(fault.Forbidden, "this operation requires the Site Admin role for business %q", biz.ID)
+}
+
+// authenticate admits a request of a tenant: a live session, and the CSRF
+// header where the tenant's settings ask for it.
+func (s *Server) authenticate(r *http.Request, tenant string) (auth.Session, tenantPolicy, error) {
+	p, err := s.policy(r.Context(), tenant)
+	if err != nil {
+		return auth.Session{}, p, err
+	}
+	sess, err := s.session(r, tenant, p.login)
+	if err != nil {
+		return auth.Session{}, p, err
+	}
+	return sess, p, checkCSRF(r, tenant, sess, p.security)
 }
 
 // AuthCookie and CSRFCookie name the platform's per-tenant cookies.
