@@ -21,6 +21,7 @@ const (
 	Locked          Code = "AccountSuspended"
 	Internal        Code = "InternalError"
 	Unavailable     Code = "ServiceUnavailable"
+	Unsupported     Code = "UnsupportedMediaType"
 	PreconditionErr Code = "PreconditionFailed"
 )
 

@@ -13,7 +13,7 @@ import (
 // Codes that exist only at the HTTP edge.
 const (
 	notAcceptable    fault.Code = "NotAcceptable"
-	unsupportedType  fault.Code = "UnsupportedMediaType"
+	unsupportedType             = fault.Unsupported
 	methodNotAllowed fault.Code = "MethodNotAllowed"
 )
 

@@ -247,3 +247,16 @@ func TestConcurrentPartialUpdates(t *testing.T) {
 		t.Errorf("a concurrent update was lost: %+v", sec)
 	}
 }
+
+// TestDocTypoPaths checks the two misprinted paths of the platform's pages.
+func TestDocTypoPaths(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	r := e.do(call{method: "PUT", path: "/api/businesses/businesses/" + business + "/twofasettings", body: `{"MaxAttempts":"4"}`, as: admin})
+	if r.status != 200 || !strings.Contains(string(e.get(admin, "twofasettings")), `"MaxAttempts":4`) {
+		t.Errorf("PUT via /api/businesses/businesses/: %d %s", r.status, r.body)
+	}
+	if r := e.do(call{method: "GET", path: "/api/api/businesses/" + business + "/challenges"}); r.status != 200 {
+		t.Errorf("GET via /api/api/: %d %s", r.status, r.body)
+	}
+}

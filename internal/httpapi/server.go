@@ -85,8 +85,8 @@ func (s *Server) Handler() http.Handler {
 		{"/api/businesses/{BusinessID}/loginpolicy", s.getLoginPolicy, s.putLoginPolicy, settingsTypes, settingsTypes},
 		{"/api/businesses/{BusinessID}/securitysettings", s.getSecurity, s.putSecurity, settingsTypes, settingsTypes},
 		{"/api/businesses/{BusinessID}/challenges", s.getChallenges, s.putChallenges, getChallengeTypes, settingsTypes},
-		// The platform's own pages print these two paths; clients copy them.
-		{"/api/businesses/businesses/{BusinessID}/twofasettings", s.getTwoFA, s.putTwoFA, twoFATypes, twoFATypes},
+		// The platform's GET challenges page prints this path; clients copy it.
+		// (Its twofasettings twin is mapped by fixDocTypos.)
 		{"/api/api/businesses/{BusinessID}/challenges", s.getChallenges, s.putChallenges, getChallengeTypes, settingsTypes},
 	}
 	for _, rt := range settingsRoutes {
@@ -94,6 +94,9 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle("PUT "+rt.path, s.handle(rt.putTypes, rt.put))
 		mux.Handle(rt.path, s.notAllowed("GET, HEAD, PUT"))
 	}
+	mux.Handle("PUT /api/businesses/{BusinessID}/files/{name}", s.handle(settingsTypes, s.putFile))
+	mux.Handle("GET /api/businesses/{BusinessID}/files/{name}", s.handle(settingsTypes, s.getFile))
+	mux.Handle("/api/businesses/{BusinessID}/files/{name}", s.notAllowed("GET, HEAD, PUT"))
 	mux.Handle("GET /api/users/{UserID}/challenges", s.handle(settingsTypes, s.getUserChallenges))
 	mux.Handle("PUT /api/users/{UserID}/challenges", s.handle(settingsTypes, s.putUserChallenges))
 	mux.Handle("/api/users/{UserID}/challenges", s.notAllowed("GET, HEAD, PUT"))
@@ -114,7 +117,25 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("/", s.handle(settingsTypes, func(http.ResponseWriter, *http.Request, string) error {
 		return fault.New(fault.NotFound, "no such resource")
 	}))
-	return s.recoverPanics(mux)
+	return s.recoverPanics(fixDocTypos(mux))
+}
+
+// fixDocTypos serves /api/businesses/businesses/{BusinessID}/twofasettings,
+// the path the platform's PUT twofasettings page prints, as the real one.
+// A route cannot do it: the pattern would overlap every business sub-resource.
+func fixDocTypos(next http.Handler) http.Handler {
+	const typo, suffix = "/api/businesses/businesses/", "/twofasettings"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := strings.CutPrefix(r.URL.Path, typo); ok && strings.HasSuffix(id, suffix) &&
+			!strings.Contains(strings.TrimSuffix(id, suffix), "/") {
+			r2 := r.Clone(r.Context())
+			r2.URL.Path = "/api/businesses/" + id
+			r2.URL.RawPath = ""
+			next.ServeHTTP(w, r2)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // handle negotiates the response type, runs h and reports its error.

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -147,6 +148,15 @@ func (s *Server) putChallenges(w http.ResponseWriter, r *http.Request, mt string
 		return err
 	}
 	ctx := r.Context()
+	p, err := s.policy(ctx, c.business.TenantID)
+	if err != nil {
+		return err
+	}
+	for i, ch := range set {
+		if err := p.security.CheckText(fmt.Sprintf("Challenge[%d].ChallengeQuestion", i), ch.ChallengeQuestion); err != nil {
+			return err
+		}
+	}
 	sec, err := s.store.Security(ctx, c.business.ID)
 	if err != nil {
 		return err
