@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/bizsec/bizsec/internal/mail/mailtest"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/store/storetest"
 )
 
 const (
@@ -45,13 +47,14 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.
 
 // env is a running server on loopback over a database in a temp directory.
 type env struct {
-	t      testing.TB
-	dir    string
-	store  *store.Store
-	srv    *httptest.Server
-	clock  *clock
-	hasher *auth.Hasher
-	users  map[string]string // email -> user ID
+	t        testing.TB
+	dir      string
+	database string // "" for SQLite in dir, else a PostgreSQL URL
+	store    *store.Store
+	srv      *httptest.Server
+	clock    *clock
+	hasher   *auth.Hasher
+	users    map[string]string // email -> user ID
 	// siteverify is a CAPTCHA service on loopback: it accepts the response
 	// "human" for the secret of the platform's sample.
 	siteverify *httptest.Server
@@ -71,10 +74,11 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, testParams) }
 // newEnvWith starts an env whose passwords are hashed with params.
 func newEnvWith(t testing.TB, params auth.Params) *env {
 	t.Helper()
-	e := &env{t: t, dir: t.TempDir(), clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+	e := &env{t: t, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
 		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t)}
 	t.Cleanup(e.siteverify.Close)
+	e.database, e.dir = storetest.Database(t, storetest.Default())
 	e.start()
 	ctx := context.Background()
 	if err := e.store.CreateTenant(ctx, tenant, ""); err != nil {
@@ -88,7 +92,7 @@ func newEnvWith(t testing.TB, params auth.Params) *env {
 
 // start opens the database and serves it; restart tests call it again.
 func (e *env) start() {
-	st, err := store.OpenSQLite(context.Background(), e.dir)
+	st, err := store.Open(context.Background(), e.database, e.dir)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -266,4 +270,22 @@ func compact(t testing.TB, s []byte) string {
 		t.Fatalf("not JSON: %v: %s", err, s)
 	}
 	return b.String()
+}
+
+// storedInClear reports whether needle is in the database as written on
+// disk (SQLite) or in a settings document or an answer (PostgreSQL).
+func (e *env) storedInClear(needle string) bool {
+	e.t.Helper()
+	if e.database == "" {
+		db, _ := os.ReadFile(filepath.Join(e.dir, "bizsec.db"))
+		wal, _ := os.ReadFile(filepath.Join(e.dir, "bizsec.db-wal"))
+		return bytes.Contains(append(db, wal...), []byte(needle))
+	}
+	var found bool
+	err := storetest.Query(e.t, e.database, `SELECT EXISTS (SELECT 1 FROM settings WHERE doc LIKE '%' || $1 || '%')
+		OR EXISTS (SELECT 1 FROM user_answers WHERE answer ILIKE '%' || $1 || '%')`, needle).Scan(&found)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return found
 }

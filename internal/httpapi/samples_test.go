@@ -88,12 +88,7 @@ func TestCaptchaSecretSealed(t *testing.T) {
 	e.put(admin, "securitysettings", sample(t, "security-put-2.request.json"))
 	const plain = "6Le_vcgUAAAAALW3ZsmB_MlZZi1kk2OOvl-Ql6jb"
 	e.stop()
-	db, err := os.ReadFile(e.dir + "/bizsec.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	wal, _ := os.ReadFile(e.dir + "/bizsec.db-wal")
-	if strings.Contains(string(db)+string(wal), plain) {
+	if e.storedInClear(plain) {
 		t.Fatal("CaptchaSiteSecret is in the database in clear")
 	}
 	e.start()

@@ -13,7 +13,7 @@ import (
 // SetAnswers replaces a user's answers. Each Answer holds what is stored:
 // a hash or a sealed value, never the answer in clear.
 func (s *Store) SetAnswers(ctx context.Context, userID string, answers []settings.Answer) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_answers WHERE user_id = ?`, userID); err != nil {
 			return err
 		}
@@ -88,7 +88,7 @@ func (s *Store) EndReset(ctx context.Context, userID string) error {
 // CompleteReset sets a new password if codeHash is still the user's reset
 // code, ends the reset and every session of the user, in one transaction.
 func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byte, passwordHash string) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		var stored []byte
 		err := tx.QueryRowContext(ctx, `SELECT code_hash FROM password_resets WHERE user_id = ?`, userID).Scan(&stored)
 		if err == sql.ErrNoRows || err == nil && subtle.ConstantTimeCompare(stored, codeHash) != 1 {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -12,10 +13,10 @@ import (
 // CreateSession stores a new session. With exclusive set, the user's other
 // sessions end in the same transaction (ConcurrentLogin disabled).
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error { return insertSession(ctx, tx, sess, exclusive) })
+	return s.inTx(ctx, func(tx *txn) error { return insertSession(ctx, tx, sess, exclusive) })
 }
 
-func insertSession(ctx context.Context, tx *sql.Tx, sess auth.Session, exclusive bool) error {
+func insertSession(ctx context.Context, tx *txn, sess auth.Session, exclusive bool) error {
 	if exclusive {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, sess.UserID); err != nil {
 			return err
@@ -56,7 +57,10 @@ func (s *Store) Session(ctx context.Context, tokenHash []byte) (auth.Session, er
 func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool,
 	check func(*auth.Code) auth.CodeResult) (auth.CodeResult, error) {
 	result := auth.CodeVoid
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		if err := tx.lock(ctx, fmt.Sprintf("session:%x", oldHash)); err != nil {
+			return err
+		}
 		old, err := readSession(ctx, tx, oldHash)
 		if err != nil || old.State != auth.StatePending {
 			return nil // gone or not pending: void
@@ -116,7 +120,7 @@ func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, now time.Tim
 // ReplaceSession swaps a session for a new one (token renewal, 2FA
 // completion) atomically: the old token stops working as the new one starts.
 func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Session) error {
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash)
 		if err != nil {
 			return err

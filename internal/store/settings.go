@@ -110,7 +110,10 @@ func getDoc[T any](ctx context.Context, s *Store, business, kind string, def fun
 // transaction, so concurrent partial updates never lose each other's fields.
 func updateDoc[T any](ctx context.Context, s *Store, business, kind string, def func() T, fn func(*T) error) (T, error) {
 	var out T
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		if err := tx.lock(ctx, "settings:"+business+":"+kind); err != nil {
+			return err
+		}
 		var doc sql.NullString
 		var version sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT s.doc, s.version FROM businesses b

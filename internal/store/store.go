@@ -29,9 +29,10 @@ var migrations embed.FS
 
 // Store is the database.
 type Store struct {
-	db  *sql.DB
+	db  conn
 	now func() time.Time
 	box *secret.Box // seals secrets kept inside settings documents
+	dsn string      // PostgreSQL URL, for the notification listener
 }
 
 // SetSecretBox sets the key that seals secrets inside settings; without one,
@@ -53,8 +54,12 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	s := &Store{db: db, now: time.Now}
-	if err := s.migrate(ctx, "sqlite"); err != nil {
+	return open(ctx, db, sqliteDialect)
+}
+
+func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
+	s := &Store{db: conn{db, d}, now: time.Now}
+	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
@@ -67,8 +72,10 @@ func (s *Store) Close() error { return s.db.Close() }
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
 
-func (s *Store) migrate(ctx context.Context, dialect string) error {
-	dir := "migrations/" + dialect
+// migrate applies the dialect's migrations not yet applied, in one
+// transaction, under a lock, so instances starting together take turns.
+func (s *Store) migrate(ctx context.Context) error {
+	dir := "migrations/" + s.db.d.name
 	entries, err := fs.ReadDir(migrations, dir)
 	if err != nil {
 		return fmt.Errorf("store: read migrations: %w", err)
@@ -78,7 +85,10 @@ func (s *Store) migrate(ctx context.Context, dialect string) error {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		if err := tx.lock(ctx, "bizsec:migrate"); err != nil {
+			return err
+		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 			return err
 		}
@@ -110,11 +120,12 @@ func (s *Store) migrate(ctx context.Context, dialect string) error {
 }
 
 // inTx runs fn in a transaction and commits it unless fn fails.
-func (s *Store) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
+	sqlTx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	tx := &txn{sqlTx, s.db.d}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err

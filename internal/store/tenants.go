@@ -32,7 +32,10 @@ func (s *Store) CreateTenant(ctx context.Context, id, hostname string) error {
 		host = hostname
 	}
 	now := millis(s.now())
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		if err := tx.lock(ctx, "tenant:"+id); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE id = ?`, id).Scan(&n); err != nil {
 			return err

@@ -30,7 +30,10 @@ type User struct {
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	u.Email = NormalizeEmail(u.Email)
 	u.ID = uuid.NewString() + "." + u.TenantID
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *txn) error {
+		if err := tx.lock(ctx, "user:"+u.TenantID+"/"+u.Email); err != nil {
+			return err
+		}
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM tenants WHERE id = ?`, u.TenantID).Scan(&n); err != nil {
 			return err
@@ -92,7 +95,10 @@ func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
 // record is written only when fn changed it; an error from fn aborts.
 func (s *Store) UpdateLockout(ctx context.Context, tenant, email string, fn func(*auth.Lockout) error) error {
 	email = NormalizeEmail(email)
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
+		if err := tx.lock(ctx, "lockout:"+tenant+"/"+email); err != nil {
+			return err
+		}
 		var l auth.Lockout
 		var start, until int64
 		err := tx.QueryRowContext(ctx, `SELECT failures, window_start, locked_until FROM login_failures
@@ -125,7 +131,7 @@ func (s *Store) GrantRole(ctx context.Context, userID, business, role string) er
 	if role != RoleSiteAdmin && role != RoleAuditor {
 		return fault.New(fault.Invalid, "role must be %s or %s", RoleSiteAdmin, RoleAuditor)
 	}
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *txn) error {
 		var userTenant, bizTenant string
 		if err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM users WHERE id = ?`, userID).Scan(&userTenant); err != nil {
 			return notFoundIf(err, "user %q not found", userID)

@@ -1,0 +1,90 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"strconv"
+	"strings"
+)
+
+// dialect is what differs between the two databases at run time.
+type dialect struct {
+	name string
+	// numbered placeholders ($1, $2, ...) instead of ?
+	numbered bool
+	// lockSQL takes a transaction-scoped lock on a key; "" where the
+	// database's own write lock already serializes transactions.
+	lockSQL string
+}
+
+var (
+	sqliteDialect = dialect{name: "sqlite"}
+	// PostgreSQL runs transactions concurrently, so read-modify-write
+	// transactions take an advisory lock on what they change.
+	postgresDialect = dialect{name: "postgres", numbered: true,
+		lockSQL: `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`}
+)
+
+// rebind turns ? placeholders into the dialect's. Queries here never hold
+// a literal question mark.
+func (d dialect) rebind(q string) string {
+	if !d.numbered {
+		return q
+	}
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// conn is a *sql.DB speaking the dialect.
+type conn struct {
+	*sql.DB
+	d dialect
+}
+
+func (c conn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return c.DB.ExecContext(ctx, c.d.rebind(q), args...)
+}
+
+func (c conn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return c.DB.QueryContext(ctx, c.d.rebind(q), args...)
+}
+
+func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return c.DB.QueryRowContext(ctx, c.d.rebind(q), args...)
+}
+
+// txn is a *sql.Tx speaking the dialect.
+type txn struct {
+	*sql.Tx
+	d dialect
+}
+
+func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, t.d.rebind(q), args...)
+}
+
+func (t *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return t.Tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+}
+
+// lock serializes the transactions that change key, until this one ends.
+func (t *txn) lock(ctx context.Context, key string) error {
+	if t.d.lockSQL == "" {
+		return nil
+	}
+	_, err := t.ExecContext(ctx, t.d.lockSQL, key)
+	return err
+}

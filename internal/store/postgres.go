@@ -1,0 +1,58 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+)
+
+// IsPostgres reports whether a -database value names PostgreSQL.
+func IsPostgres(database string) bool {
+	return strings.HasPrefix(database, "postgres://") || strings.HasPrefix(database, "postgresql://")
+}
+
+// OpenPostgres opens the PostgreSQL database at dsn (a postgres:// URL)
+// and migrates it.
+func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("store: connect to postgres: %w", err)
+	}
+	db.SetMaxOpenConns(32)
+	db.SetMaxIdleConns(32)
+	s, err := open(ctx, db, postgresDialect)
+	if err != nil {
+		return nil, err
+	}
+	s.dsn = dsn
+	return s, nil
+}
+
+// Open opens PostgreSQL when database is a postgres:// URL, else the
+// embedded SQLite database in dataDir.
+func Open(ctx context.Context, database, dataDir string) (*Store, error) {
+	if IsPostgres(database) {
+		return OpenPostgres(ctx, database)
+	}
+	if database != "" {
+		return nil, fmt.Errorf("store: -database must be a postgres:// URL or empty for SQLite, got %q", redact(database))
+	}
+	return OpenSQLite(ctx, dataDir)
+}
+
+// redact hides a password in a database URL before it is shown.
+func redact(dsn string) string {
+	if i := strings.Index(dsn, "@"); i >= 0 {
+		if j := strings.Index(dsn, "://"); j >= 0 && j < i {
+			return dsn[:j+3] + "***" + dsn[i:]
+		}
+	}
+	return dsn
+}
