@@ -113,6 +113,22 @@ func (e *env) start() {
 	e.t.Cleanup(e.stop)
 }
 
+// instance starts a second server on the same database, as a second
+// bizsec process would be, with its own store, cache and listener.
+func (e *env) instance() *httptest.Server {
+	e.t.Helper()
+	st, err := store.Open(context.Background(), e.database, e.dir)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	st.SetSecretBox(e.box)
+	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Box: e.box,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	srv := httptest.NewServer(api.Handler())
+	e.t.Cleanup(func() { srv.Close(); st.Close() })
+	return srv
+}
+
 func (e *env) stop() {
 	if e.srv != nil {
 		e.srv.Close()
@@ -157,7 +173,8 @@ type call struct {
 	header             map[string]string
 	as                 *session
 	noCSRF             bool
-	cookies            []*http.Cookie // more cookies, such as a 2FA device cookie
+	cookies            []*http.Cookie   // more cookies, such as a 2FA device cookie
+	via                *httptest.Server // another instance; default the env's own
 }
 
 type reply struct {
@@ -183,7 +200,11 @@ func (r reply) cookie(name string) *http.Cookie {
 
 func (e *env) do(c call) reply {
 	e.t.Helper()
-	req, err := http.NewRequest(c.method, e.srv.URL+c.path, strings.NewReader(c.body))
+	srv := e.srv
+	if c.via != nil {
+		srv = c.via
+	}
+	req, err := http.NewRequest(c.method, srv.URL+c.path, strings.NewReader(c.body))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -203,7 +224,7 @@ func (e *env) do(c call) reply {
 			req.Header.Set(httpapi.CSRFHeader(c.as.tenant), c.as.csrf)
 		}
 	}
-	resp, err := e.srv.Client().Do(req)
+	resp, err := srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -15,6 +15,9 @@ type dialect struct {
 	// lockSQL takes a transaction-scoped lock on a key; "" where the
 	// database's own write lock already serializes transactions.
 	lockSQL string
+	// notifySQL tells other instances, at commit, that a key changed; ""
+	// where there are no other instances.
+	notifySQL string
 }
 
 var (
@@ -22,7 +25,8 @@ var (
 	// PostgreSQL runs transactions concurrently, so read-modify-write
 	// transactions take an advisory lock on what they change.
 	postgresDialect = dialect{name: "postgres", numbered: true,
-		lockSQL: `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`}
+		lockSQL:   `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
+		notifySQL: `SELECT pg_notify('` + channel + `', ?)`}
 )
 
 // rebind turns ? placeholders into the dialect's. Queries here never hold
@@ -86,5 +90,14 @@ func (t *txn) lock(ctx context.Context, key string) error {
 		return nil
 	}
 	_, err := t.ExecContext(ctx, t.d.lockSQL, key)
+	return err
+}
+
+// notify tells the other instances, when this transaction commits, that key changed.
+func (t *txn) notify(ctx context.Context, key string) error {
+	if t.d.notifySQL == "" {
+		return nil
+	}
+	_, err := t.ExecContext(ctx, t.d.notifySQL, key)
 	return err
 }

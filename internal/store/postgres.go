@@ -32,6 +32,14 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 		return nil, err
 	}
 	s.dsn = dsn
+	ctx, s.stopListen = context.WithCancel(context.Background())
+	s.listening = make(chan struct{})
+	ready := make(chan error, 1)
+	go func() { defer close(s.listening); s.listen(ctx, ready) }()
+	if err := <-ready; err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: listen for settings changes: %w", err)
+	}
 	return s, nil
 }
 

@@ -94,8 +94,17 @@ func (s *Store) UpdateChallenges(ctx context.Context, business string, fn func(*
 	return updateDoc(ctx, s, business, kindChallenges, settings.DefaultChallenges, fn)
 }
 
-// getDoc reads one settings object; a business that never saved it has the defaults.
+func docKey(business, kind string) string { return "settings:" + business + ":" + kind }
+
+// getDoc reads one settings object; a business that never saved it has the
+// defaults. Reads are served from the cache; callers must not modify what
+// they get (slices are shared).
 func getDoc[T any](ctx context.Context, s *Store, business, kind string, def func() T) (T, error) {
+	key := docKey(business, kind)
+	if v, ok := s.cache.get(key); ok {
+		return v.(T), nil
+	}
+	t := s.cache.ticket(key)
 	var doc sql.NullString
 	err := s.db.QueryRowContext(ctx, `SELECT s.doc FROM businesses b
 		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, kind, business).Scan(&doc)
@@ -103,15 +112,20 @@ func getDoc[T any](ctx context.Context, s *Store, business, kind string, def fun
 		var zero T
 		return zero, notFoundIf(err, "business %q not found", business)
 	}
-	return decodeDoc(doc, def)
+	v, err := decodeDoc(doc, def)
+	if err == nil {
+		s.cache.put(key, v, t)
+	}
+	return v, err
 }
 
 // updateDoc reads, changes and writes one settings object in a single
 // transaction, so concurrent partial updates never lose each other's fields.
 func updateDoc[T any](ctx context.Context, s *Store, business, kind string, def func() T, fn func(*T) error) (T, error) {
 	var out T
+	key := docKey(business, kind)
 	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lock(ctx, "settings:"+business+":"+kind); err != nil {
+		if err := tx.lock(ctx, key); err != nil {
 			return err
 		}
 		var doc sql.NullString
@@ -135,9 +149,13 @@ func updateDoc[T any](ctx context.Context, s *Store, business, kind string, def 
 		_, err = tx.ExecContext(ctx, `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`,
 			business, kind, string(body), version.Int64+1, millis(s.now()))
+		if err != nil {
+			return err
+		}
 		out = v
-		return err
+		return tx.notify(ctx, key)
 	})
+	s.cache.invalidate(key) // after commit, and after failure too: harmless
 	return out, err
 }
 

@@ -33,6 +33,10 @@ type Store struct {
 	now func() time.Time
 	box *secret.Box // seals secrets kept inside settings documents
 	dsn string      // PostgreSQL URL, for the notification listener
+
+	cache      *cache
+	stopListen context.CancelFunc
+	listening  chan struct{}
 }
 
 // SetSecretBox sets the key that seals secrets inside settings; without one,
@@ -58,7 +62,9 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 }
 
 func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
-	s := &Store{db: conn{db, d}, now: time.Now}
+	// With SQLite this process is the only writer, so its cache is always
+	// right; PostgreSQL's turns on once the change listener runs.
+	s := &Store{db: conn{db, d}, now: time.Now, cache: newCache(d.name == "sqlite")}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -66,8 +72,14 @@ func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
 	return s, nil
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the change listener and closes the database.
+func (s *Store) Close() error {
+	if s.stopListen != nil {
+		s.stopListen()
+		<-s.listening
+	}
+	return s.db.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

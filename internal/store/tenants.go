@@ -51,11 +51,21 @@ func (s *Store) CreateTenant(ctx context.Context, id, hostname string) error {
 	})
 }
 
-// Business returns the business with the given ID.
+// Business returns the business with the given ID. Businesses never change
+// once created, so they are cached; a miss is not.
 func (s *Store) Business(ctx context.Context, id string) (Business, error) {
+	key := "business:" + id
+	if v, ok := s.cache.get(key); ok {
+		return v.(Business), nil
+	}
+	t := s.cache.ticket(key)
 	b := Business{ID: id}
 	err := s.db.QueryRowContext(ctx, `SELECT tenant_id FROM businesses WHERE id = ?`, id).Scan(&b.TenantID)
-	return b, notFoundIf(err, "business %q not found", id)
+	if err != nil {
+		return b, notFoundIf(err, "business %q not found", id)
+	}
+	s.cache.put(key, b, t)
+	return b, nil
 }
 
 // TenantForHost returns the tenant that serves hostname: the tenant that

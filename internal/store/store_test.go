@@ -1,0 +1,237 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
+	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/store/storetest"
+)
+
+// eachStore runs the contract against every database kind available:
+// SQLite always, PostgreSQL when BIZSEC_TEST_POSTGRES is set.
+func eachStore(t *testing.T, test func(t *testing.T, open func() *store.Store)) {
+	for _, kind := range storetest.Kinds() {
+		t.Run(kind, func(t *testing.T) {
+			database, dir := storetest.Database(t, kind)
+			open := func() *store.Store {
+				st, err := store.Open(context.Background(), database, dir)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { st.Close() })
+				return st
+			}
+			test(t, open)
+		})
+	}
+}
+
+func seed(t *testing.T, st *store.Store) (userID string) {
+	t.Helper()
+	ctx := context.Background()
+	if err := st.CreateTenant(ctx, "acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, store.User{TenantID: "acme", Email: "A@acme.example", Name: "A", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
+
+// TestMigrationsConcurrent opens one new database from several instances at
+// once, then again: every open succeeds and the schema is there once.
+func TestMigrationsConcurrent(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		var wg sync.WaitGroup
+		stores := make([]*store.Store, 4)
+		for i := range stores {
+			wg.Add(1)
+			go func() { defer wg.Done(); stores[i] = open() }()
+		}
+		wg.Wait()
+		seed(t, stores[0])
+		if _, err := open().Business(context.Background(), "tenantbusiness.acme"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func TestSettingsContract(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		seed(t, st)
+		ctx := context.Background()
+		const biz = "tenantbusiness.acme"
+		if p, err := st.LoginPolicy(ctx, biz); err != nil || p != settings.DefaultLoginPolicy() {
+			t.Fatalf("default policy: %+v %v", p, err)
+		}
+		if _, err := st.LoginPolicy(ctx, "tenantbusiness.nosuch"); fault.CodeOf(err) != fault.NotFound {
+			t.Errorf("unknown business: %v", err)
+		}
+		got, err := st.UpdateLoginPolicy(ctx, biz, func(p *settings.LoginPolicy) error { p.AttemptsPeriod = 9; return nil })
+		if err != nil || got.AttemptsPeriod != 9 {
+			t.Fatalf("update: %+v %v", got, err)
+		}
+		if p, _ := st.LoginPolicy(ctx, biz); p.AttemptsPeriod != 9 {
+			t.Errorf("read after update (cached): %d", p.AttemptsPeriod)
+		}
+		_, err = st.UpdateLoginPolicy(ctx, biz, func(p *settings.LoginPolicy) error {
+			p.AttemptsPeriod = 11
+			return fault.New(fault.Invalid, "no")
+		})
+		if fault.CodeOf(err) != fault.Invalid {
+			t.Errorf("failed update: %v", err)
+		}
+		if p, _ := open().LoginPolicy(ctx, biz); p.AttemptsPeriod != 9 {
+			t.Errorf("a failed update was stored: %d", p.AttemptsPeriod)
+		}
+		// Concurrent read-modify-writes each count.
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := st.UpdateTwoFA(ctx, biz, func(t *settings.TwoFA) error { t.MaxAttempts++; return nil }); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if tf, _ := open().TwoFA(ctx, biz); tf.MaxAttempts != settings.DefaultTwoFA().MaxAttempts+20 {
+			t.Errorf("20 concurrent increments gave %d", tf.MaxAttempts)
+		}
+	})
+}
+
+func TestLockoutContract(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		seed(t, st)
+		ctx := context.Background()
+		policy := settings.LoginPolicy{MaxSequentialFailureAttemptsAllowed: 5, AttemptsPeriod: 10, SuspensionMinutes: 30}
+		now := time.UnixMilli(1_700_000_000_000)
+		var mu sync.Mutex
+		suspensions, counted := 0, 0
+		var wg sync.WaitGroup
+		for range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := st.UpdateLockout(ctx, "acme", "a@acme.example", func(l *auth.Lockout) error {
+					if l.Locked(now) {
+						return nil
+					}
+					mu.Lock()
+					counted++
+					if l.Fail(now, policy) {
+						suspensions++
+					}
+					mu.Unlock()
+					return nil
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if counted != 5 || suspensions != 1 {
+			t.Errorf("counted %d failures and %d suspensions, want 5 and 1", counted, suspensions)
+		}
+	})
+}
+
+func TestSessionContract(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		user := seed(t, st)
+		ctx := context.Background()
+		now := time.UnixMilli(1_700_000_000_000)
+		mk := func(secret string, state string) auth.Session {
+			return auth.Session{TokenHash: auth.HashSecret(secret), CSRFHash: auth.HashSecret("c" + secret), UserID: user,
+				TenantID: "acme", State: state, IssuedAt: now, LastSeenAt: now}
+		}
+		for _, s := range []string{"one", "two"} {
+			if err := st.CreateSession(ctx, mk(s, auth.StateActive), false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := st.CreateSession(ctx, mk("three", auth.StateActive), true); err != nil {
+			t.Fatal(err)
+		}
+		for s, want := range map[string]bool{"one": false, "two": false, "three": true} {
+			if _, err := st.Session(ctx, auth.HashSecret(s)); (err == nil) != want {
+				t.Errorf("session %s exists: %v, want %v", s, err == nil, want)
+			}
+		}
+		if err := st.ReplaceSession(ctx, auth.HashSecret("gone"), mk("four", auth.StateActive)); fault.CodeOf(err) != fault.Unauthorized {
+			t.Errorf("replacing a missing session: %v", err)
+		}
+		// 2FA: ten concurrent wrong guesses under MaxAttempts 3 use up the
+		// code exactly: two are told "wrong", the rest find it void.
+		pending := mk("pending", auth.StatePending)
+		code, c := auth.NewCode(now)
+		pending.Code = c
+		if err := st.CreateSession(ctx, pending, false); err != nil {
+			t.Fatal(err)
+		}
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		tf := settings.TwoFA{CodeValidSeconds: 300, MaxAttempts: 3}
+		var mu sync.Mutex
+		results := map[auth.CodeResult]int{}
+		var wg sync.WaitGroup
+		for i := range 10 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				r, err := st.CompleteTwoFA(ctx, pending.TokenHash, mk("next"+string(rune('a'+i)), auth.StateActive), false,
+					func(c *auth.Code) auth.CodeResult { return c.Check(wrong, now, tf) })
+				if err != nil {
+					t.Error(err)
+				}
+				mu.Lock()
+				results[r]++
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		if results[auth.CodeWrong] != 2 || results[auth.CodeVoid] != 8 {
+			t.Errorf("results %v, want 2 wrong and 8 void", results)
+		}
+	})
+}
+
+func TestUsersContract(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		user := seed(t, st)
+		ctx := context.Background()
+		if _, err := st.CreateUser(ctx, store.User{TenantID: "acme", Email: " a@ACME.example", PasswordHash: "x"}); fault.CodeOf(err) != fault.Conflict {
+			t.Errorf("duplicate email: %v", err)
+		}
+		if err := st.CreateTenant(ctx, "acme", ""); fault.CodeOf(err) != fault.Conflict {
+			t.Errorf("duplicate tenant: %v", err)
+		}
+		if err := st.CreateTenant(ctx, "globex", "globex.example"); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.GrantRole(ctx, user, "tenantbusiness.globex", store.RoleSiteAdmin); fault.CodeOf(err) != fault.Invalid {
+			t.Errorf("role in another tenant: %v", err)
+		}
+		for host, want := range map[string]string{"globex.example": "globex", "anything.example": "acme"} {
+			if got, err := st.TenantForHost(ctx, host); got != want || err != nil {
+				t.Errorf("TenantForHost(%s) = %q, %v; want %q", host, got, err, want)
+			}
+		}
+	})
+}
