@@ -4,6 +4,7 @@
 //	bizsec [serve] [-data DIR] [-listen ADDR]
 //	bizsec tenant create -id TENANT -admin-email EMAIL [-hostname HOST]
 //	bizsec user create -tenant TENANT -email EMAIL [-role SiteAdmin|Auditor]
+//	bizsec bench [-database postgres://...] [-duration 3s]
 package main
 
 import (
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	switch cmd {
 	case "serve":
 		return serve(ctx, args)
+	case "bench":
+		return bench(ctx, args, stdout)
 	case "tenant", "user":
 		if len(args) == 0 || args[0] != "create" {
 			return fmt.Errorf("usage: bizsec %s create [flags]", cmd)
@@ -58,7 +61,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		}
 		return createUser(ctx, args[1:], stdin, stdout)
 	}
-	return fmt.Errorf("unknown command %q (want serve, tenant create or user create)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, tenant create, user create or bench)", cmd)
 }
 
 // env returns the environment variable's value, or def when it is unset.
@@ -69,13 +72,25 @@ func env(name, def string) string {
 	return def
 }
 
-func dataFlag(fs *flag.FlagSet) *string {
-	return fs.String("data", env("BIZSEC_DATA", "./bizsec-data"), "directory of the embedded database (env BIZSEC_DATA)")
+// dbFlags are the flags that choose the database.
+type dbFlags struct{ data, database *string }
+
+func addDBFlags(fs *flag.FlagSet) dbFlags {
+	return dbFlags{
+		data: fs.String("data", env("BIZSEC_DATA", "./bizsec-data"), "directory of the embedded SQLite database, the outbox and the secret key (env BIZSEC_DATA)"),
+		database: fs.String("database", env("BIZSEC_DATABASE", ""),
+			"PostgreSQL URL (postgres://user:pass@host/db) for several instances; empty: SQLite in -data (env BIZSEC_DATABASE)"),
+	}
+}
+
+func (f dbFlags) open(ctx context.Context) (*store.Store, error) {
+	return store.Open(ctx, *f.database, *f.data)
 }
 
 func serve(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	data := dataFlag(fs)
+	db := addDBFlags(fs)
+	data := db.data
 	listen := fs.String("listen", env("BIZSEC_LISTEN", "127.0.0.1:8080"), "address to listen on (env BIZSEC_LISTEN)")
 	secure := fs.Bool("secure-cookies", env("BIZSEC_SECURE_COOKIES", "") == "true", "mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
 	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
@@ -93,7 +108,7 @@ func serve(ctx context.Context, args []string) error {
 	} else {
 		log.Info("mail into the outbox directory", "dir", filepath.Join(*data, "outbox"))
 	}
-	st, err := store.OpenSQLite(ctx, *data)
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -125,7 +140,7 @@ func serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	log.Info("serving", "addr", ln.Addr().String(), "data", *data)
+	log.Info("serving", "addr", ln.Addr().String(), "postgres", store.IsPostgres(*db.database), "data", *data)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -146,7 +161,8 @@ func serve(ctx context.Context, args []string) error {
 }
 
 // secretBox seals stored secrets with BIZSEC_SECRET_KEY (32 bytes, base64)
-// or, when unset, with a key kept in the data directory, created on first use.
+// or, when unset, with a key kept in the data directory, created on first
+// use. Instances sharing PostgreSQL must share the key: set the variable.
 func secretBox(data string) (*secret.Box, error) {
 	var key []byte
 	var err error
@@ -163,7 +179,7 @@ func secretBox(data string) (*secret.Box, error) {
 
 func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("tenant create", flag.ContinueOnError)
-	data := dataFlag(fs)
+	db := addDBFlags(fs)
 	id := fs.String("id", "", "tenant ID (fedmemberid), e.g. acmepaymentscorp")
 	host := fs.String("hostname", "", "host name whose logins belong to this tenant (optional with one tenant)")
 	email := fs.String("admin-email", "", "email of the tenant's first Site Admin")
@@ -178,7 +194,7 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 	if err := checkUser(*email, store.RoleSiteAdmin); err != nil {
 		return err
 	}
-	st, err := store.OpenSQLite(ctx, *data)
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
@@ -192,7 +208,7 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user create", flag.ContinueOnError)
-	data := dataFlag(fs)
+	db := addDBFlags(fs)
 	tenant := fs.String("tenant", "", "tenant ID")
 	email := fs.String("email", "", "the user's email")
 	name := fs.String("name", "", "display name (default: the email)")
@@ -211,7 +227,7 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if *business == "" {
 		*business = store.RootBusinessID(*tenant)
 	}
-	st, err := store.OpenSQLite(ctx, *data)
+	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}

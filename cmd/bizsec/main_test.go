@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/store/storetest"
 )
 
 // TestCreateTenantAndUsers runs the subcommands against a real database and
@@ -77,5 +79,26 @@ func TestRejectedUserIsNotStored(t *testing.T) {
 	defer st.Close()
 	if _, err := st.UserByEmail(ctx, "acme", "z@acme.example"); err == nil {
 		t.Error("the user was stored despite the bad role")
+	}
+}
+
+// TestBench runs the bench command briefly and checks its table, against
+// PostgreSQL (with propagation) when BIZSEC_TEST_POSTGRES is set.
+func TestBench(t *testing.T) {
+	args := []string{"-duration", "200ms", "-concurrency", "2", "-rounds", "5"}
+	if dsn := os.Getenv(storetest.EnvPostgres); dsn != "" {
+		args = append(args, "-database", dsn)
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), append([]string{"bench"}, args...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| GET throughput ratio (bizsec / bare) |", "| PUT loginpolicy (durable commit) |", "| propagation A → B"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in\n%s", want, out.String())
+		}
+	}
+	if os.Getenv(storetest.EnvPostgres) != "" && !regexp.MustCompile(`p99 [0-9.]+ ms, max [0-9.]+ ms over 5 changes`).MatchString(out.String()) {
+		t.Errorf("no propagation figures in\n%s", out.String())
 	}
 }
