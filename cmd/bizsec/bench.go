@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"runtime"
 	"slices"
@@ -50,7 +47,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	dsn := ""
 	if *database != "" {
 		var drop func()
-		if dsn, drop, err = benchSchema(ctx, *database); err != nil {
+		if dsn, drop, err = store.ScratchSchema(ctx, *database, "bizsec_bench_"); err != nil {
 			return err
 		}
 		defer drop()
@@ -319,31 +316,3 @@ func pct(sorted []time.Duration, p int) time.Duration {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
-
-// benchSchema creates a schema for the bench and returns a URL that uses
-// it, and a function that drops it.
-func benchSchema(ctx context.Context, database string) (string, func(), error) {
-	if !store.IsPostgres(database) {
-		return "", nil, errors.New("bench: -database must be a postgres:// URL")
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := "bizsec_bench_" + hex.EncodeToString(b)
-	db, err := sql.Open("pgx", database)
-	if err != nil {
-		return "", nil, err
-	}
-	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		db.Close()
-		return "", nil, err
-	}
-	u, err := url.Parse(database)
-	if err != nil {
-		db.Close()
-		return "", nil, err
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String(), func() { db.Exec("DROP SCHEMA " + schema + " CASCADE"); db.Close() }, nil
-}

@@ -60,11 +60,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 		return fault.New(fault.Invalid, "email or password is too long")
 	}
 	ctx := r.Context()
-	tenant, err := s.store.TenantForHost(ctx, hostOnly(r.Host))
-	if err != nil {
-		return err
-	}
-	p, err := s.policy(ctx, tenant)
+	tenant, p, err := s.hostPolicy(r)
 	if err != nil {
 		return err
 	}
@@ -157,14 +153,21 @@ func (s *Server) loginResponse(u store.User, sess auth.Session, p tenantPolicy) 
 	}
 }
 
+// hostPolicy returns the tenant the request's host belongs to and its policy:
+// the login service has no business in its path.
+func (s *Server) hostPolicy(r *http.Request) (string, tenantPolicy, error) {
+	tenant, err := s.store.TenantForHost(r.Context(), hostOnly(r.Host))
+	if err != nil {
+		return "", tenantPolicy{}, err
+	}
+	p, err := s.policy(r.Context(), tenant)
+	return tenant, p, err
+}
+
 // current returns the caller's live session on the login endpoints, where
 // the tenant comes from the host rather than a business.
 func (s *Server) current(r *http.Request) (auth.Session, string, tenantPolicy, error) {
-	tenant, err := s.store.TenantForHost(r.Context(), hostOnly(r.Host))
-	if err != nil {
-		return auth.Session{}, "", tenantPolicy{}, err
-	}
-	p, err := s.policy(r.Context(), tenant)
+	tenant, p, err := s.hostPolicy(r)
 	if err != nil {
 		return auth.Session{}, "", tenantPolicy{}, err
 	}
@@ -210,7 +213,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, mt string) e
 
 // endSession logs out: the session ends and the cookies are cleared.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string) error {
-	tenant, err := s.store.TenantForHost(r.Context(), hostOnly(r.Host))
+	tenant, p, err := s.hostPolicy(r)
 	if err != nil {
 		return err
 	}
@@ -220,10 +223,6 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string) er
 				return err
 			}
 		}
-	}
-	p, err := s.policy(r.Context(), tenant)
-	if err != nil {
-		return err
 	}
 	for _, name := range []string{AuthCookie(tenant), CSRFCookie(tenant)} {
 		c := s.cookie(r, name, "", p.security)

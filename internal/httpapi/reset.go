@@ -57,11 +57,7 @@ func (s *Server) sendResetCode(w http.ResponseWriter, r *http.Request, _ string)
 		return fault.New(fault.Invalid, "emailAddress is required")
 	}
 	ctx := r.Context()
-	tenant, err := s.store.TenantForHost(ctx, hostOnly(r.Host))
-	if err != nil {
-		return err
-	}
-	p, err := s.policy(ctx, tenant)
+	tenant, p, err := s.hostPolicy(r)
 	if err != nil {
 		return err
 	}

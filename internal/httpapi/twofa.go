@@ -154,15 +154,11 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, mt string) 
 		return fault.New(fault.Invalid, "parameters.%s is required", taskTwoFA)
 	}
 	ctx := r.Context()
-	tenant, err := s.store.TenantForHost(ctx, hostOnly(r.Host))
+	tenant, p, err := s.hostPolicy(r)
 	if err != nil {
 		return err
 	}
 	pending, tf, err := s.pendingSession(r, tenant)
-	if err != nil {
-		return err
-	}
-	p, err := s.policy(ctx, tenant)
 	if err != nil {
 		return err
 	}

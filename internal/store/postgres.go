@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
+	"net/url"
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -63,4 +66,33 @@ func redact(dsn string) string {
 		}
 	}
 	return dsn
+}
+
+// ScratchSchema creates an empty schema named prefix plus random hex in the
+// PostgreSQL database at dsn, and returns a URL whose connections use it and
+// a function that drops it. Tests and the bench work in such schemas.
+func ScratchSchema(ctx context.Context, dsn, prefix string) (string, func(), error) {
+	u, err := url.Parse(dsn)
+	if err != nil || !IsPostgres(dsn) {
+		return "", nil, fmt.Errorf("store: %q is not a postgres:// URL", redact(dsn))
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := prefix + hex.EncodeToString(b)
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return "", nil, err
+	}
+	if _, err := db.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		db.Close()
+		return "", nil, fmt.Errorf("store: create schema: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop := func() {
+		db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		db.Close()
+	}
+	return u.String(), drop, nil
 }
