@@ -1,0 +1,117 @@
+package auth
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/settings"
+)
+
+func TestLockoutFail(t *testing.T) {
+	p := settings.LoginPolicy{MaxSequentialFailureAttemptsAllowed: 3, AttemptsPeriod: 5, SuspensionMinutes: 10}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	steps := []struct {
+		at      time.Duration
+		suspend bool
+	}{
+		{0, false},
+		{time.Minute, false},
+		{5 * time.Minute, false}, // the window opened at 0 has closed: a new one starts here
+		{6 * time.Minute, false},
+		{7 * time.Minute, true},
+		{8 * time.Minute, false}, // already suspended: not counted
+	}
+	var l Lockout
+	for i, s := range steps {
+		if got := l.Fail(t0.Add(s.at), p); got != s.suspend {
+			t.Fatalf("step %d: suspended %v, want %v (%+v)", i, got, s.suspend, l)
+		}
+	}
+	if !l.Locked(t0.Add(17*time.Minute-time.Nanosecond)) || l.Locked(t0.Add(17*time.Minute)) {
+		t.Errorf("suspension should last exactly 10 minutes from 7: %+v", l)
+	}
+	var off Lockout
+	for range 100 {
+		if off.Fail(t0, settings.LoginPolicy{}) {
+			t.Fatal("suspension with MaxSequentialFailureAttemptsAllowed 0")
+		}
+	}
+}
+
+func TestSessionExpiry(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	p := settings.LoginPolicy{ActiveSessionTimeout: 60, InactiveSessionTimeout: 15}
+	cases := []struct {
+		seen, now time.Duration
+		expired   bool
+	}{
+		{0, 14 * time.Minute, false},
+		{0, 15 * time.Minute, true},
+		{50 * time.Minute, 59 * time.Minute, false},
+		{55 * time.Minute, 60 * time.Minute, true}, // active limit
+	}
+	for _, c := range cases {
+		s := Session{IssuedAt: t0, LastSeenAt: t0.Add(c.seen)}
+		if got := s.Expired(t0.Add(c.now), p); got != c.expired {
+			t.Errorf("seen %v, now %v: expired %v, want %v", c.seen, c.now, got, c.expired)
+		}
+	}
+}
+
+func TestTokenFormat(t *testing.T) {
+	v := FormatToken("s3cr3t", Field("expirationTime", "153"))
+	if v != "TokenID%3Ds3cr3t%2CexpirationTime%3D153" {
+		t.Errorf("FormatToken = %s", v)
+	}
+	for in, want := range map[string]string{v: "s3cr3t", "TokenID%3D": "", "garbage": "", "%zz": ""} {
+		if got, ok := ParseToken(in); got != want || ok != (want != "") {
+			t.Errorf("ParseToken(%q) = %q %v", in, got, ok)
+		}
+	}
+	if a, b := NewSecret(), NewSecret(); a == b || len(a) != 43 {
+		t.Errorf("secrets %q %q", a, b)
+	}
+}
+
+func TestPasswords(t *testing.T) {
+	h := NewHasher(Params{Memory: 1024, Time: 1, Threads: 1}, 2)
+	ctx := context.Background()
+	enc, err := h.Hash(ctx, "pässword")
+	if err != nil || !strings.HasPrefix(enc, "$argon2id$v=19$m=1024,t=1,p=1$") {
+		t.Fatalf("hash %q %v", enc, err)
+	}
+	for pw, want := range map[string]bool{"pässword": true, "password": false, "": false} {
+		if ok, err := h.Verify(ctx, pw, enc); ok != want || err != nil {
+			t.Errorf("Verify(%q) = %v %v", pw, ok, err)
+		}
+	}
+	if ok, err := h.Verify(ctx, "anything", ""); ok || err != nil {
+		t.Errorf("unknown user (dummy hash) = %v %v", ok, err)
+	}
+	if _, err := h.Verify(ctx, "x", "$argon2id$v=19$m=1,t=0,p=1$AA$AA"); err == nil {
+		t.Error("malformed hash accepted")
+	}
+}
+
+func TestCodeCheck(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tf := settings.TwoFA{CodeValidSeconds: 60, MaxAttempts: 2}
+	code, c := NewCode(t0)
+	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
+		t.Fatalf("code %q", code)
+	}
+	if r := c.Check(code, t0.Add(60*time.Second), tf); r != CodeVoid {
+		t.Errorf("expired code: %v", r)
+	}
+	if r := c.Check("x", t0, tf); r != CodeWrong {
+		t.Errorf("first wrong: %v", r)
+	}
+	if r := c.Check("x", t0, tf); r != CodeVoid {
+		t.Errorf("last wrong: %v", r)
+	}
+	if r := c.Check(code, t0, tf); r != CodeVoid {
+		t.Errorf("right code after MaxAttempts: %v", r)
+	}
+}
