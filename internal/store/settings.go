@@ -6,157 +6,152 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 )
 
-// Settings kinds, one row each per business.
-const (
-	kindTwoFA      = "twofasettings"
-	kindLogin      = "loginpolicy"
-	kindSecurity   = "securitysettings"
-	kindChallenges = "challenges"
+// Kind is one of a business's settings objects: how it is named, its
+// defaults, and what must happen to its secrets on the way in and out.
+type Kind[T any] struct {
+	Name string
+	def  func() T
+	open func(*Store, *T) error               // after reading: unseal secrets
+	seal func(s *Store, stored T, v *T) error // before writing: seal secrets (stored is as read)
+	mask func(T) T                            // for the audit history: hide secrets
+}
+
+// The four settings objects.
+var (
+	TwoFAKind       = Kind[settings.TwoFA]{Name: "twofasettings", def: settings.DefaultTwoFA}
+	LoginPolicyKind = Kind[settings.LoginPolicy]{Name: "loginpolicy", def: settings.DefaultLoginPolicy}
+	SecurityKind    = Kind[settings.Security]{Name: "securitysettings", def: settings.DefaultSecurity,
+		open: openSecurity, seal: sealSecurity, mask: maskSecurity}
+	ChallengesKind = Kind[[]settings.Challenge]{Name: "challenges", def: settings.DefaultChallenges}
 )
 
-// TwoFA returns the business's 2FA settings.
-func (s *Store) TwoFA(ctx context.Context, business string) (settings.TwoFA, error) {
-	return getDoc(ctx, s, business, kindTwoFA, settings.DefaultTwoFA)
+// Write says who changes settings, and on which version.
+type Write struct {
+	Actor   string // user ID, for the audit history
+	IfMatch int64  // the version the writer saw, or AnyVersion
 }
 
-// UpdateTwoFA applies fn to the business's 2FA settings and stores the result.
-func (s *Store) UpdateTwoFA(ctx context.Context, business string, fn func(*settings.TwoFA) error) (settings.TwoFA, error) {
-	return updateDoc(ctx, s, business, kindTwoFA, settings.DefaultTwoFA, fn)
-}
-
-// LoginPolicy returns the business's login policy.
-func (s *Store) LoginPolicy(ctx context.Context, business string) (settings.LoginPolicy, error) {
-	return getDoc(ctx, s, business, kindLogin, settings.DefaultLoginPolicy)
-}
-
-// UpdateLoginPolicy applies fn to the business's login policy and stores the result.
-func (s *Store) UpdateLoginPolicy(ctx context.Context, business string, fn func(*settings.LoginPolicy) error) (settings.LoginPolicy, error) {
-	return updateDoc(ctx, s, business, kindLogin, settings.DefaultLoginPolicy, fn)
-}
-
-// Security returns the business's security settings, CaptchaSiteSecret opened.
-func (s *Store) Security(ctx context.Context, business string) (settings.Security, error) {
-	sec, err := getDoc(ctx, s, business, kindSecurity, settings.DefaultSecurity)
-	if err != nil {
-		return sec, err
-	}
-	return sec, s.openSecurity(&sec)
-}
-
-// UpdateSecurity applies fn to the business's security settings and stores
-// the result, with CaptchaSiteSecret sealed: it is never stored in clear.
-func (s *Store) UpdateSecurity(ctx context.Context, business string, fn func(*settings.Security) error) (settings.Security, error) {
-	sec, err := updateDoc(ctx, s, business, kindSecurity, settings.DefaultSecurity, func(sec *settings.Security) error {
-		if err := s.openSecurity(sec); err != nil {
-			return err
-		}
-		if err := fn(sec); err != nil {
-			return err
-		}
-		if sec.CaptchaSiteSecret != "" {
-			if s.box == nil {
-				return errors.New("store: no secret key to seal CaptchaSiteSecret")
-			}
-			sec.CaptchaSiteSecret = s.box.Seal(sec.CaptchaSiteSecret)
-		}
-		return nil
-	})
-	if err != nil {
-		return sec, err
-	}
-	return sec, s.openSecurity(&sec)
-}
-
-func (s *Store) openSecurity(sec *settings.Security) error {
-	if !secret.IsSealed(sec.CaptchaSiteSecret) {
-		return nil
-	}
-	if s.box == nil {
-		return errors.New("store: no secret key to open CaptchaSiteSecret")
-	}
-	plain, err := s.box.Open(sec.CaptchaSiteSecret)
-	sec.CaptchaSiteSecret = plain
-	return err
-}
-
-// Challenges returns the business's security questions.
-func (s *Store) Challenges(ctx context.Context, business string) ([]settings.Challenge, error) {
-	return getDoc(ctx, s, business, kindChallenges, settings.DefaultChallenges)
-}
-
-// UpdateChallenges applies fn to the business's security questions and stores the result.
-func (s *Store) UpdateChallenges(ctx context.Context, business string, fn func(*[]settings.Challenge) error) ([]settings.Challenge, error) {
-	return updateDoc(ctx, s, business, kindChallenges, settings.DefaultChallenges, fn)
-}
+// AnyVersion is Write.IfMatch for a write that does not check the version.
+const AnyVersion = -1
 
 func docKey(business, kind string) string { return "settings:" + business + ":" + kind }
 
-// getDoc reads one settings object; a business that never saved it has the
-// defaults. Reads are served from the cache; callers must not modify what
-// they get (slices are shared).
-func getDoc[T any](ctx context.Context, s *Store, business, kind string, def func() T) (T, error) {
-	key := docKey(business, kind)
-	if v, ok := s.cache.get(key); ok {
-		return v.(T), nil
-	}
-	t := s.cache.ticket(key)
-	var doc sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT s.doc FROM businesses b
-		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, kind, business).Scan(&doc)
-	if err != nil {
-		var zero T
-		return zero, notFoundIf(err, "business %q not found", business)
-	}
-	v, err := decodeDoc(doc, def)
-	if err == nil {
-		s.cache.put(key, v, t)
-	}
-	return v, err
+type cachedDoc struct {
+	value   any
+	version int64
 }
 
-// updateDoc reads, changes and writes one settings object in a single
-// transaction, so concurrent partial updates never lose each other's fields.
-func updateDoc[T any](ctx context.Context, s *Store, business, kind string, def func() T, fn func(*T) error) (T, error) {
+// Get returns a business's settings object and its version (0 until first
+// written: the defaults). Reads come from the cache; callers must not
+// modify what they get (slices are shared).
+func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, int64, error) {
+	key := docKey(business, k.Name)
+	var v T
+	var version int64
+	if c, ok := s.cache.get(key); ok {
+		v, version = c.(cachedDoc).value.(T), c.(cachedDoc).version
+	} else {
+		t := s.cache.ticket(key)
+		var doc sql.NullString
+		var ver sql.NullInt64
+		err := s.db.QueryRowContext(ctx, `SELECT s.doc, s.version FROM businesses b
+			LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, k.Name, business).Scan(&doc, &ver)
+		if err != nil {
+			return v, 0, notFoundIf(err, "business %q not found", business)
+		}
+		if v, err = decodeDoc(doc, k.def); err != nil {
+			return v, 0, err
+		}
+		version = ver.Int64
+		s.cache.put(key, cachedDoc{v, version}, t)
+	}
+	if k.open != nil {
+		return v, version, k.open(s, &v)
+	}
+	return v, version, nil
+}
+
+// Update reads, changes and writes a settings object in one transaction,
+// so concurrent partial updates never lose each other's fields. It refuses
+// with PreconditionFailed when w.IfMatch is not the current version, and
+// records the change in the audit history. A change that changes nothing
+// writes nothing.
+func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error) (T, int64, error) {
 	var out T
-	key := docKey(business, kind)
+	var version int64
+	key := docKey(business, k.Name)
 	err := s.inTx(ctx, func(tx *txn) error {
 		if err := tx.lock(ctx, key); err != nil {
 			return err
 		}
 		var doc sql.NullString
-		var version sql.NullInt64
+		var ver sql.NullInt64
 		err := tx.QueryRowContext(ctx, `SELECT s.doc, s.version FROM businesses b
-			LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, kind, business).Scan(&doc, &version)
+			LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, k.Name, business).Scan(&doc, &ver)
 		if err != nil {
 			return notFoundIf(err, "business %q not found", business)
 		}
-		v, err := decodeDoc(doc, def)
+		version = ver.Int64
+		if w.IfMatch != AnyVersion && w.IfMatch != version {
+			return fault.New(fault.PreconditionErr, "the %s changed since it was read (version %d, If-Match %d); read it again",
+				k.Name, version, w.IfMatch)
+		}
+		v, err := decodeDoc(doc, k.def)
 		if err != nil {
 			return err
+		}
+		stored, old := v, auditJSON(k, v)
+		if k.open != nil {
+			if err := k.open(s, &v); err != nil {
+				return err
+			}
 		}
 		if err := fn(&v); err != nil {
 			return err
 		}
+		out = v
+		if k.seal != nil {
+			if err := k.seal(s, stored, &v); err != nil {
+				return err
+			}
+		}
 		body, err := json.Marshal(v)
 		if err != nil {
-			return fmt.Errorf("store: encode %s: %w", kind, err)
+			return fmt.Errorf("store: encode %s: %w", k.Name, err)
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
+		if doc.Valid && string(body) == doc.String {
+			return nil // nothing changed: no new version, nothing to audit
+		}
+		version++
+		now := millis(s.now())
+		if _, err = tx.ExecContext(ctx, `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
 			ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`,
-			business, kind, string(body), version.Int64+1, millis(s.now()))
-		if err != nil {
+			business, k.Name, string(body), version, now); err != nil {
 			return err
 		}
-		out = v
+		if _, err = tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			business, k.Name, version, now, w.Actor, old, auditJSON(k, v)); err != nil {
+			return err
+		}
 		return tx.notify(ctx, key)
 	})
 	s.cache.invalidate(key) // after commit, and after failure too: harmless
-	return out, err
+	return out, version, err
+}
+
+func auditJSON[T any](k Kind[T], v T) string {
+	if k.mask != nil {
+		v = k.mask(v)
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func decodeDoc[T any](doc sql.NullString, def func() T) (T, error) {
@@ -168,4 +163,113 @@ func decodeDoc[T any](doc sql.NullString, def func() T) (T, error) {
 		return v, errors.Join(errors.New("store: corrupt settings document"), err)
 	}
 	return v, nil
+}
+
+func openSecurity(s *Store, sec *settings.Security) error {
+	if !secret.IsSealed(sec.CaptchaSiteSecret) {
+		return nil
+	}
+	if s.box == nil {
+		return errors.New("store: no secret key to open CaptchaSiteSecret")
+	}
+	plain, err := s.box.Open(sec.CaptchaSiteSecret)
+	sec.CaptchaSiteSecret = plain
+	return err
+}
+
+// sealSecurity keeps CaptchaSiteSecret out of the database in clear. A
+// secret that did not change keeps its stored sealed form, so rewriting the
+// same settings is not a change.
+func sealSecurity(s *Store, stored settings.Security, sec *settings.Security) error {
+	if sec.CaptchaSiteSecret == "" {
+		return nil
+	}
+	if s.box == nil {
+		return errors.New("store: no secret key to seal CaptchaSiteSecret")
+	}
+	if before, err := s.box.Open(stored.CaptchaSiteSecret); err == nil && before == sec.CaptchaSiteSecret && before != "" {
+		sec.CaptchaSiteSecret = stored.CaptchaSiteSecret
+		return nil
+	}
+	sec.CaptchaSiteSecret = s.box.Seal(sec.CaptchaSiteSecret)
+	return nil
+}
+
+func maskSecurity(sec settings.Security) settings.Security {
+	if sec.CaptchaSiteSecret != "" {
+		sec.CaptchaSiteSecret = "********"
+	}
+	return sec
+}
+
+// TwoFA returns the business's 2FA settings.
+func (s *Store) TwoFA(ctx context.Context, business string) (settings.TwoFA, error) {
+	v, _, err := Get(ctx, s, TwoFAKind, business)
+	return v, err
+}
+
+// LoginPolicy returns the business's login policy.
+func (s *Store) LoginPolicy(ctx context.Context, business string) (settings.LoginPolicy, error) {
+	v, _, err := Get(ctx, s, LoginPolicyKind, business)
+	return v, err
+}
+
+// Security returns the business's security settings, CaptchaSiteSecret opened.
+func (s *Store) Security(ctx context.Context, business string) (settings.Security, error) {
+	v, _, err := Get(ctx, s, SecurityKind, business)
+	return v, err
+}
+
+// Challenges returns the business's security questions.
+func (s *Store) Challenges(ctx context.Context, business string) ([]settings.Challenge, error) {
+	v, _, err := Get(ctx, s, ChallengesKind, business)
+	return v, err
+}
+
+// AuditEntry is one recorded settings change.
+type AuditEntry struct {
+	ID         int64
+	BusinessID string
+	Kind       string
+	Version    int64
+	At         time.Time
+	Actor      string // user ID
+	ActorEmail string // "" when the user no longer exists
+	Old, New   json.RawMessage
+}
+
+// Audit returns a business's settings changes, newest first: of one kind
+// when kind is not "", at most limit, and only those older than before
+// when before > 0 (for paging).
+func (s *Store) Audit(ctx context.Context, business, kind string, limit int, before int64) ([]AuditEntry, error) {
+	q := `SELECT a.id, a.business_id, a.kind, a.version, a.at, a.actor, COALESCE(u.email, ''), a.old_doc, a.new_doc
+		FROM audit a LEFT JOIN users u ON u.id = a.actor WHERE a.business_id = ?`
+	args := []any{business}
+	if kind != "" {
+		q += ` AND a.kind = ?`
+		args = append(args, kind)
+	}
+	if before > 0 {
+		q += ` AND a.id < ?`
+		args = append(args, before)
+	}
+	q += ` ORDER BY a.id DESC LIMIT ?`
+	args = append(args, limit)
+	rows, err := s.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var at int64
+		var old, new string
+		if err := rows.Scan(&e.ID, &e.BusinessID, &e.Kind, &e.Version, &at, &e.Actor, &e.ActorEmail, &old, &new); err != nil {
+			return nil, err
+		}
+		e.At, e.Old, e.New = fromMillis(at), json.RawMessage(old), json.RawMessage(new)
+		out = append(out, e)
+	}
+	return out, rows.Err()
 }

@@ -75,14 +75,15 @@ func TestSettingsContract(t *testing.T) {
 		if _, err := st.LoginPolicy(ctx, "tenantbusiness.nosuch"); fault.CodeOf(err) != fault.NotFound {
 			t.Errorf("unknown business: %v", err)
 		}
-		got, err := st.UpdateLoginPolicy(ctx, biz, func(p *settings.LoginPolicy) error { p.AttemptsPeriod = 9; return nil })
+		anyVersion := store.Write{IfMatch: store.AnyVersion}
+		got, _, err := store.Update(ctx, st, store.LoginPolicyKind, biz, anyVersion, func(p *settings.LoginPolicy) error { p.AttemptsPeriod = 9; return nil })
 		if err != nil || got.AttemptsPeriod != 9 {
 			t.Fatalf("update: %+v %v", got, err)
 		}
 		if p, _ := st.LoginPolicy(ctx, biz); p.AttemptsPeriod != 9 {
 			t.Errorf("read after update (cached): %d", p.AttemptsPeriod)
 		}
-		_, err = st.UpdateLoginPolicy(ctx, biz, func(p *settings.LoginPolicy) error {
+		_, _, err = store.Update(ctx, st, store.LoginPolicyKind, biz, anyVersion, func(p *settings.LoginPolicy) error {
 			p.AttemptsPeriod = 11
 			return fault.New(fault.Invalid, "no")
 		})
@@ -98,7 +99,7 @@ func TestSettingsContract(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := st.UpdateTwoFA(ctx, biz, func(t *settings.TwoFA) error { t.MaxAttempts++; return nil }); err != nil {
+				if _, _, err := store.Update(ctx, st, store.TwoFAKind, biz, anyVersion, func(t *settings.TwoFA) error { t.MaxAttempts++; return nil }); err != nil {
 					t.Error(err)
 				}
 			}()
