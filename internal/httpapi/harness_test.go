@@ -60,7 +60,22 @@ type env struct {
 	siteverify *httptest.Server
 	smtp       *mailtest.Server // where the server's mail goes, over real SMTP
 	box        *secret.Box
+	logs       *syncBuffer // what the server logged
 }
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 const captchaSecret = "6Le_vcgUAAAAALW3ZsmB_MlZZi1kk2OOvl-Ql6jb"
 
@@ -76,7 +91,7 @@ func newEnvWith(t testing.TB, params auth.Params) *env {
 	t.Helper()
 	e := &env{t: t, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
-		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t)}
+		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t), logs: &syncBuffer{}}
 	t.Cleanup(e.siteverify.Close)
 	e.database, e.dir = storetest.Database(t, storetest.Default())
 	e.start()
@@ -108,7 +123,7 @@ func (e *env) start() {
 	e.box = box
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)
 }

@@ -65,6 +65,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 		return err
 	}
 	if err := s.checkCaptcha(r, in.CaptchaResponse, p.security); err != nil {
+		s.metrics.logins.WithLabelValues("captcha_refused").Inc()
 		return err
 	}
 	// Known and unknown emails take the same path: one lookup, one argon2id
@@ -87,6 +88,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 		case match && known:
 			l.Succeed()
 		case l.Fail(now, p.login):
+			s.metrics.lockouts.Inc()
 			outcome = errSuspended
 		case known:
 			outcome = errWrongPassword
@@ -99,6 +101,11 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 		return err
 	}
 	if outcome != nil {
+		label := "bad_credentials"
+		if outcome == errSuspended {
+			label = "suspended"
+		}
+		s.metrics.logins.WithLabelValues(label).Inc()
 		if !settings.Feature(p.security.AllowUserEnum) {
 			outcome = errBadLogin
 		}
@@ -115,6 +122,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 			return err
 		}
 		if need {
+			s.metrics.logins.WithLabelValues("twofa_pending").Inc()
 			return s.startTwoFA(w, r, mt, user, tf, p, now)
 		}
 	}
@@ -122,6 +130,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request, mt string) error 
 	if err := s.store.CreateSession(ctx, sess, !p.login.ConcurrentLogin); err != nil {
 		return err
 	}
+	s.metrics.logins.WithLabelValues("success").Inc()
 	s.log.InfoContext(ctx, "login", "tenant", tenant, "user", user.ID)
 	s.setSessionCookies(w, r, tenant, token, csrf, sess.ExpiresAt(p.login), p)
 	writeBody(w, http.StatusOK, mt, s.loginResponse(user, sess, p))

@@ -189,6 +189,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, mt string
 			case l.Locked(now):
 				outcome = errSuspended
 			case !right && l.Fail(now, p.login):
+				s.metrics.lockouts.Inc()
 				outcome = errSuspended
 			case !right:
 				outcome = errWrongPassword // marker: ask again

@@ -47,12 +47,13 @@ type Server struct {
 	captcha       *captcha.Verifier
 	mailer        Mailer
 	box           *secret.Box
+	metrics       *metrics
 }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		captcha: cfg.Captcha, mailer: cfg.Mailer, box: cfg.Box}
+		captcha: cfg.Captcha, mailer: cfg.Mailer, box: cfg.Box, metrics: newMetrics()}
 	if s.captcha == nil {
 		s.captcha = captcha.New(captcha.DefaultURL)
 	}
@@ -116,10 +117,13 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/login/endsession", s.handle(loginTypes, s.endSession))
 	mux.Handle("POST /api/login/logout", s.handle(loginTypes, s.endSession))
 	mux.Handle("/api/login/endsession", s.notAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metricsHandler())
 	mux.Handle("/", s.handle(settingsTypes, func(http.ResponseWriter, *http.Request, string) error {
 		return fault.New(fault.NotFound, "no such resource")
 	}))
-	return s.recoverPanics(fixDocTypos(mux))
+	return s.recoverPanics(fixDocTypos(s.observe(mux)))
 }
 
 // fixDocTypos serves /api/businesses/businesses/{BusinessID}/twofasettings,

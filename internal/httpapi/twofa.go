@@ -64,6 +64,7 @@ func (s *Server) startTwoFA(w http.ResponseWriter, r *http.Request, mt string, u
 		s.log.ErrorContext(ctx, "2FA code not sent", "user", u.ID, "err", err)
 		return fault.New(fault.Unavailable, "the verification code could not be sent; try again later")
 	}
+	s.metrics.twoFA.WithLabelValues("sent").Inc()
 	expires := codeExpiry(sess, tf)
 	s.setSessionCookies(w, r, u.TenantID, token, "", expires, p)
 	writeBody(w, http.StatusOK, mt, pendingResponse(u, expires))
@@ -170,9 +171,11 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, mt string) 
 	case err != nil:
 		return err
 	case result == auth.CodeWrong:
+		s.metrics.twoFA.WithLabelValues("wrong").Inc()
 		s.log.InfoContext(ctx, "2FA code wrong", "user", pending.UserID)
 		return errWrongCode
 	case result == auth.CodeVoid:
+		s.metrics.twoFA.WithLabelValues("void").Inc()
 		s.log.InfoContext(ctx, "2FA code void", "user", pending.UserID)
 		return errVoidCode
 	}
@@ -185,6 +188,7 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, mt string) 
 			return err
 		}
 	}
+	s.metrics.twoFA.WithLabelValues("ok").Inc()
 	s.log.InfoContext(ctx, "login", "tenant", tenant, "user", u.ID, "twofa", true)
 	s.setSessionCookies(w, r, tenant, token, csrf, next.ExpiresAt(p.login), p)
 	writeBody(w, http.StatusOK, mt, s.loginResponse(u, next, p))

@@ -34,7 +34,7 @@ func (e *env) enterCode(s *session, code string, cookies ...*http.Cookie) reply 
 // pendingLogin logs in under 2FA and checks that the code is asked for.
 func (e *env) pendingLogin(email string, cookies ...*http.Cookie) *session {
 	e.t.Helper()
-	body := `{"email":"` + email + `","password":"` + password + `"}`
+	body := `{"email":"` + email + `","password":"` + password + `","captchaResponse":"human"}`
 	r := e.do(call{method: "POST", path: "/api/login", body: body, cookies: cookies})
 	var resp struct {
 		PendingTasks []string

@@ -58,3 +58,9 @@ func (c *cache) setOn(on bool) {
 	c.epoch++
 	c.entries = map[string]any{}
 }
+
+func (c *cache) isOn() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.on
+}

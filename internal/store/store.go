@@ -81,8 +81,17 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
-// Ping reports whether the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+// Ready reports whether the store can serve: the database answers and, on
+// PostgreSQL, the settings change listener is connected.
+func (s *Store) Ready(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return err
+	}
+	if s.stopListen != nil && !s.cache.isOn() {
+		return errors.New("store: settings change listener is not connected")
+	}
+	return nil
+}
 
 // migrate applies the dialect's migrations not yet applied, in one
 // transaction, under a lock, so instances starting together take turns.
