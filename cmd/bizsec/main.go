@@ -4,6 +4,7 @@
 //	bizsec [serve] [-data DIR] [-listen ADDR]
 //	bizsec tenant create -id TENANT -admin-email EMAIL [-hostname HOST]
 //	bizsec user create -tenant TENANT -email EMAIL [-role SiteAdmin|Auditor]
+//	bizsec settings get|put twofa|login|security|challenges --business ID [-server URL] [-email EMAIL] [-file FILE]
 //	bizsec bench [-database postgres://...] [-duration 3s]
 package main
 
@@ -52,6 +53,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return serve(ctx, args)
 	case "bench":
 		return bench(ctx, args, stdout)
+	case "settings":
+		return settingsCmd(ctx, args, stdin, stdout)
 	case "tenant", "user":
 		if len(args) == 0 || args[0] != "create" {
 			return fmt.Errorf("usage: bizsec %s create [flags]", cmd)
@@ -61,7 +64,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		}
 		return createUser(ctx, args[1:], stdin, stdout)
 	}
-	return fmt.Errorf("unknown command %q (want serve, tenant create, user create or bench)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, tenant create, user create, settings or bench)", cmd)
 }
 
 // env returns the environment variable's value, or def when it is unset.

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+// TestSettingsClient drives `bizsec settings` against a real server on loopback.
+func TestSettingsClient(t *testing.T) {
+	dir := t.TempDir()
+	setupTenant(t, []string{"-data", dir})
+	st, err := store.OpenSQLite(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 2)}).Handler())
+	defer srv.Close()
+	cli := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		full := append([]string{"settings"}, args...)
+		full = append(full, "--business", "tenantbusiness.acme", "-server", srv.URL, "-email", "admin@acme.example")
+		err := run(context.Background(), full, strings.NewReader(stdin), &out)
+		return out.String(), err
+	}
+	const pw = "crash-test-pw\n"
+	out, err := cli(pw, "get", "login")
+	if err != nil || !strings.Contains(out, `"AttemptsPeriod": "5"`) {
+		t.Fatalf("get login: %v\n%s", err, out)
+	}
+	in := filepath.Join(dir, "policy.json")
+	os.WriteFile(in, []byte(`{"AttemptsPeriod":"9","ConcurrentLogin":false}`), 0o600)
+	if out, err := cli(pw, "put", "login", "-file", in); err != nil || !strings.Contains(out, `"AttemptsPeriod": "9"`) {
+		t.Fatalf("put login: %v\n%s", err, out)
+	}
+	saved := filepath.Join(dir, "saved.json")
+	if _, err := cli(pw, "get", "login", "-file", saved); err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if b, _ := os.ReadFile(saved); json.Unmarshal(b, &got) != nil || got["AttemptsPeriod"] != "9" || got["ConcurrentLogin"] != "false" {
+		t.Errorf("saved file: %v", got)
+	}
+	if out, err := cli(pw, "get", "challenges"); err != nil || !strings.Contains(out, "com.soa.challenge.question.pet") {
+		t.Errorf("get challenges: %v\n%s", err, out)
+	}
+	os.WriteFile(in, []byte(`{"AttemptsPeriod":"-1"}`), 0o600)
+	bad := []struct {
+		stdin string
+		args  []string
+		want  string
+	}{
+		{pw, []string{"put", "login", "-file", in}, "400 InvalidRequest: AttemptsPeriod must be between"},
+		{"wrong-password\n", []string{"get", "login"}, "login: 401"},
+		{"", []string{"get", "login"}, "BIZSEC_PASSWORD"},
+		{pw, []string{"get", "colours"}, "usage"},
+		{pw, []string{"put", "login"}, "-file"},
+		{pw, []string{"put", "login", "-file", filepath.Join(dir, "missing.json")}, "no such file"},
+	}
+	for _, c := range bad {
+		if _, err := cli(c.stdin, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want an error about %q", c.args, err, c.want)
+		}
+	}
+}
