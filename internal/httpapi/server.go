@@ -117,6 +117,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /api/login/endsession", s.handle(loginTypes, s.endSession))
 	mux.Handle("POST /api/login/logout", s.handle(loginTypes, s.endSession))
 	mux.Handle("/api/login/endsession", s.notAllowed("GET, HEAD"))
+	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metricsHandler())

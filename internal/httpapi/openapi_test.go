@@ -1,0 +1,116 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+)
+
+// TestOpenAPI checks the served document, then checks real exchanges with
+// the server against it: each request is one the document allows, each
+// JSON answer has the documented status and shape, and every documented
+// operation is served.
+func TestOpenAPI(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(call{method: "GET", path: "/api/openapi.json"})
+	loader := openapi3.NewLoader()
+	doc, err := loader.LoadFromData(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := doc.Validate(ctx); err != nil {
+		t.Fatalf("the document is not valid OpenAPI: %v", err)
+	}
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, IncludeResponseStatus: true}
+	seen := map[string]bool{}
+	check := func(c call) reply {
+		t.Helper()
+		rep := e.do(c)
+		req, _ := http.NewRequest(c.method, "http://localhost"+c.path, strings.NewReader(c.body))
+		req.Header.Set("Content-Type", "application/json")
+		for k, v := range c.header {
+			req.Header.Set(k, v)
+		}
+		route, params, err := router.FindRoute(req)
+		if err != nil {
+			t.Errorf("%s %s is not in the document: %v", c.method, c.path, err)
+			return rep
+		}
+		seen[route.Method+" "+route.Path] = true
+		in := &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route, Options: opts}
+		if c.body != "" && req.Header.Get("Content-Type") == "application/json" {
+			if err := openapi3filter.ValidateRequest(ctx, in); err != nil && rep.status < 400 {
+				t.Errorf("%s %s: the document refuses a request the server took: %v", c.method, c.path, err)
+			}
+		}
+		ct := rep.header.Get("Content-Type")
+		if !strings.HasPrefix(ct, "application/json") && len(rep.body) > 0 && !strings.HasPrefix(route.Path, "/api/businesses/{BusinessID}/files") && route.Path != "/metrics" {
+			t.Errorf("%s %s: answered %s", c.method, c.path, ct)
+			return rep
+		}
+		if !strings.HasPrefix(ct, "application/json") {
+			return rep
+		}
+		out := &openapi3filter.ResponseValidationInput{RequestValidationInput: in, Status: rep.status, Header: rep.header,
+			Body: io.NopCloser(bytes.NewReader(rep.body)), Options: opts}
+		if err := openapi3filter.ValidateResponse(ctx, out); err != nil {
+			t.Errorf("%s %s: the %d answer does not match the document: %v\n%s", c.method, c.path, rep.status, err, rep.body)
+		}
+		return rep
+	}
+	biz := "/api/businesses/" + business + "/"
+	admin := e.login("admin@acme.example")
+	adminID := e.users["admin@acme.example"]
+	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges"} {
+		check(call{method: "GET", path: biz + res, as: admin})
+	}
+	check(call{method: "PUT", path: biz + "twofasettings", as: admin, body: sample(t, "twofa-put.request.json")})
+	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: sample(t, "loginpolicy-put.request.json")})
+	check(call{method: "PUT", path: biz + "securitysettings", as: admin, body: sample(t, "security-put-2.request.json")})
+	check(call{method: "PUT", path: biz + "challenges", as: admin, body: sample(t, "challenges-put.request.json")})
+	check(call{method: "GET", path: biz + "challenges?IncludeInactive=true"})
+	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: `{"AttemptsPeriod":"-1"}`})
+	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: `{"AttemptsPeriod":"3"}`, header: map[string]string{"If-Match": `"0"`}})
+	check(call{method: "GET", path: biz + "loginpolicy"})
+	check(call{method: "GET", path: "/api/businesses/tenantbusiness.nosuch/loginpolicy", as: admin})
+	check(call{method: "GET", path: biz + "audit?limit=5", as: admin})
+	check(call{method: "PUT", path: biz + "files/a.json", as: admin, body: `{"a":1}`})
+	check(call{method: "GET", path: biz + "files/a.json", as: admin})
+	check(call{method: "GET", path: "/api/users/" + adminID + "/challenges", as: admin})
+	check(call{method: "PUT", path: "/api/users/" + adminID + "/challenges", as: admin, body: answersBody(adminID, answersFor)})
+	check(call{method: "GET", path: "/api/login/status", as: admin})
+	check(call{method: "POST", path: "/api/login/renewToken", as: admin})
+	check(call{method: "POST", path: "/api/login", body: `{"email":"dev@acme.example","password":"nope","captchaResponse":"human"}`})
+	rep := check(call{method: "POST", path: "/api/login", body: `{"email":"dev@acme.example","password":"` + password + `","captchaResponse":"human"}`})
+	dev := sessionOf(tenant, rep)
+	check(call{method: "POST", path: "/api/login/pendingtasks", as: dev, body: `{"parameters":{"Action":"validate"}}`})
+	check(call{method: "POST", path: "/api/passwordmanagement/sendPasswordResetCode?emailAddress=admin@acme.example"})
+	check(call{method: "POST", path: "/api/passwordmanagement/validatePasswordResetCode?emailAddress=admin@acme.example&passwordResetCode=" + url.QueryEscape("nope")})
+	check(call{method: "POST", path: "/api/login/authenticateWithPasswordResetCode", body: `{"Email":"admin@acme.example","PasswordResetCode":"nope","NewPassword":"long enough"}`})
+	check(call{method: "GET", path: "/healthz"})
+	check(call{method: "GET", path: "/readyz"})
+	check(call{method: "GET", path: "/metrics"})
+	check(call{method: "GET", path: "/api/openapi.json"})
+	check(call{method: "POST", path: "/api/login/logout", as: dev})
+	check(call{method: "GET", path: "/api/login/endsession", as: admin})
+	for path, item := range doc.Paths.Map() {
+		for method := range item.Operations() {
+			if !seen[method+" "+path] {
+				t.Errorf("%s %s is documented but not exercised here", method, path)
+			}
+		}
+	}
+}
