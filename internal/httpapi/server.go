@@ -17,6 +17,7 @@ import (
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/web"
 )
 
 // Config wires a Server.
@@ -118,6 +119,8 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/login/logout", s.handle(loginTypes, s.endSession))
 	mux.Handle("/api/login/endsession", s.notAllowed("GET, HEAD"))
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
+	mux.Handle("GET /console/", web.Handler("/console/"))
+	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metricsHandler())
