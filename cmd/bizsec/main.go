@@ -143,6 +143,7 @@ func serve(ctx context.Context, args []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	go prune(ctx, st, log)
 	log.Info("serving", "addr", ln.Addr().String(), "postgres", store.IsPostgres(*db.database), "data", *data)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -161,6 +162,26 @@ func serve(ctx context.Context, args []string) error {
 		return err
 	}
 	return nil
+}
+
+// prune deletes expired sessions, failure records and reset codes every
+// five minutes until ctx ends. With several instances each prunes; the
+// deletes are idempotent.
+func prune(ctx context.Context, st *store.Store, log *slog.Logger) {
+	tick := time.NewTicker(5 * time.Minute)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if n, err := st.Prune(ctx, time.Now(), httpapi.ResetValidFor); err != nil {
+				log.Warn("prune failed", "err", err)
+			} else if n > 0 {
+				log.Info("pruned expired records", "rows", n)
+			}
+		}
+	}
 }
 
 // secretBox seals stored secrets with BIZSEC_SECRET_KEY (32 bytes, base64)

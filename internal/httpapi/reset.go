@@ -15,8 +15,8 @@ import (
 	"github.com/bizsec/bizsec/internal/store"
 )
 
-// resetValidFor is how long a mailed password reset code works.
-const resetValidFor = 30 * time.Minute
+// ResetValidFor is how long a mailed password reset code works.
+const ResetValidFor = 30 * time.Minute
 
 // Reset statuses, as the platform names them.
 const (
@@ -77,7 +77,7 @@ func (s *Server) sendResetCode(w http.ResponseWriter, r *http.Request, _ string)
 	}
 	err = s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your password",
 		Body: fmt.Sprintf("Your password reset code is %s\n\nIt is valid for %d minutes. If you did not ask to reset your password, ignore this message.\n",
-			code, int(resetValidFor.Minutes()))})
+			code, int(ResetValidFor.Minutes()))})
 	if err != nil {
 		s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
 		return fault.New(fault.Unavailable, "the password reset code could not be sent; try again later")
@@ -101,7 +101,7 @@ func (s *Server) findReset(r *http.Request, email, code string) (store.User, sto
 		return u, store.Reset{}, tenant, err
 	}
 	reset, err := s.store.ResetFor(ctx, u.ID, auth.HashSecret(code))
-	if fault.CodeOf(err) == fault.NotFound || err == nil && s.now().Sub(reset.IssuedAt) >= resetValidFor {
+	if fault.CodeOf(err) == fault.NotFound || err == nil && s.now().Sub(reset.IssuedAt) >= ResetValidFor {
 		return u, reset, tenant, errBadResetCode
 	}
 	return u, reset, tenant, err

@@ -236,3 +236,45 @@ func TestUsersContract(t *testing.T) {
 		}
 	})
 }
+
+func TestPruneContract(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		user := seed(t, st)
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000)
+		sess := func(secret string, issued, seen time.Duration) {
+			err := st.CreateSession(ctx, auth.Session{TokenHash: auth.HashSecret(secret), CSRFHash: []byte("c"), UserID: user,
+				TenantID: "acme", State: auth.StateActive, IssuedAt: now.Add(-issued), LastSeenAt: now.Add(-seen)}, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		sess("live", 10*time.Minute, time.Minute)        // default policy: 30 and 30 minutes
+		sess("inactive", 20*time.Minute, 31*time.Minute) // idle too long
+		sess("old", 31*time.Minute, time.Minute)         // active too long
+		fail := func(email string, l auth.Lockout) {
+			if err := st.UpdateLockout(ctx, "acme", email, func(x *auth.Lockout) error { *x = l; return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fail("stale@x", auth.Lockout{Failures: 1, WindowStart: now.Add(-time.Hour)})
+		fail("recent@x", auth.Lockout{Failures: 1, WindowStart: now.Add(-time.Minute)})
+		fail("suspended@x", auth.Lockout{LockedUntil: now.Add(time.Minute), WindowStart: now.Add(-time.Hour)})
+		st.StartReset(ctx, user, []byte("old"), now.Add(-time.Hour))
+		n, err := st.Prune(ctx, now, 30*time.Minute)
+		if err != nil || n != 4 {
+			t.Fatalf("pruned %d rows (%v), want 4: two sessions, one failure record, one reset", n, err)
+		}
+		for s, want := range map[string]bool{"live": true, "inactive": false, "old": false} {
+			if _, err := st.Session(ctx, auth.HashSecret(s)); (err == nil) != want {
+				t.Errorf("session %s kept: %v", s, err == nil)
+			}
+		}
+		var kept auth.Lockout
+		st.UpdateLockout(ctx, "acme", "suspended@x", func(l *auth.Lockout) error { kept = *l; return nil })
+		if !kept.Locked(now) {
+			t.Error("a live suspension was pruned")
+		}
+	})
+}
