@@ -262,7 +262,7 @@ func TestLockoutUnderConcurrency(t *testing.T) {
 // applies to sessions that already exist, on their next request.
 func TestSessionTimeouts(t *testing.T) {
 	e := newEnv(t)
-	admin := e.setPolicy(`{"InactiveSessionTimeout":"5","ActiveSessionTimeout":"12"}`)
+	e.setPolicy(`{"InactiveSessionTimeout":"5","ActiveSessionTimeout":"12"}`)
 	dev := e.login("auditor@acme.example")
 	alive := func(s *session) bool {
 		return e.do(call{method: "GET", path: settingsPath + "twofasettings", as: s}).status == 200
@@ -285,7 +285,7 @@ func TestSessionTimeouts(t *testing.T) {
 		t.Fatal("session outlived InactiveSessionTimeout")
 	}
 	// A shorter timeout applies to a live session at once.
-	admin = e.setPolicy(`{"InactiveSessionTimeout":"60","ActiveSessionTimeout":"60"}`)
+	admin := e.setPolicy(`{"InactiveSessionTimeout":"60","ActiveSessionTimeout":"60"}`)
 	dev = e.login("auditor@acme.example")
 	e.clock.Advance(20 * time.Minute)
 	if !alive(dev) {

@@ -98,7 +98,7 @@ func TestBadInput(t *testing.T) {
 		{"Challenge not a list", "PUT", "challenges", "", "", `{"Challenge":{"ChallengeCode":"a"}}`, 400, "InvalidRequest", "Challenge"},
 		{"Active as word", "PUT", "challenges", "", "", challenge(`"ChallengeCode":"d","ChallengeQuestion":"Q4?","Active":"sometimes"`), 400, "InvalidRequest", "Active"},
 		{"fewer active than ChallengeCount", "PUT", "challenges", "", "", `{"Challenge":[{"ChallengeCode":"a","ChallengeQuestion":"Q1?"},{"ChallengeCode":"b","ChallengeQuestion":"Q2?"}]}`, 400, "InvalidRequest", "ChallengeCount"},
-		{"XML unknown nested element", "PUT", "challenges", xmlType, "", `<Challenges><Challenge><ChallengeCode>a</ChallengeCode><Colour>red</Colour></Challenge></Challenges>`, 400, "InvalidRequest", "Colour"},
+		{"XML unknown nested element", "PUT", "challenges", xmlType, "", `<Challenges><Challenge><ChallengeCode>a</ChallengeCode><Colour>red</Colour></Challenge></Challenges>`, 400, "InvalidRequest", `Challenge[0]: unknown field "Colour"`},
 		{"IncludeInactive not boolean", "GET", "challenges?IncludeInactive=maybe", "", "", ``, 400, "InvalidRequest", "IncludeInactive"},
 		// verbs and resources
 		{"DELETE is not offered", "DELETE", "loginpolicy", "", "", ``, 405, "MethodNotAllowed", "DELETE"},

@@ -2,8 +2,8 @@ package httpapi
 
 import (
 	"encoding/xml"
-	"fmt"
 
+	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
 )
 
@@ -202,7 +202,7 @@ func (w *challengesWire) unknown() error {
 			err = c.AllowedSpecialCharacters.Unknown.err()
 		}
 		if err != nil {
-			return fmt.Errorf("Challenge[%d]: %w", i, err)
+			return fault.New(fault.Invalid, "Challenge[%d]: %s", i, fault.MessageOf(err))
 		}
 	}
 	return nil

@@ -186,7 +186,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 type caller struct {
 	business store.Business
 	session  auth.Session
-	role     string
 }
 
 // tenantPolicy is what governs a tenant's logins: its root business's settings.
@@ -224,7 +223,7 @@ func (s *Server) authorize(r *http.Request, write bool) (caller, error) {
 	}
 	switch {
 	case role == store.RoleSiteAdmin, role == store.RoleAuditor && !write:
-		return caller{business: biz, session: sess, role: role}, nil
+		return caller{business: biz, session: sess}, nil
 	case role == store.RoleAuditor:
 		return caller{}, fault.New(fault.Forbidden, "changing settings requires the Site Admin role")
 	}

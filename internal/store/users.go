@@ -78,18 +78,6 @@ func (s *Store) UserByID(ctx context.Context, id string) (User, error) {
 // NormalizeEmail is the form in which emails are stored and looked up.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
-// SetPassword replaces a user's password hash.
-func (s *Store) SetPassword(ctx context.Context, userID, hash string) error {
-	res, err := s.db.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, hash, userID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fault.New(fault.NotFound, "user %q not found", userID)
-	}
-	return nil
-}
-
 // UpdateLockout applies fn to the failed-login record of an email in one
 // transaction, so concurrent failures are each counted exactly once. The
 // record is written only when fn changed it; an error from fn aborts.
