@@ -158,6 +158,7 @@ func serve(ctx context.Context, args []string) error {
 	if err := srv.Shutdown(shutdown); err != nil {
 		return err
 	}
+	api.Wait() // mail still being sent for answered requests
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}

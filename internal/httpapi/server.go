@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -49,7 +50,12 @@ type Server struct {
 	mailer        Mailer
 	box           *secret.Box
 	metrics       *metrics
+	background    sync.WaitGroup // work that outlives its request (mail)
 }
+
+// Wait returns when work started by requests that have been answered is
+// done; call it after http.Server.Shutdown.
+func (s *Server) Wait() { s.background.Wait() }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {

@@ -212,4 +212,19 @@ func TestPasswordReset(t *testing.T) {
 	if got := unknown(); got != http.StatusOK {
 		t.Errorf("unknown email, AllowUserEnum disabled: %d, want 200 like a known one", got)
 	}
+	// A known email is answered the same way, and its code is mailed after.
+	before := len(e.smtp.Messages())
+	if r := e.do(call{method: "POST", path: "/api/passwordmanagement/sendPasswordResetCode?emailAddress=" + email}); r.status != http.StatusOK || len(r.body) != 0 {
+		t.Errorf("known email, AllowUserEnum disabled: %d %s", r.status, r.body)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(e.smtp.Messages()) == before; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no reset code was mailed to the known email")
+		}
+	}
+	msgs := e.smtp.Messages()
+	code = resetCodePattern.FindStringSubmatch(msgs[len(msgs)-1].Data)[1]
+	if status, _ := validate(code); status != 200 {
+		t.Errorf("the code mailed after the answer does not validate: %d", status)
+	}
 }
