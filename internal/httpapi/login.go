@@ -226,11 +226,9 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ string) er
 	if err != nil {
 		return err
 	}
-	if c, err := r.Cookie(AuthCookie(tenant)); err == nil {
-		if secret, ok := auth.ParseToken(c.Value); ok {
-			if err := s.store.DeleteSession(r.Context(), auth.HashSecret(secret)); err != nil {
-				return err
-			}
+	if hash, ok := tokenHash(r, tenant); ok {
+		if err := s.store.DeleteSession(r.Context(), hash); err != nil {
+			return err
 		}
 	}
 	for _, name := range []string{AuthCookie(tenant), CSRFCookie(tenant)} {

@@ -261,17 +261,27 @@ func CSRFHeader(tenant string) string { return "X-Csrf-Token_" + tenant }
 
 var errNoSession = fault.New(fault.Unauthorized, "login is required: send the AtmoAuthToken cookie of a current session")
 
-// session returns the live session named by the request's auth cookie.
-func (s *Server) session(r *http.Request, tenant string, policy settings.LoginPolicy) (auth.Session, error) {
+// tokenHash returns the stored form of the token in the request's auth
+// cookie for tenant, if it carries one.
+func tokenHash(r *http.Request, tenant string) ([]byte, bool) {
 	c, err := r.Cookie(AuthCookie(tenant))
 	if err != nil {
-		return auth.Session{}, errNoSession
+		return nil, false
 	}
 	secret, ok := auth.ParseToken(c.Value)
 	if !ok {
+		return nil, false
+	}
+	return auth.HashSecret(secret), true
+}
+
+// session returns the live session named by the request's auth cookie.
+func (s *Server) session(r *http.Request, tenant string, policy settings.LoginPolicy) (auth.Session, error) {
+	hash, ok := tokenHash(r, tenant)
+	if !ok {
 		return auth.Session{}, errNoSession
 	}
-	sess, err := s.store.Session(r.Context(), auth.HashSecret(secret))
+	sess, err := s.store.Session(r.Context(), hash)
 	switch {
 	case fault.CodeOf(err) == fault.NotFound:
 		return auth.Session{}, errNoSession

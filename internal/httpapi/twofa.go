@@ -105,15 +105,11 @@ func (s *Server) pendingStatus(w http.ResponseWriter, r *http.Request, mt, tenan
 }
 
 func (s *Server) pendingSession(r *http.Request, tenant string) (auth.Session, settings.TwoFA, error) {
-	c, err := r.Cookie(AuthCookie(tenant))
-	if err != nil {
-		return auth.Session{}, settings.TwoFA{}, errNoSession
-	}
-	secret, ok := auth.ParseToken(c.Value)
+	hash, ok := tokenHash(r, tenant)
 	if !ok {
 		return auth.Session{}, settings.TwoFA{}, errNoSession
 	}
-	sess, err := s.store.Session(r.Context(), auth.HashSecret(secret))
+	sess, err := s.store.Session(r.Context(), hash)
 	if fault.CodeOf(err) == fault.NotFound || err == nil && (sess.State != auth.StatePending || sess.TenantID != tenant) {
 		return auth.Session{}, settings.TwoFA{}, errNoSession
 	}
