@@ -81,7 +81,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	u, err := st.CreateUser(ctx, store.User{TenantID: "bench", Email: "admin@bench.example", Name: "Bench", PasswordHash: hash})
 	if err == nil {
-		err = st.GrantRole(ctx, u.ID, "tenantbusiness.bench", store.RoleSiteAdmin)
+		err = st.GrantRole(ctx, u.ID, "tenantbusiness.bench", auth.RoleSiteAdmin)
 	}
 	st.Close()
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
@@ -176,7 +177,7 @@ func prune(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if n, err := st.Prune(ctx, time.Now(), httpapi.ResetValidFor); err != nil {
+			if n, err := st.Prune(ctx, time.Now(), login.ResetValidFor); err != nil {
 				log.Warn("prune failed", "err", err)
 			} else if n > 0 {
 				log.Info("pruned expired records", "rows", n)
@@ -216,7 +217,7 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 	if *id == "" || *email == "" {
 		return errors.New("tenant create needs -id and -admin-email")
 	}
-	if err := checkUser(*email, store.RoleSiteAdmin); err != nil {
+	if err := checkUser(*email, auth.RoleSiteAdmin); err != nil {
 		return err
 	}
 	st, err := db.open(ctx)
@@ -228,7 +229,7 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 		return err
 	}
 	fmt.Fprintf(stdout, "tenant %s created with business %s\n", *id, store.RootBusinessID(*id))
-	return addUser(ctx, st, *id, *email, *name, store.RootBusinessID(*id), store.RoleSiteAdmin, *pwStdin, stdin, stdout)
+	return addUser(ctx, st, *id, *email, *name, store.RootBusinessID(*id), auth.RoleSiteAdmin, *pwStdin, stdin, stdout)
 }
 
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -257,21 +258,21 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 		return err
 	}
 	defer st.Close()
-	return addUser(ctx, st, *tenant, *email, *name, *business, *role, *pwStdin, stdin, stdout)
+	return addUser(ctx, st, *tenant, *email, *name, *business, auth.Role(*role), *pwStdin, stdin, stdout)
 }
 
 // checkUser rejects what would fail only after the user was stored.
-func checkUser(email, role string) error {
+func checkUser(email string, role auth.Role) error {
 	if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n") {
 		return fmt.Errorf("%q is not an email address", email)
 	}
-	if role != "" && role != store.RoleSiteAdmin && role != store.RoleAuditor {
-		return fmt.Errorf("role must be %s or %s", store.RoleSiteAdmin, store.RoleAuditor)
+	if role != auth.RoleNone && !role.Valid() {
+		return fmt.Errorf("role must be %s or %s", auth.RoleSiteAdmin, auth.RoleAuditor)
 	}
 	return nil
 }
 
-func addUser(ctx context.Context, st *store.Store, tenant, email, name, business, role string, pwStdin bool, stdin io.Reader, stdout io.Writer) error {
+func addUser(ctx context.Context, st *store.Store, tenant, email, name, business string, role auth.Role, pwStdin bool, stdin io.Reader, stdout io.Writer) error {
 	if err := checkUser(email, role); err != nil {
 		return err
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/store/storetest"
 )
@@ -34,7 +35,7 @@ func TestCreateTenantAndUsers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for email, role := range map[string]string{"admin@acme.example": store.RoleSiteAdmin, "aud@acme.example": store.RoleAuditor} {
+	for email, role := range map[string]auth.Role{"admin@acme.example": auth.RoleSiteAdmin, "aud@acme.example": auth.RoleAuditor} {
 		u, err := st.UserByEmail(ctx, "acme", email)
 		if err != nil {
 			t.Fatalf("%s: %v", email, err)

@@ -6,6 +6,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Code classifies an error for the caller.
@@ -23,12 +24,31 @@ const (
 	Unavailable     Code = "ServiceUnavailable"
 	Unsupported     Code = "UnsupportedMediaType"
 	PreconditionErr Code = "PreconditionFailed"
+	TooMany         Code = "TooManyRequests"
 )
 
 // Error is an error whose message is safe to show to the client.
 type Error struct {
 	Code    Code
 	Message string
+	// RetryAfter, when set, tells the client how long to wait (TooMany).
+	RetryAfter time.Duration
+}
+
+// Throttled returns a TooMany error asking the client to wait d.
+func Throttled(d time.Duration, format string, args ...any) *Error {
+	e := New(TooMany, format, args...)
+	e.RetryAfter = d
+	return e
+}
+
+// RetryAfterOf returns how long err asks the client to wait, or 0.
+func RetryAfterOf(err error) time.Duration {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.RetryAfter
+	}
+	return 0
 }
 
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Message }
@@ -55,4 +75,13 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return "An error occurred processing the call."
+}
+
+// Wrap prefixes a non-nil *errp with the operation that failed, keeping its
+// code and client message: defer fault.Wrap(&err, "store.Session(%x)", hash).
+// Wrapped errors still match errors.Is and errors.As.
+func Wrap(errp *error, format string, args ...any) {
+	if *errp != nil {
+		*errp = fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), *errp)
+	}
 }

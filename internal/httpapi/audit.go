@@ -22,19 +22,16 @@ type auditEntryWire struct {
 }
 
 // getAudit lists a business's settings changes, newest first:
-// ?setting=loginpolicy to narrow, ?limit=N (at most 500), ?before=ID to page.
-func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, mt string) error {
-	c, err := s.authorize(r, false)
-	if err != nil {
-		return err
-	}
+// and account events (suspended, unlocked, expired); ?setting=loginpolicy to narrow, ?limit=N (at most 500), ?before=ID to page.
+func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, req *request) error {
 	q := r.URL.Query()
 	kind := q.Get("setting")
 	switch kind {
-	case "", store.TwoFAKind.Name, store.LoginPolicyKind.Name, store.SecurityKind.Name, store.ChallengesKind.Name:
+	case "", store.TwoFAKind.Name, store.LoginPolicyKind.Name, store.SecurityKind.Name, store.ChallengesKind.Name, store.AccountKind:
 	default:
-		return fault.New(fault.Invalid, "setting must be twofasettings, loginpolicy, securitysettings or challenges")
+		return fault.New(fault.Invalid, "setting must be twofasettings, loginpolicy, securitysettings, challenges or account")
 	}
+	var err error
 	limit, before := 100, int64(0)
 	if v := q.Get("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > 500 {
@@ -46,7 +43,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, mt string) err
 			return fault.New(fault.Invalid, "before must be an entry ID")
 		}
 	}
-	entries, err := s.store.Audit(r.Context(), c.business.ID, kind, limit, before)
+	entries, err := s.store.Audit(r.Context(), req.business.ID, kind, limit, before)
 	if err != nil {
 		return err
 	}
@@ -57,6 +54,6 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, mt string) err
 		out.AuditEntry = append(out.AuditEntry, auditEntryWire{ID: e.ID, Time: e.At.UTC().Format(time.RFC3339Nano),
 			UserID: e.Actor, Email: e.ActorEmail, Setting: e.Kind, Version: e.Version, Old: e.Old, New: e.New})
 	}
-	writeBody(w, http.StatusOK, mt, out)
+	writeBody(w, http.StatusOK, req.mediaType, out)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/xml"
 	"log/slog"
 	"net/http"
+	"strconv"
 
 	"github.com/bizsec/bizsec/internal/fault"
 )
@@ -40,6 +41,8 @@ func statusOf(code fault.Code) int {
 		return http.StatusMethodNotAllowed
 	case fault.Unavailable:
 		return http.StatusServiceUnavailable
+	case fault.TooMany:
+		return http.StatusTooManyRequests
 	}
 	return http.StatusInternalServerError
 }
@@ -57,6 +60,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mediaT
 	code := fault.CodeOf(err)
 	if code == fault.Internal {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	}
+	if d := fault.RetryAfterOf(err); d > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(d.Seconds())))
 	}
 	body := faultBody{FaultCode: string(code), FaultString: fault.MessageOf(err)}
 	if mediaType == "" {

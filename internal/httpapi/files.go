@@ -25,21 +25,14 @@ type fileWire struct {
 
 // putFile uploads a file to a business; its type must pass the tenant's
 // AllowedFileTypes and, under AllowedFileTypesStrictPolicy, its sniffed content.
-func (s *Server) putFile(w http.ResponseWriter, r *http.Request, mt string) error {
-	c, err := s.authorize(r, true)
-	if err != nil {
-		return err
-	}
+func (s *Server) putFile(w http.ResponseWriter, r *http.Request, q *request) error {
 	name := r.PathValue("name")
 	if name == "" || len(name) > 255 || strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) }) {
 		return fault.New(fault.Invalid, "the file name must be 1 to 255 characters without slashes or control characters")
 	}
 	ctx := r.Context()
-	p, err := s.policy(ctx, c.business.TenantID)
-	if err != nil {
-		return err
-	}
-	if err := p.security.CheckText("the file name", name); err != nil {
+	p := q.policy
+	if err := p.Security.CheckText("the file name", name); err != nil {
 		return err
 	}
 	content, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFile))
@@ -51,26 +44,22 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, mt string) erro
 		return fault.New(fault.Invalid, "the file could not be read")
 	}
 	claimed := r.Header.Get("Content-Type")
-	if err := p.security.CheckFile(claimed, content); err != nil {
-		s.log.InfoContext(ctx, "upload refused", "business", c.business.ID, "claimed", clip(claimed, 80), "reason", fault.MessageOf(err))
+	if err := p.Security.CheckFile(claimed, content); err != nil {
+		s.log.InfoContext(ctx, "upload refused", "business", q.business.ID, "claimed", clip(claimed, 80), "reason", fault.MessageOf(err))
 		return err
 	}
 	ct, _, _ := mime.ParseMediaType(claimed)
-	if err := s.store.PutFile(ctx, store.File{BusinessID: c.business.ID, Name: name, ContentType: ct, Content: content,
-		UploadedAt: s.now(), UploadedBy: c.session.UserID}); err != nil {
+	if err := s.store.PutFile(ctx, store.File{BusinessID: q.business.ID, Name: name, ContentType: ct, Content: content,
+		UploadedAt: s.now(), UploadedBy: q.session.UserID}); err != nil {
 		return err
 	}
-	writeBody(w, http.StatusOK, mt, fileWire{Name: name, ContentType: ct, Size: len(content)})
+	writeBody(w, http.StatusOK, q.mediaType, fileWire{Name: name, ContentType: ct, Size: len(content)})
 	return nil
 }
 
 // getFile serves a file as stored, never to be sniffed or shown inline.
-func (s *Server) getFile(w http.ResponseWriter, r *http.Request, _ string) error {
-	c, err := s.authorize(r, false)
-	if err != nil {
-		return err
-	}
-	f, err := s.store.GetFile(r.Context(), c.business.ID, r.PathValue("name"))
+func (s *Server) getFile(w http.ResponseWriter, r *http.Request, q *request) error {
+	f, err := s.store.GetFile(r.Context(), q.business.ID, r.PathValue("name"))
 	if err != nil {
 		return err
 	}

@@ -18,11 +18,13 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/mail/mailtest"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/store/storetest"
+	"github.com/bizsec/bizsec/internal/throttle"
 )
 
 const (
@@ -61,6 +63,17 @@ type env struct {
 	smtp       *mailtest.Server // where the server's mail goes, over real SMTP
 	box        *secret.Box
 	logs       *syncBuffer // what the server logged
+	// limits throttle the login service. Tests of other rules run with
+	// limits no test reaches; the abuse-control tests use the defaults.
+	limits login.Limits
+}
+
+// unlimited is a login.Limits that no test reaches.
+var unlimited = login.Limits{
+	Client:          throttle.Rate{N: 1_000_000, Per: time.Second},
+	AccountFailures: throttle.Rate{N: 1_000_000, Per: time.Second},
+	Mail:            throttle.Rate{N: 1_000_000, Per: time.Second},
+	MaxKeys:         1_000_000,
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers.
@@ -87,9 +100,12 @@ func siteverify(w http.ResponseWriter, r *http.Request) {
 func newEnv(t testing.TB) *env { return newEnvWith(t, testParams) }
 
 // newEnvWith starts an env whose passwords are hashed with params.
-func newEnvWith(t testing.TB, params auth.Params) *env {
+func newEnvWith(t testing.TB, params auth.Params) *env { return newEnvLimited(t, params, unlimited) }
+
+// newEnvLimited starts an env whose login service has the given limits.
+func newEnvLimited(t testing.TB, params auth.Params, limits login.Limits) *env {
 	t.Helper()
-	e := &env{t: t, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+	e := &env{t: t, limits: limits, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
 		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t), logs: &syncBuffer{}}
 	t.Cleanup(e.siteverify.Close)
@@ -99,8 +115,8 @@ func newEnvWith(t testing.TB, params auth.Params) *env {
 	if err := e.store.CreateTenant(ctx, tenant, ""); err != nil {
 		t.Fatal(err)
 	}
-	e.addUser(tenant, "admin@acme.example", store.RoleSiteAdmin)
-	e.addUser(tenant, "auditor@acme.example", store.RoleAuditor)
+	e.addUser(tenant, "admin@acme.example", auth.RoleSiteAdmin)
+	e.addUser(tenant, "auditor@acme.example", auth.RoleAuditor)
 	e.addUser(tenant, "dev@acme.example", "")
 	return e
 }
@@ -123,7 +139,7 @@ func (e *env) start() {
 	e.box = box
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)
 }
@@ -138,7 +154,7 @@ func (e *env) instance() *httptest.Server {
 	}
 	st.SetSecretBox(e.box)
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Box: e.box,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: e.limits})
 	srv := httptest.NewServer(api.Handler())
 	e.t.Cleanup(func() { srv.Close(); st.Close() })
 	return srv
@@ -154,7 +170,7 @@ func (e *env) stop() {
 
 func (e *env) restart() { e.stop(); e.start() }
 
-func (e *env) addUser(tenant, email, role string) {
+func (e *env) addUser(tenant, email string, role auth.Role) {
 	e.t.Helper()
 	ctx := context.Background()
 	hash, err := e.hasher.Hash(ctx, password)

@@ -46,6 +46,15 @@ func newMetrics() *metrics {
 	return m
 }
 
+// Login, Suspended and TwoFA count the login service's outcomes (login.Metrics).
+func (m *metrics) Login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
+
+// Suspended counts an account suspension.
+func (m *metrics) Suspended() { m.lockouts.Inc() }
+
+// TwoFA counts a two-factor event.
+func (m *metrics) TwoFA(outcome string) { m.twoFA.WithLabelValues(outcome).Inc() }
+
 // statusWriter remembers the status code a handler wrote.
 type statusWriter struct {
 	http.ResponseWriter

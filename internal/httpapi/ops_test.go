@@ -91,7 +91,7 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	pending := e.pendingLogin("auditor@acme.example")
 	code := e.lastCode("auditor@acme.example")
 	full := sessionOf(tenant, e.enterCode(pending, code))
-	e.do(call{method: "POST", path: "/api/passwordmanagement/sendPasswordResetCode?emailAddress=dev@acme.example"})
+	e.do(call{method: "POST", path: "/api/passwordmanagement/sendPasswordResetCode?emailAddress=dev@acme.example&captchaResponse=human"})
 	msgs := e.smtp.Messages()
 	reset := resetCodePattern.FindStringSubmatch(msgs[len(msgs)-1].Data)[1]
 	e.do(call{method: "POST", path: "/api/passwordmanagement/validatePasswordResetCode?emailAddress=dev@acme.example&passwordResetCode=" + reset})

@@ -1,25 +1,32 @@
-// Package httpapi serves the platform's API over HTTP: the business
-// security settings operations and the login service that obeys them.
+// Package httpapi is the wire: the platform's API over HTTP. It holds the
+// route table (with each route's access level), content negotiation and
+// the JSON/XML codec, cookies and CSRF, and the one table from errors to
+// statuses. What the operations mean lives in internal/login (the login
+// service) and internal/store (the settings).
 package httpapi
 
 import (
-	"context"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/web"
 )
+
+// Mailer sends the platform's emails.
+type Mailer = login.Mailer
 
 // Config wires a Server.
 type Config struct {
@@ -37,103 +44,174 @@ type Config struct {
 	Mailer Mailer
 	// Box seals challenge answers when a tenant sets EncryptChallengeAnswers.
 	Box *secret.Box
+	// TrustedProxies are the peers whose X-Forwarded-For names the client.
+	TrustedProxies []netip.Prefix
+	// Limits throttle the login service; zero: login.DefaultLimits.
+	Limits login.Limits
 }
 
 // Server is the HTTP API.
 type Server struct {
 	store         *store.Store
-	hasher        *auth.Hasher
+	login         *login.Service
 	log           *slog.Logger
 	now           func() time.Time
 	secureCookies bool
-	captcha       *captcha.Verifier
-	mailer        Mailer
-	box           *secret.Box
+	trusted       []netip.Prefix
 	metrics       *metrics
-	background    sync.WaitGroup // work that outlives its request (mail)
 }
 
 // Wait returns when work started by requests that have been answered is
 // done; call it after http.Server.Shutdown.
-func (s *Server) Wait() { s.background.Wait() }
+func (s *Server) Wait() { s.login.Wait() }
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
-	s := &Server{store: cfg.Store, hasher: cfg.Hasher, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		captcha: cfg.Captcha, mailer: cfg.Mailer, box: cfg.Box, metrics: newMetrics()}
-	if s.captcha == nil {
-		s.captcha = captcha.New(captcha.DefaultURL)
-	}
+	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
+		trusted: cfg.TrustedProxies, metrics: newMetrics()}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.login = login.New(login.Config{Store: cfg.Store, Hasher: cfg.Hasher, Box: cfg.Box, Captcha: cfg.Captcha,
+		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits})
 	return s
 }
 
-// touchEvery limits how often a session's last use is written: inactivity
-// is measured in minutes, so finer writes would only load the database.
-const touchEvery = 10 * time.Second
+// Login returns the login service the server speaks for.
+func (s *Server) Login() *login.Service { return s.login }
+
+// request is what the adapter established before an operation runs.
+type request struct {
+	mediaType string
+	business  store.Business // on routes with {BusinessID}
+	user      store.User     // on routes with {UserID}
+	session   auth.Session   // on routes above auth.Public
+	policy    login.Policy   // the tenant's, on routes above auth.Public
+}
 
 // handler is an operation: it writes a success response or returns an error.
-type handler func(w http.ResponseWriter, r *http.Request, mediaType string) error
+type handler func(w http.ResponseWriter, r *http.Request, q *request) error
 
-// Handler returns the routes.
+// Handler returns the routes. Each line says who may call it: the access
+// level is checked before the operation runs.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	settingsRoutes := []struct {
-		path     string
-		get, put handler
-		getTypes mediaTypes
-		putTypes mediaTypes
-	}{
-		{"/api/businesses/{BusinessID}/twofasettings", twoFAOp.get(s), twoFAOp.put(s), twoFATypes, twoFATypes},
-		{"/api/businesses/{BusinessID}/loginpolicy", loginPolicyOp.get(s), loginPolicyOp.put(s), settingsTypes, settingsTypes},
-		{"/api/businesses/{BusinessID}/securitysettings", securityOp.get(s), securityOp.put(s), settingsTypes, settingsTypes},
-		{"/api/businesses/{BusinessID}/challenges", s.getChallenges, challengesOp.put(s), getChallengeTypes, settingsTypes},
-		// The platform's GET challenges page prints this path; clients copy it.
-		// (Its twofasettings twin is mapped by fixDocTypos.)
-		{"/api/api/businesses/{BusinessID}/challenges", s.getChallenges, challengesOp.put(s), getChallengeTypes, settingsTypes},
+	const biz = "/api/businesses/{BusinessID}"
+	// Settings objects: GET for Site Admins and Auditors, PUT for Site Admins.
+	for _, o := range settingsObjects {
+		s.route(mux, "GET "+biz+"/"+o.name(), auth.Read, o.mediaTypes(), o.get(s))
+		s.route(mux, "PUT "+biz+"/"+o.name(), auth.Admin, o.mediaTypes(), o.put(s))
+		s.notAllowed(mux, biz+"/"+o.name(), "GET, HEAD, PUT")
 	}
-	for _, rt := range settingsRoutes {
-		mux.Handle("GET "+rt.path, s.handle(rt.getTypes, rt.get))
-		mux.Handle("PUT "+rt.path, s.handle(rt.putTypes, rt.put))
-		mux.Handle(rt.path, s.notAllowed("GET, HEAD, PUT"))
+	for _, path := range []string{biz + "/challenges", "/api/api/businesses/{BusinessID}/challenges"} {
+		// The platform's GET challenges page prints the second path; clients
+		// copy it. (Its twofasettings twin is mapped by fixDocTypos.)
+		s.route(mux, "GET "+path, auth.Public, getChallengeTypes, s.getChallenges) // it helps users log in
+		s.route(mux, "PUT "+path, auth.Admin, settingsTypes, challengesOp.put(s))
+		s.notAllowed(mux, path, "GET, HEAD, PUT")
 	}
-	mux.Handle("GET /api/businesses/{BusinessID}/audit", s.handle(jsonTypes, s.getAudit))
-	mux.Handle("/api/businesses/{BusinessID}/audit", s.notAllowed("GET, HEAD"))
-	mux.Handle("PUT /api/businesses/{BusinessID}/files/{name}", s.handle(settingsTypes, s.putFile))
-	mux.Handle("GET /api/businesses/{BusinessID}/files/{name}", s.handle(settingsTypes, s.getFile))
-	mux.Handle("/api/businesses/{BusinessID}/files/{name}", s.notAllowed("GET, HEAD, PUT"))
-	mux.Handle("GET /api/users/{UserID}/challenges", s.handle(settingsTypes, s.getUserChallenges))
-	mux.Handle("PUT /api/users/{UserID}/challenges", s.handle(settingsTypes, s.putUserChallenges))
-	mux.Handle("/api/users/{UserID}/challenges", s.notAllowed("GET, HEAD, PUT"))
-	mux.Handle("POST /api/passwordmanagement/sendPasswordResetCode", s.handle(loginTypes, s.sendResetCode))
-	mux.Handle("POST /api/passwordmanagement/validatePasswordResetCode", s.handle(loginTypes, s.validateResetCode))
-	mux.Handle("POST /api/login/authenticateWithPasswordResetCode", s.handle(loginTypes, s.resetPassword))
-	mux.Handle("POST /api/login", s.handle(loginTypes, s.login))
-	mux.Handle("/api/login", s.notAllowed("POST"))
-	mux.Handle("GET /api/login/status", s.handle(loginTypes, s.loginStatus))
-	mux.Handle("/api/login/status", s.notAllowed("GET, HEAD"))
-	mux.Handle("POST /api/login/pendingtasks", s.handle(loginTypes, s.pendingTask))
-	mux.Handle("/api/login/pendingtasks", s.notAllowed("POST"))
-	mux.Handle("POST /api/login/renewToken", s.handle(loginTypes, s.renewToken))
-	mux.Handle("/api/login/renewToken", s.notAllowed("POST"))
-	mux.Handle("GET /api/login/endsession", s.handle(loginTypes, s.endSession))
-	mux.Handle("POST /api/login/logout", s.handle(loginTypes, s.endSession))
-	mux.Handle("/api/login/endsession", s.notAllowed("GET, HEAD"))
+	s.route(mux, "GET "+biz+"/audit", auth.Read, jsonTypes, s.getAudit)
+	s.notAllowed(mux, biz+"/audit", "GET, HEAD")
+	s.route(mux, "GET "+biz+"/suspendedusers", auth.Read, settingsTypes, s.getSuspended)
+	s.notAllowed(mux, biz+"/suspendedusers", "GET, HEAD")
+	s.route(mux, "POST "+biz+"/suspendedusers/{UserID}/unlock", auth.Admin, settingsTypes, s.unlock)
+	s.notAllowed(mux, biz+"/suspendedusers/{UserID}/unlock", "POST")
+	s.route(mux, "PUT "+biz+"/files/{name}", auth.Admin, settingsTypes, s.putFile)
+	s.route(mux, "GET "+biz+"/files/{name}", auth.Read, settingsTypes, s.getFile)
+	s.notAllowed(mux, biz+"/files/{name}", "GET, HEAD, PUT")
+	s.route(mux, "GET /api/users/{UserID}/challenges", auth.Self, settingsTypes, s.getUserChallenges)
+	s.route(mux, "PUT /api/users/{UserID}/challenges", auth.Self, settingsTypes, s.putUserChallenges)
+	s.notAllowed(mux, "/api/users/{UserID}/challenges", "GET, HEAD, PUT")
+	// The login service: its tenant comes from the Host header, and each
+	// operation checks the cookie it needs itself (exempt from CSRF).
+	s.route(mux, "POST /api/passwordmanagement/sendPasswordResetCode", auth.Public, loginTypes, s.sendResetCode)
+	s.route(mux, "POST /api/passwordmanagement/validatePasswordResetCode", auth.Public, loginTypes, s.validateResetCode)
+	s.route(mux, "POST /api/login/authenticateWithPasswordResetCode", auth.Public, loginTypes, s.resetPassword)
+	s.route(mux, "POST /api/login", auth.Public, loginTypes, s.loginHandler)
+	s.notAllowed(mux, "/api/login", "POST")
+	s.route(mux, "GET /api/login/status", auth.Public, loginTypes, s.loginStatus)
+	s.notAllowed(mux, "/api/login/status", "GET, HEAD")
+	s.route(mux, "POST /api/login/pendingtasks", auth.Public, loginTypes, s.pendingTask)
+	s.notAllowed(mux, "/api/login/pendingtasks", "POST")
+	s.route(mux, "POST /api/login/renewToken", auth.Public, loginTypes, s.renewToken)
+	s.notAllowed(mux, "/api/login/renewToken", "POST")
+	s.route(mux, "GET /api/login/endsession", auth.Public, loginTypes, s.endSession)
+	s.route(mux, "POST /api/login/logout", auth.Public, loginTypes, s.endSession)
+	s.notAllowed(mux, "/api/login/endsession", "GET, HEAD")
 	mux.HandleFunc("GET /api/openapi.json", serveOpenAPI)
 	mux.Handle("GET /console/", web.Handler("/console/"))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /readyz", s.readyz)
 	mux.Handle("GET /metrics", s.metricsHandler())
-	mux.Handle("/", s.handle(settingsTypes, func(http.ResponseWriter, *http.Request, string) error {
+	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
-	}))
+	})
 	return s.recoverPanics(fixDocTypos(s.observe(mux)))
+}
+
+// route registers h for pattern behind the adapter, which negotiates the
+// media type and admits the caller at level.
+func (s *Server) route(mux *http.ServeMux, pattern string, level auth.Access, types mediaTypes, h handler) {
+	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := &request{}
+		var err error
+		q.mediaType, err = types.negotiate(r)
+		if err == nil {
+			err = s.admit(r, level, q)
+		}
+		if err == nil {
+			err = h(w, r, q)
+		}
+		if err != nil {
+			writeError(w, r, s.log, q.mediaType, err)
+		}
+	}))
+}
+
+// admit establishes the business or user in the path and, above
+// auth.Public, a live session of its tenant, the CSRF header where the
+// tenant's settings ask for it, and a role that allows level.
+func (s *Server) admit(r *http.Request, level auth.Access, q *request) error {
+	ctx := r.Context()
+	var tenant string
+	var err error
+	switch {
+	case r.PathValue("BusinessID") != "":
+		if q.business, err = s.login.Business(ctx, r.PathValue("BusinessID")); err != nil {
+			return err
+		}
+		tenant = q.business.TenantID
+	case r.PathValue("UserID") != "" && level == auth.Self:
+		if q.user, err = s.login.User(ctx, r.PathValue("UserID")); err != nil {
+			return err
+		}
+		tenant = q.user.TenantID
+	}
+	if level == auth.Public {
+		return nil
+	}
+	if q.session, q.policy, err = s.login.Authenticate(ctx, tenant, s.authCookie(r, tenant)); err != nil {
+		return err
+	}
+	if err := checkCSRF(r, tenant, q.session, q.policy.Security); err != nil {
+		return err
+	}
+	if level == auth.Self {
+		return s.login.AuthorizeUser(ctx, q.session, q.user)
+	}
+	return s.login.Authorize(ctx, q.session, q.business, level)
+}
+
+// notAllowed answers the methods no route of path takes.
+func (s *Server) notAllowed(mux *http.ServeMux, path, allow string) {
+	s.route(mux, path, auth.Public, settingsTypes, func(w http.ResponseWriter, r *http.Request, _ *request) error {
+		w.Header().Set("Allow", allow)
+		return fault.New(methodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
+	})
 }
 
 // fixDocTypos serves /api/businesses/businesses/{BusinessID}/twofasettings,
@@ -154,26 +232,6 @@ func fixDocTypos(next http.Handler) http.Handler {
 	})
 }
 
-// handle negotiates the response type, runs h and reports its error.
-func (s *Server) handle(types mediaTypes, h handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mediaType, err := types.negotiate(r)
-		if err == nil {
-			err = h(w, r, mediaType)
-		}
-		if err != nil {
-			writeError(w, r, s.log, mediaType, err)
-		}
-	})
-}
-
-func (s *Server) notAllowed(allow string) http.Handler {
-	return s.handle(settingsTypes, func(w http.ResponseWriter, r *http.Request, _ string) error {
-		w.Header().Set("Allow", allow)
-		return fault.New(methodNotAllowed, "method %s is not allowed here; use %s", r.Method, allow)
-	})
-}
-
 func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
@@ -188,68 +246,6 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// caller is an authenticated request.
-type caller struct {
-	business store.Business
-	session  auth.Session
-}
-
-// tenantPolicy is what governs a tenant's logins: its root business's settings.
-type tenantPolicy struct {
-	login    settings.LoginPolicy
-	security settings.Security
-}
-
-func (s *Server) policy(ctx context.Context, tenant string) (tenantPolicy, error) {
-	root := store.RootBusinessID(tenant)
-	login, err := s.store.LoginPolicy(ctx, root)
-	if err != nil {
-		return tenantPolicy{}, err
-	}
-	sec, err := s.store.Security(ctx, root)
-	return tenantPolicy{login, sec}, err
-}
-
-// authorize admits a request to a business's settings: a live session of
-// the business's tenant, the CSRF header where the tenant's settings ask for
-// it, and a role that allows the access (Site Admin to write).
-func (s *Server) authorize(r *http.Request, write bool) (caller, error) {
-	ctx := r.Context()
-	biz, err := s.store.Business(ctx, r.PathValue("BusinessID"))
-	if err != nil {
-		return caller{}, err
-	}
-	sess, _, err := s.authenticate(r, biz.TenantID)
-	if err != nil {
-		return caller{}, err
-	}
-	role, err := s.store.Role(ctx, sess.UserID, biz.ID)
-	if err != nil {
-		return caller{}, err
-	}
-	switch {
-	case role == store.RoleSiteAdmin, role == store.RoleAuditor && !write:
-		return caller{business: biz, session: sess}, nil
-	case role == store.RoleAuditor:
-		return caller{}, fault.New(fault.Forbidden, "changing settings requires the Site Admin role")
-	}
-	return caller{}, fault.New(fault.Forbidden, "this operation requires the Site Admin role for business %q", biz.ID)
-}
-
-// authenticate admits a request of a tenant: a live session, and the CSRF
-// header where the tenant's settings ask for it.
-func (s *Server) authenticate(r *http.Request, tenant string) (auth.Session, tenantPolicy, error) {
-	p, err := s.policy(r.Context(), tenant)
-	if err != nil {
-		return auth.Session{}, p, err
-	}
-	sess, err := s.session(r, tenant, p.login)
-	if err != nil {
-		return auth.Session{}, p, err
-	}
-	return sess, p, checkCSRF(r, tenant, sess, p.security)
-}
-
 // AuthCookie and CSRFCookie name the platform's per-tenant cookies.
 func AuthCookie(tenant string) string { return "AtmoAuthToken_" + tenant }
 
@@ -259,50 +255,13 @@ func CSRFCookie(tenant string) string { return "Csrf-Token_" + tenant }
 // CSRFHeader names the header that carries the CSRF token.
 func CSRFHeader(tenant string) string { return "X-Csrf-Token_" + tenant }
 
-var errNoSession = fault.New(fault.Unauthorized, "login is required: send the AtmoAuthToken cookie of a current session")
-
-// tokenHash returns the stored form of the token in the request's auth
-// cookie for tenant, if it carries one.
-func tokenHash(r *http.Request, tenant string) ([]byte, bool) {
+// authCookie returns the value of the request's auth cookie for tenant.
+func (s *Server) authCookie(r *http.Request, tenant string) string {
 	c, err := r.Cookie(AuthCookie(tenant))
 	if err != nil {
-		return nil, false
+		return ""
 	}
-	secret, ok := auth.ParseToken(c.Value)
-	if !ok {
-		return nil, false
-	}
-	return auth.HashSecret(secret), true
-}
-
-// session returns the live session named by the request's auth cookie.
-func (s *Server) session(r *http.Request, tenant string, policy settings.LoginPolicy) (auth.Session, error) {
-	hash, ok := tokenHash(r, tenant)
-	if !ok {
-		return auth.Session{}, errNoSession
-	}
-	sess, err := s.store.Session(r.Context(), hash)
-	switch {
-	case fault.CodeOf(err) == fault.NotFound:
-		return auth.Session{}, errNoSession
-	case err != nil:
-		return auth.Session{}, err
-	case sess.TenantID != tenant || sess.State != auth.StateActive:
-		return auth.Session{}, errNoSession
-	}
-	now := s.now()
-	if sess.Expired(now, policy) {
-		if err := s.store.DeleteSession(r.Context(), sess.TokenHash); err != nil {
-			return auth.Session{}, err
-		}
-		return auth.Session{}, fault.New(fault.Unauthorized, "the session has expired; log in again")
-	}
-	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := s.store.TouchSession(r.Context(), sess.TokenHash, now); err != nil {
-			return auth.Session{}, err
-		}
-	}
-	return sess, nil
+	return c.Value
 }
 
 // checkCSRF enforces the X-Csrf-Token header as the tenant's security
@@ -326,4 +285,43 @@ func hostOnly(host string) string {
 		host = host[:i]
 	}
 	return strings.ToLower(strings.Trim(host, "[]"))
+}
+
+// hostTenant returns the tenant whose login service the request's host is.
+func (s *Server) hostTenant(r *http.Request) (string, error) {
+	return s.login.TenantForHost(r.Context(), hostOnly(r.Host))
+}
+
+// clientIP is the request's client: the socket's peer or, when the peer is
+// a trusted proxy, the last address in X-Forwarded-For that is not one.
+func (s *Server) clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !s.isTrusted(peer) {
+		return host
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // a hop we cannot read: trust nothing further out
+		}
+		if !s.isTrusted(a) {
+			return a.String()
+		}
+	}
+	return host
+}
+
+func (s *Server) isTrusted(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }

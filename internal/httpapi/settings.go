@@ -11,6 +11,20 @@ import (
 	"github.com/bizsec/bizsec/internal/store"
 )
 
+// settingsObjects are the business's settings resources served at
+// /api/businesses/{BusinessID}/{name} by GET (Site Admin, Auditor) and PUT
+// (Site Admin). A new object is a line here, its op below, its wire form in
+// objects.go, its Kind in store and its type in settings.
+var settingsObjects = []resource{twoFAOp, loginPolicyOp, securityOp}
+
+// resource is a settings object: its path segment, media types and two operations.
+type resource interface {
+	name() string
+	mediaTypes() mediaTypes
+	get(s *Server) handler
+	put(s *Server) handler
+}
+
 // settingsOp serves GET and PUT of one settings object of type T whose
 // wire form is W.
 type settingsOp[T any, W any] struct {
@@ -18,8 +32,8 @@ type settingsOp[T any, W any] struct {
 	types mediaTypes
 	out   func(T) any
 	// change turns a decoded body into the change to make, checking what
-	// needs more than the body.
-	change func(s *Server, r *http.Request, c caller, in *W) (func(*T) error, error)
+	// needs more than the body. Rules that span objects are the store's.
+	change func(q *request, in *W) (func(*T) error, error)
 }
 
 // etag renders a settings version as a strong entity tag.
@@ -38,28 +52,24 @@ func ifMatch(r *http.Request) (int64, error) {
 	return v, nil
 }
 
+func (op settingsOp[T, W]) name() string { return op.kind.Name }
+
+func (op settingsOp[T, W]) mediaTypes() mediaTypes { return op.types }
+
 func (op settingsOp[T, W]) get(s *Server) handler {
-	return func(w http.ResponseWriter, r *http.Request, mt string) error {
-		c, err := s.authorize(r, false)
-		if err != nil {
-			return err
-		}
-		v, version, err := store.Get(r.Context(), s.store, op.kind, c.business.ID)
+	return func(w http.ResponseWriter, r *http.Request, q *request) error {
+		v, version, err := store.Get(r.Context(), s.store, op.kind, q.business.ID)
 		if err != nil {
 			return err
 		}
 		w.Header().Set("ETag", etag(version))
-		writeBody(w, http.StatusOK, mt, op.out(v))
+		writeBody(w, http.StatusOK, q.mediaType, op.out(v))
 		return nil
 	}
 }
 
 func (op settingsOp[T, W]) put(s *Server) handler {
-	return func(w http.ResponseWriter, r *http.Request, mt string) error {
-		c, err := s.authorize(r, true)
-		if err != nil {
-			return err
-		}
+	return func(w http.ResponseWriter, r *http.Request, q *request) error {
 		match, err := ifMatch(r)
 		if err != nil {
 			return err
@@ -68,19 +78,19 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 		if err := readBody(w, r, op.types, &in); err != nil {
 			return err
 		}
-		change, err := op.change(s, r, c, &in)
+		change, err := op.change(q, &in)
 		if err != nil {
 			return err
 		}
-		v, version, err := store.Update(r.Context(), s.store, op.kind, c.business.ID,
-			store.Write{Actor: c.session.UserID, IfMatch: match}, change)
+		v, version, err := store.Update(r.Context(), s.store, op.kind, q.business.ID,
+			store.Write{Actor: q.session.UserID, IfMatch: match}, change)
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(r.Context(), "settings changed", "business", c.business.ID, "setting", op.kind.Name,
-			"version", version, "user", c.session.UserID)
+		s.log.InfoContext(r.Context(), "settings changed", "business", q.business.ID, "setting", op.kind.Name,
+			"version", version, "user", q.session.UserID)
 		w.Header().Set("ETag", etag(version))
-		writeBody(w, http.StatusOK, mt, op.out(v))
+		writeBody(w, http.StatusOK, q.mediaType, op.out(v))
 		return nil
 	}
 }
@@ -89,63 +99,49 @@ var (
 	twoFAOp = settingsOp[settings.TwoFA, twoFAWire]{
 		kind: store.TwoFAKind, types: twoFATypes,
 		out: func(t settings.TwoFA) any { return twoFAOut(t) },
-		change: func(s *Server, r *http.Request, c caller, in *twoFAWire) (func(*settings.TwoFA) error, error) {
-			p, err := s.policy(r.Context(), c.business.TenantID)
-			if err == nil && in.DeviceCookieValue != nil {
-				err = p.security.CheckText("DeviceCookieValue", *in.DeviceCookieValue)
+		change: func(q *request, in *twoFAWire) (func(*settings.TwoFA) error, error) {
+			if in.DeviceCookieValue != nil {
+				if err := q.policy.Security.CheckText("DeviceCookieValue", *in.DeviceCookieValue); err != nil {
+					return nil, err
+				}
 			}
-			return func(t *settings.TwoFA) error { in.apply(t); return t.Validate() }, err
+			return func(t *settings.TwoFA) error { in.apply(t); return t.Validate() }, nil
 		},
 	}
 	loginPolicyOp = settingsOp[settings.LoginPolicy, loginPolicyWire]{
 		kind: store.LoginPolicyKind, types: settingsTypes,
 		out: func(p settings.LoginPolicy) any { return loginPolicyOut(p) },
-		change: func(_ *Server, _ *http.Request, _ caller, in *loginPolicyWire) (func(*settings.LoginPolicy) error, error) {
+		change: func(_ *request, in *loginPolicyWire) (func(*settings.LoginPolicy) error, error) {
 			return func(p *settings.LoginPolicy) error { in.apply(p); return p.Validate() }, nil
 		},
 	}
 	securityOp = settingsOp[settings.Security, securityWire]{
 		kind: store.SecurityKind, types: settingsTypes,
 		out: func(sec settings.Security) any { return securityOut(sec) },
-		change: func(s *Server, r *http.Request, c caller, in *securityWire) (func(*settings.Security) error, error) {
-			challenges, err := s.store.Challenges(r.Context(), c.business.ID)
-			return func(sec *settings.Security) error {
-				in.apply(sec)
-				if err := sec.Validate(); err != nil {
-					return err
-				}
-				return enoughChallenges(sec.ChallengeCount, challenges)
-			}, err
+		change: func(_ *request, in *securityWire) (func(*settings.Security) error, error) {
+			return func(sec *settings.Security) error { in.apply(sec); return sec.Validate() }, nil
 		},
 	}
 	challengesOp = settingsOp[[]settings.Challenge, challengesWire]{
 		kind: store.ChallengesKind, types: settingsTypes,
 		out: func(cs []settings.Challenge) any { return challengesOut(cs, true) },
-		change: func(s *Server, r *http.Request, c caller, in *challengesWire) (func(*[]settings.Challenge) error, error) {
+		change: func(q *request, in *challengesWire) (func(*[]settings.Challenge) error, error) {
 			set := in.challenges()
 			if err := settings.ValidateChallenges(set); err != nil {
 				return nil, err
 			}
-			p, err := s.policy(r.Context(), c.business.TenantID)
-			if err != nil {
-				return nil, err
-			}
 			for i, ch := range set {
-				if err := p.security.CheckText(fmt.Sprintf("Challenge[%d].ChallengeQuestion", i), ch.ChallengeQuestion); err != nil {
+				if err := q.policy.Security.CheckText(fmt.Sprintf("Challenge[%d].ChallengeQuestion", i), ch.ChallengeQuestion); err != nil {
 					return nil, err
 				}
 			}
-			sec, err := s.store.Security(r.Context(), c.business.ID)
-			if err == nil {
-				err = enoughChallenges(sec.ChallengeCount, set)
-			}
-			return func(cs *[]settings.Challenge) error { *cs = set; return nil }, err
+			return func(cs *[]settings.Challenge) error { *cs = set; return nil }, nil
 		},
 	}
 )
 
 // getChallenges needs no login and no CSRF header: it helps a user log in.
-func (s *Server) getChallenges(w http.ResponseWriter, r *http.Request, mt string) error {
+func (s *Server) getChallenges(w http.ResponseWriter, r *http.Request, q *request) error {
 	include := false
 	switch v := strings.ToLower(r.URL.Query().Get("IncludeInactive")); v {
 	case "", "false":
@@ -154,26 +150,12 @@ func (s *Server) getChallenges(w http.ResponseWriter, r *http.Request, mt string
 	default:
 		return fault.New(fault.Invalid, "IncludeInactive must be true or false, got %q", clip(v, 40))
 	}
-	cs, version, err := store.Get(r.Context(), s.store, store.ChallengesKind, r.PathValue("BusinessID"))
+	cs, version, err := store.Get(r.Context(), s.store, store.ChallengesKind, q.business.ID)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("ETag", etag(version))
-	writeBody(w, http.StatusOK, mt, challengesOut(cs, include))
-	return nil
-}
-
-// enoughChallenges keeps users able to answer ChallengeCount questions.
-func enoughChallenges(count int, cs []settings.Challenge) error {
-	active := 0
-	for _, c := range cs {
-		if c.Active {
-			active++
-		}
-	}
-	if active < count {
-		return fault.New(fault.Invalid, "ChallengeCount is %d but only %d challenges are active", count, active)
-	}
+	writeBody(w, http.StatusOK, q.mediaType, challengesOut(cs, include))
 	return nil
 }
 

@@ -435,3 +435,30 @@ func validDomain(s string) bool {
 	}
 	return true
 }
+
+// CheckChallengeCount keeps users able to answer count questions: at least
+// that many of the set must be active. It spans two objects (the security
+// settings' ChallengeCount and the challenges), so the store applies it in
+// the write transaction of either.
+func CheckChallengeCount(count int, cs []Challenge) error {
+	active := 0
+	for _, c := range cs {
+		if c.Active {
+			active++
+		}
+	}
+	if active < count {
+		return fault.New(fault.Invalid, "ChallengeCount is %d but only %d challenges are active", count, active)
+	}
+	return nil
+}
+
+// Question returns the challenge with that code, or the zero Challenge.
+func Question(cs []Challenge, code string) Challenge {
+	for _, c := range cs {
+		if c.ChallengeCode == code {
+			return c
+		}
+	}
+	return Challenge{}
+}

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"log/slog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -38,7 +37,7 @@ func (s *Store) listen(ctx context.Context, ready chan<- error) {
 		if ctx.Err() != nil {
 			return
 		}
-		slog.Warn("settings change listener disconnected; caching off until it reconnects", "err", err)
+		s.log.Warn("settings change listener disconnected; caching off until it reconnects", "err", err)
 		select {
 		case <-ctx.Done():
 			return

@@ -19,7 +19,7 @@ func IsPostgres(database string) bool {
 
 // OpenPostgres opens the PostgreSQL database at dsn (a postgres:// URL)
 // and migrates it.
-func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
+func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open postgres: %w", err)
@@ -30,7 +30,7 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	s, err := open(ctx, db, postgresDialect)
+	s, err := open(ctx, db, postgresDialect, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -48,14 +48,14 @@ func OpenPostgres(ctx context.Context, dsn string) (*Store, error) {
 
 // Open opens PostgreSQL when database is a postgres:// URL, else the
 // embedded SQLite database in dataDir.
-func Open(ctx context.Context, database, dataDir string) (*Store, error) {
+func Open(ctx context.Context, database, dataDir string, opts ...Option) (*Store, error) {
 	if IsPostgres(database) {
-		return OpenPostgres(ctx, database)
+		return OpenPostgres(ctx, database, opts...)
 	}
 	if database != "" {
 		return nil, fmt.Errorf("store: -database must be a postgres:// URL or empty for SQLite, got %q", redact(database))
 	}
-	return OpenSQLite(ctx, dataDir)
+	return OpenSQLite(ctx, dataDir, opts...)
 }
 
 // redact hides a password in a database URL before it is shown.

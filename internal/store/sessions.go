@@ -12,8 +12,22 @@ import (
 
 // CreateSession stores a new session. With exclusive set, the user's other
 // sessions end in the same transaction (ConcurrentLogin disabled).
-func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) error {
+func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) (err error) {
+	defer fault.Wrap(&err, "store.CreateSession(%q)", sess.UserID)
 	return s.inTx(ctx, func(tx *txn) error { return insertSession(ctx, tx, sess, exclusive) })
+}
+
+// StartTwoFA stores a pending session and ends the user's other pending
+// ones in the same transaction: one live code per user, so logging in
+// again cannot buy an attacker more guesses.
+func (s *Store) StartTwoFA(ctx context.Context, pending auth.Session) (err error) {
+	defer fault.Wrap(&err, "store.StartTwoFA(%q)", pending.UserID)
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND state = ?`, pending.UserID, auth.StatePending); err != nil {
+			return err
+		}
+		return insertSession(ctx, tx, pending, false)
+	})
 }
 
 func insertSession(ctx context.Context, tx *txn, sess auth.Session, exclusive bool) error {
@@ -45,27 +59,37 @@ func readSession(ctx context.Context, q queryer, tokenHash []byte) (auth.Session
 }
 
 // Session returns the session whose token hashes to tokenHash.
-func (s *Store) Session(ctx context.Context, tokenHash []byte) (auth.Session, error) {
+func (s *Store) Session(ctx context.Context, tokenHash []byte) (_ auth.Session, err error) {
+	defer fault.Wrap(&err, "store.Session(%.4x)", tokenHash)
 	return readSession(ctx, s.db, tokenHash)
 }
 
 // CompleteTwoFA enters a 2FA code for the pending session oldHash in one
-// transaction, so concurrent guesses each use up a try. check decides; on
-// CodeOK the pending session is replaced by next (ending the user's other
-// sessions when exclusive) and the user's last 2FA time is recorded; on
-// CodeWrong the try is recorded; on CodeVoid the pending session ends.
-func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool,
-	check func(*auth.Code) auth.CodeResult) (auth.CodeResult, error) {
+// transaction with the account's failure record, so concurrent guesses each
+// use up a try and each count against the account. check decides, and may
+// change the record; on CodeOK the pending session is replaced by next
+// (ending the user's other sessions when exclusive) and the user's last 2FA
+// time is recorded; on CodeWrong the try is recorded; on CodeVoid the
+// pending session ends. A session that is gone or not pending is CodeVoid.
+func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool, account LockoutChange,
+	check func(*auth.Code, *auth.Lockout) auth.CodeResult) (_ auth.CodeResult, err error) {
+	defer fault.Wrap(&err, "store.CompleteTwoFA(%q)", next.UserID)
 	result := auth.CodeVoid
-	err := s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if err := tx.lock(ctx, fmt.Sprintf("session:%x", oldHash)); err != nil {
 			return err
 		}
 		old, err := readSession(ctx, tx, oldHash)
-		if err != nil || old.State != auth.StatePending {
+		if err != nil || old.State != auth.StatePending || old.UserID != next.UserID {
 			return nil // gone or not pending: void
 		}
-		result = check(&old.Code)
+		err = updateLockout(ctx, tx, account, func(l *auth.Lockout) error {
+			result = check(&old.Code, l)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 		switch result {
 		case auth.CodeWrong:
 			_, err = tx.ExecContext(ctx, `UPDATE sessions SET code_attempts = ? WHERE token_hash = ?`, old.Code.Attempts, oldHash)
@@ -86,24 +110,27 @@ func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Ses
 }
 
 // LastTwoFA returns when the user last passed 2FA (zero if never).
-func (s *Store) LastTwoFA(ctx context.Context, userID string) (time.Time, error) {
+func (s *Store) LastTwoFA(ctx context.Context, userID string) (_ time.Time, err error) {
+	defer fault.Wrap(&err, "store.LastTwoFA(%q)", userID)
 	var ms int64
-	err := s.db.QueryRowContext(ctx, `SELECT last_twofa_at FROM users WHERE id = ?`, userID).Scan(&ms)
+	err = s.db.QueryRowContext(ctx, `SELECT last_twofa_at FROM users WHERE id = ?`, userID).Scan(&ms)
 	return fromMillis(ms), notFoundIf(err, "user %q not found", userID)
 }
 
 // AddDevice remembers a device that passed 2FA, by the hash of its cookie.
-func (s *Store) AddDevice(ctx context.Context, tokenHash []byte, userID string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
+func (s *Store) AddDevice(ctx context.Context, tokenHash []byte, userID string, now time.Time) (err error) {
+	defer fault.Wrap(&err, "store.AddDevice(%q)", userID)
+	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
 		tokenHash, userID, millis(now))
 	return err
 }
 
 // DeviceAdded returns when the user's device with that cookie hash passed
 // 2FA, or the zero time when it is not the user's known device.
-func (s *Store) DeviceAdded(ctx context.Context, tokenHash []byte, userID string) (time.Time, error) {
+func (s *Store) DeviceAdded(ctx context.Context, tokenHash []byte, userID string) (_ time.Time, err error) {
+	defer fault.Wrap(&err, "store.DeviceAdded(%q)", userID)
 	var ms int64
-	err := s.db.QueryRowContext(ctx, `SELECT created_at FROM devices WHERE token_hash = ? AND user_id = ?`, tokenHash, userID).Scan(&ms)
+	err = s.db.QueryRowContext(ctx, `SELECT created_at FROM devices WHERE token_hash = ? AND user_id = ?`, tokenHash, userID).Scan(&ms)
 	if err == sql.ErrNoRows {
 		return time.Time{}, nil
 	}
@@ -111,15 +138,17 @@ func (s *Store) DeviceAdded(ctx context.Context, tokenHash []byte, userID string
 }
 
 // TouchSession records use of a session at now.
-func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?`,
+func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) (err error) {
+	defer fault.Wrap(&err, "store.TouchSession(%.4x)", tokenHash)
+	_, err = s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?`,
 		millis(now), tokenHash, millis(now))
 	return err
 }
 
 // ReplaceSession swaps a session for a new one (token renewal, 2FA
 // completion) atomically: the old token stops working as the new one starts.
-func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Session) error {
+func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Session) (err error) {
+	defer fault.Wrap(&err, "store.ReplaceSession(%q)", sess.UserID)
 	return s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash)
 		if err != nil {
@@ -133,7 +162,8 @@ func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Se
 }
 
 // DeleteSession ends a session.
-func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) (err error) {
+	defer fault.Wrap(&err, "store.DeleteSession(%.4x)", tokenHash)
+	_, err = s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
 	return err
 }

@@ -21,6 +21,11 @@ type Kind[T any] struct {
 	open func(*Store, *T) error               // after reading: unseal secrets
 	seal func(s *Store, stored T, v *T) error // before writing: seal secrets (stored is as read)
 	mask func(T) T                            // for the audit history: hide secrets
+	// check applies rules that span this object and others of the same
+	// business, inside the write transaction (which holds the business's
+	// settings lock), so two writes to different objects cannot each pass
+	// and together break a rule.
+	check func(ctx context.Context, tx *txn, business string, v T) error
 }
 
 // The four settings objects.
@@ -28,9 +33,43 @@ var (
 	TwoFAKind       = Kind[settings.TwoFA]{Name: "twofasettings", def: settings.DefaultTwoFA}
 	LoginPolicyKind = Kind[settings.LoginPolicy]{Name: "loginpolicy", def: settings.DefaultLoginPolicy}
 	SecurityKind    = Kind[settings.Security]{Name: "securitysettings", def: settings.DefaultSecurity,
-		open: openSecurity, seal: sealSecurity, mask: maskSecurity}
-	ChallengesKind = Kind[[]settings.Challenge]{Name: "challenges", def: settings.DefaultChallenges}
+		open: openSecurity, seal: sealSecurity, mask: maskSecurity, check: checkSecurity}
+	ChallengesKind = Kind[[]settings.Challenge]{Name: "challenges", def: settings.DefaultChallenges, check: checkChallenges}
 )
+
+// The names and defaults the cross-object checks read; a Kind cannot
+// refer to another Kind variable without an initialization cycle.
+const (
+	securityName   = "securitysettings"
+	challengesName = "challenges"
+)
+
+func checkSecurity(ctx context.Context, tx *txn, business string, sec settings.Security) error {
+	cs, err := readDoc(ctx, tx, challengesName, business, settings.DefaultChallenges)
+	if err != nil {
+		return err
+	}
+	return settings.CheckChallengeCount(sec.ChallengeCount, cs)
+}
+
+func checkChallenges(ctx context.Context, tx *txn, business string, cs []settings.Challenge) error {
+	sec, err := readDoc(ctx, tx, securityName, business, settings.DefaultSecurity)
+	if err != nil {
+		return err
+	}
+	return settings.CheckChallengeCount(sec.ChallengeCount, cs)
+}
+
+// readDoc reads a settings document inside a transaction.
+func readDoc[T any](ctx context.Context, tx *txn, kind, business string, def func() T) (T, error) {
+	var doc sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT doc FROM settings WHERE business_id = ? AND kind = ?`, business, kind).Scan(&doc)
+	if err != nil && err != sql.ErrNoRows {
+		var zero T
+		return zero, err
+	}
+	return decodeDoc(doc, def)
+}
 
 // Write says who changes settings, and on which version.
 type Write struct {
@@ -51,7 +90,8 @@ type cachedDoc struct {
 // Get returns a business's settings object and its version (0 until first
 // written: the defaults). Reads come from the cache; callers must not
 // modify what they get (slices are shared).
-func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, int64, error) {
+func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (_ T, _ int64, err error) {
+	defer fault.Wrap(&err, "store.Get(%q, %s)", business, k.Name)
 	key := docKey(business, k.Name)
 	var v T
 	var version int64
@@ -83,12 +123,15 @@ func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, i
 // with PreconditionFailed when w.IfMatch is not the current version, and
 // records the change in the audit history. A change that changes nothing
 // writes nothing.
-func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error) (T, int64, error) {
+func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error) (_ T, _ int64, err error) {
+	defer fault.Wrap(&err, "store.Update(%q, %s)", business, k.Name)
 	var out T
 	var version int64
 	key := docKey(business, k.Name)
-	err := s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lock(ctx, key); err != nil {
+	err = s.inTx(ctx, func(tx *txn) error {
+		// One lock for all of a business's objects: rules that span two
+		// of them (check) see the other as it will be at commit.
+		if err := tx.lock(ctx, "settings:"+business); err != nil {
 			return err
 		}
 		var doc sql.NullString
@@ -115,6 +158,11 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 		}
 		if err := fn(&v); err != nil {
 			return err
+		}
+		if k.check != nil {
+			if err := k.check(ctx, tx, business, v); err != nil {
+				return err
+			}
 		}
 		out = v
 		if k.seal != nil {
@@ -241,7 +289,8 @@ type AuditEntry struct {
 // Audit returns a business's settings changes, newest first: of one kind
 // when kind is not "", at most limit, and only those older than before
 // when before > 0 (for paging).
-func (s *Store) Audit(ctx context.Context, business, kind string, limit int, before int64) ([]AuditEntry, error) {
+func (s *Store) Audit(ctx context.Context, business, kind string, limit int, before int64) (_ []AuditEntry, err error) {
+	defer fault.Wrap(&err, "store.Audit(%q)", business)
 	q := `SELECT a.id, a.business_id, a.kind, a.version, a.at, a.actor, COALESCE(u.email, ''), a.old_doc, a.new_doc
 		FROM audit a LEFT JOIN users u ON u.id = a.actor WHERE a.business_id = ?`
 	args := []any{business}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -37,14 +38,22 @@ type Store struct {
 	cache      *cache
 	stopListen context.CancelFunc
 	listening  chan struct{}
+	log        *slog.Logger
 }
+
+// Option configures a Store when it is opened.
+type Option func(*Store)
+
+// WithLogger sends the store's own messages (the change listener's) to l
+// instead of discarding them.
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
 // SetSecretBox sets the key that seals secrets inside settings; without one,
 // settings holding a secret cannot be stored.
 func (s *Store) SetSecretBox(b *secret.Box) { s.box = b }
 
 // OpenSQLite opens (creating if needed) the database in dir and migrates it.
-func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
+func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store: create data directory: %w", err)
 	}
@@ -58,13 +67,17 @@ func OpenSQLite(ctx context.Context, dir string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	return open(ctx, db, sqliteDialect)
+	return open(ctx, db, sqliteDialect, opts)
 }
 
-func open(ctx context.Context, db *sql.DB, d dialect) (*Store, error) {
+func open(ctx context.Context, db *sql.DB, d dialect, opts []Option) (*Store, error) {
 	// With SQLite this process is the only writer, so its cache is always
 	// right; PostgreSQL's turns on once the change listener runs.
-	s := &Store{db: conn{db, d}, now: time.Now, cache: newCache(d.name == "sqlite")}
+	s := &Store{db: conn{db, d}, now: time.Now, cache: newCache(d.name == "sqlite"),
+		log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(s)
+	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -83,7 +96,8 @@ func (s *Store) Close() error {
 
 // Ready reports whether the store can serve: the database answers and, on
 // PostgreSQL, the settings change listener is connected.
-func (s *Store) Ready(ctx context.Context) error {
+func (s *Store) Ready(ctx context.Context) (err error) {
+	defer fault.Wrap(&err, "store.Ready")
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
 	}

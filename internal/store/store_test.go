@@ -125,7 +125,7 @@ func TestLockoutContract(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := st.UpdateLockout(ctx, "acme", "a@acme.example", func(l *auth.Lockout) error {
+				err := st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: "a@acme.example", Now: now}, func(l *auth.Lockout) error {
 					if l.Locked(now) {
 						return nil
 					}
@@ -196,7 +196,8 @@ func TestSessionContract(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				r, err := st.CompleteTwoFA(ctx, pending.TokenHash, mk("next"+string(rune('a'+i)), auth.StateActive), false,
-					func(c *auth.Code) auth.CodeResult { return c.Check(wrong, now, tf) })
+					store.LockoutChange{Tenant: "acme", Email: "a@acme.example", Now: now},
+					func(c *auth.Code, _ *auth.Lockout) auth.CodeResult { return c.Check(wrong, now, tf) })
 				if err != nil {
 					t.Error(err)
 				}
@@ -226,7 +227,7 @@ func TestUsersContract(t *testing.T) {
 		if err := st.CreateTenant(ctx, "globex", "globex.example"); err != nil {
 			t.Fatal(err)
 		}
-		if err := st.GrantRole(ctx, user, "tenantbusiness.globex", store.RoleSiteAdmin); fault.CodeOf(err) != fault.Invalid {
+		if err := st.GrantRole(ctx, user, "tenantbusiness.globex", auth.RoleSiteAdmin); fault.CodeOf(err) != fault.Invalid {
 			t.Errorf("role in another tenant: %v", err)
 		}
 		for host, want := range map[string]string{"globex.example": "globex", "anything.example": "acme"} {
@@ -254,7 +255,7 @@ func TestPruneContract(t *testing.T) {
 		sess("inactive", 20*time.Minute, 31*time.Minute) // idle too long
 		sess("old", 31*time.Minute, time.Minute)         // active too long
 		fail := func(email string, l auth.Lockout) {
-			if err := st.UpdateLockout(ctx, "acme", email, func(x *auth.Lockout) error { *x = l; return nil }); err != nil {
+			if err := st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: email, Now: now}, func(x *auth.Lockout) error { *x = l; return nil }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -272,7 +273,7 @@ func TestPruneContract(t *testing.T) {
 			}
 		}
 		var kept auth.Lockout
-		st.UpdateLockout(ctx, "acme", "suspended@x", func(l *auth.Lockout) error { kept = *l; return nil })
+		st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: "suspended@x", Now: now}, func(l *auth.Lockout) error { kept = *l; return nil })
 		if !kept.Locked(now) {
 			t.Error("a live suspension was pruned")
 		}

@@ -23,7 +23,8 @@ var tenantPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9-]{0,62}$`)
 
 // CreateTenant creates a tenant (fedmemberid) and its root business.
 // hostname, when not empty, maps requests for that host to the tenant.
-func (s *Store) CreateTenant(ctx context.Context, id, hostname string) error {
+func (s *Store) CreateTenant(ctx context.Context, id, hostname string) (err error) {
+	defer fault.Wrap(&err, "store.CreateTenant(%q)", id)
 	if !tenantPattern.MatchString(id) {
 		return fault.New(fault.Invalid, "tenant ID %q must be letters, digits and dashes (at most 63)", id)
 	}
@@ -53,14 +54,15 @@ func (s *Store) CreateTenant(ctx context.Context, id, hostname string) error {
 
 // Business returns the business with the given ID. Businesses never change
 // once created, so they are cached; a miss is not.
-func (s *Store) Business(ctx context.Context, id string) (Business, error) {
+func (s *Store) Business(ctx context.Context, id string) (_ Business, err error) {
+	defer fault.Wrap(&err, "store.Business(%q)", id)
 	key := "business:" + id
 	if v, ok := s.cache.get(key); ok {
 		return v.(Business), nil
 	}
 	t := s.cache.ticket(key)
 	b := Business{ID: id}
-	err := s.db.QueryRowContext(ctx, `SELECT tenant_id FROM businesses WHERE id = ?`, id).Scan(&b.TenantID)
+	err = s.db.QueryRowContext(ctx, `SELECT tenant_id FROM businesses WHERE id = ?`, id).Scan(&b.TenantID)
 	if err != nil {
 		return b, notFoundIf(err, "business %q not found", id)
 	}
@@ -71,9 +73,10 @@ func (s *Store) Business(ctx context.Context, id string) (Business, error) {
 // TenantForHost returns the tenant that serves hostname: the tenant that
 // claims it, else the one tenant that claims no hostname (the usual single-
 // tenant install), else none.
-func (s *Store) TenantForHost(ctx context.Context, hostname string) (string, error) {
+func (s *Store) TenantForHost(ctx context.Context, hostname string) (_ string, err error) {
+	defer fault.Wrap(&err, "store.TenantForHost(%q)", hostname)
 	var id string
-	err := s.db.QueryRowContext(ctx, `SELECT id FROM tenants WHERE hostname = ?`, hostname).Scan(&id)
+	err = s.db.QueryRowContext(ctx, `SELECT id FROM tenants WHERE hostname = ?`, hostname).Scan(&id)
 	if err == nil || !errors.Is(err, sql.ErrNoRows) {
 		return id, err
 	}

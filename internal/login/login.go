@@ -1,0 +1,375 @@
+// Package login is the platform's login service: password login with
+// account suspension and masking of unknown users, sessions, two-factor
+// codes, password reset with security questions, and who may do what. It
+// speaks domain values and knows nothing of HTTP; the wire layer turns its
+// results into cookies, statuses and metrics.
+package login
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/captcha"
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/mail"
+	"github.com/bizsec/bizsec/internal/secret"
+	"github.com/bizsec/bizsec/internal/settings"
+	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/throttle"
+)
+
+// Mailer sends the service's mail: codes and notices.
+type Mailer interface {
+	Send(ctx context.Context, m mail.Message) error
+}
+
+// Metrics counts outcomes. The HTTP layer exports them.
+type Metrics interface {
+	Login(outcome string) // success, bad_credentials, suspended, twofa_pending, captcha_refused, throttled
+	Suspended()           // an account was suspended
+	TwoFA(outcome string) // sent, ok, wrong, void
+}
+
+type noMetrics struct{}
+
+func (noMetrics) Login(string) {}
+func (noMetrics) Suspended()   {}
+func (noMetrics) TwoFA(string) {}
+
+// Limits bound how often the service may be asked to work. Each is per
+// instance and kept in memory; the login policy's suspension, kept in the
+// database, is what holds across instances.
+type Limits struct {
+	// Client: requests to the login endpoints per client address (an
+	// IPv6 client is its /64).
+	Client throttle.Rate
+	// AccountFailures: failed factors (password, 2FA code, reset answer)
+	// per account, known or not; past it, the account's attempts get 429.
+	AccountFailures throttle.Rate
+	// Mail: codes mailed per address and purpose (2FA, reset).
+	Mail throttle.Rate
+	// MaxKeys bounds the clients and accounts tracked at once.
+	MaxKeys int
+}
+
+// DefaultLimits are generous to people and slow to machines: a person
+// never sends 120 login requests a minute, nor fails 10 times in a row;
+// a guesser who does waits 5 minutes per further guess.
+var DefaultLimits = Limits{
+	Client:          throttle.Rate{N: 120, Per: time.Minute},
+	AccountFailures: throttle.Rate{N: 10, Per: 50 * time.Minute},
+	Mail:            throttle.Rate{N: 3, Per: 15 * time.Minute},
+	MaxKeys:         100_000,
+}
+
+// Config wires a Service.
+type Config struct {
+	Store   *store.Store
+	Hasher  *auth.Hasher
+	Box     *secret.Box // seals challenge answers (EncryptChallengeAnswers)
+	Captcha *captcha.Verifier
+	Mailer  Mailer
+	Logger  *slog.Logger
+	Metrics Metrics
+	Now     func() time.Time // the clock; tests move it
+	Limits  Limits           // zero: DefaultLimits
+}
+
+// Service is the login service of every tenant in a store.
+type Service struct {
+	store   *store.Store
+	hasher  *auth.Hasher
+	box     *secret.Box
+	captcha *captcha.Verifier
+	mailer  Mailer
+	log     *slog.Logger
+	metrics Metrics
+	now     func() time.Time
+
+	clients  *throttle.Limiter
+	failures *throttle.Limiter
+	mails    *throttle.Limiter
+
+	background sync.WaitGroup // mail that outlives its request
+}
+
+// New returns a Service for cfg.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, hasher: cfg.Hasher, box: cfg.Box, captcha: cfg.Captcha, mailer: cfg.Mailer,
+		log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
+	if s.captcha == nil {
+		s.captcha = captcha.New(captcha.DefaultURL)
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.metrics == nil {
+		s.metrics = noMetrics{}
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.mailer == nil {
+		s.mailer = discardMail{}
+	}
+	l := cfg.Limits
+	if l == (Limits{}) {
+		l = DefaultLimits
+	}
+	s.clients = throttle.New(l.Client, l.MaxKeys)
+	s.failures = throttle.New(l.AccountFailures, l.MaxKeys)
+	s.mails = throttle.New(l.Mail, l.MaxKeys)
+	return s
+}
+
+type discardMail struct{}
+
+func (discardMail) Send(context.Context, mail.Message) error { return nil }
+
+// Wait returns when mail started for answered requests has been sent.
+func (s *Service) Wait() { s.background.Wait() }
+
+// ResetValidFor is how long a mailed password reset code works.
+const ResetValidFor = 30 * time.Minute
+
+// MaxPassword bounds the work one login can cause.
+const MaxPassword = 1024
+
+// maxEmail is the longest address SMTP allows.
+const maxEmail = 320
+
+// Policy is what governs a tenant's logins: its root business's settings.
+type Policy struct {
+	Login    settings.LoginPolicy
+	Security settings.Security
+	TwoFA    settings.TwoFA
+}
+
+// Policy returns the tenant's policy.
+func (s *Service) Policy(ctx context.Context, tenant string) (p Policy, err error) {
+	root := store.RootBusinessID(tenant)
+	if p.Login, err = s.store.LoginPolicy(ctx, root); err != nil {
+		return p, err
+	}
+	if p.Security, err = s.store.Security(ctx, root); err != nil {
+		return p, err
+	}
+	p.TwoFA, err = s.store.TwoFA(ctx, root)
+	return p, err
+}
+
+// TenantForHost returns the tenant whose login service a host name serves.
+func (s *Service) TenantForHost(ctx context.Context, host string) (string, error) {
+	return s.store.TenantForHost(ctx, host)
+}
+
+// Errors the service answers with. Their messages are for the client.
+var (
+	// ErrBadLogin is every login failure when AllowUserEnum is disabled,
+	// so that no answer tells whether an email is registered.
+	ErrBadLogin      = fault.New(fault.Unauthorized, "The email address or password is incorrect.")
+	ErrUnknownEmail  = fault.New(fault.Unauthorized, "No user is registered with this email address.")
+	ErrWrongPassword = fault.New(fault.Unauthorized, "The password is incorrect.")
+	ErrSuspended     = fault.New(fault.Locked, "The account is suspended after too many failed logins; try again later.")
+	ErrNoSession     = fault.New(fault.Unauthorized, "login is required: send the AtmoAuthToken cookie of a current session")
+	ErrExpired       = fault.New(fault.Unauthorized, "the session has expired; log in again")
+	ErrWrongCode     = fault.New(fault.Unauthorized, "The verification code is incorrect.")
+	ErrVoidCode      = fault.New(fault.Unauthorized, "The verification code has expired or was entered wrongly too often; log in again.")
+	ErrBadResetCode  = store.ErrBadResetCode
+)
+
+// Attempt is one password login.
+type Attempt struct {
+	Tenant          string
+	Email           string
+	Password        string
+	CaptchaResponse string
+	ClientIP        string // the client's address, for throttling and CAPTCHA
+	DeviceToken     string // the 2FA device cookie's value, "" if none
+}
+
+// Result is a login's outcome: a session, live or waiting for its 2FA code.
+type Result struct {
+	User    store.User
+	Session auth.Session
+	Token   string    // the auth token's secret, for the cookie
+	CSRF    string    // the CSRF token's secret; "" while pending
+	Expires time.Time // when the session (or the pending code) ends
+	Pending bool      // the 2FA code is outstanding
+	Policy  Policy
+	// Device is a new remembered-device secret to set as the 2FA device
+	// cookie until DeviceExpires ("" for none).
+	Device        string
+	DeviceExpires time.Time
+}
+
+// Login checks a password under the tenant's policy. Known and unknown
+// emails take the same path: one lookup, one argon2id verification
+// (against a dummy hash when unknown), one transaction on the email's
+// failure record.
+func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
+	if a.Email == "" || a.Password == "" {
+		return Result{}, fault.New(fault.Invalid, "email and password are required")
+	}
+	if len(a.Password) > MaxPassword || len(a.Email) > maxEmail {
+		return Result{}, fault.New(fault.Invalid, "email or password is too long")
+	}
+	now := s.now()
+	if err := s.throttleClient(a.ClientIP, now); err != nil {
+		s.metrics.Login("throttled")
+		return Result{}, err
+	}
+	p, err := s.Policy(ctx, a.Tenant)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := s.checkCaptcha(ctx, a.CaptchaResponse, a.ClientIP, p.Security); err != nil {
+		s.metrics.Login("captcha_refused")
+		return Result{}, err
+	}
+	acct := accountKey(a.Tenant, a.Email)
+	if err := s.throttleAccount(acct, now); err != nil {
+		s.metrics.Login("throttled")
+		return Result{}, err
+	}
+	user, err := s.store.UserByEmail(ctx, a.Tenant, a.Email)
+	known := err == nil
+	if err != nil && fault.CodeOf(err) != fault.NotFound {
+		return Result{}, err
+	}
+	match, err := s.hasher.Verify(ctx, a.Password, user.PasswordHash)
+	if err != nil {
+		return Result{}, err
+	}
+	good := match && known
+	needTwoFA := false
+	if good {
+		if needTwoFA, err = s.needsTwoFA(ctx, user.ID, p.TwoFA, a.DeviceToken, now); err != nil {
+			return Result{}, err
+		}
+	}
+	var outcome error
+	var suspended bool
+	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: a.Tenant, Email: a.Email, UserID: user.ID, Now: now},
+		func(l *auth.Lockout) error {
+			switch {
+			case l.Locked(now):
+				outcome = ErrSuspended
+			case good && !needTwoFA:
+				l.Succeed()
+			case good:
+				// The count stands until the whole login, 2FA included, succeeds.
+			default:
+				outcome, suspended = s.fail(l, now, p.Login, known)
+			}
+			return nil
+		})
+	if err != nil {
+		return Result{}, err
+	}
+	if outcome != nil {
+		return Result{}, s.refuse(ctx, a.Tenant, user, known, suspended, acct, now, outcome, p)
+	}
+	if needTwoFA {
+		return s.startTwoFA(ctx, user, p, now)
+	}
+	r, err := s.newSession(ctx, user, p, now)
+	if err == nil {
+		s.metrics.Login("success")
+		s.log.InfoContext(ctx, "login", "tenant", a.Tenant, "user", user.ID)
+	}
+	return r, err
+}
+
+// fail is how every wrong factor counts: one failure of the account toward
+// the login policy's suspension. It returns the error to answer (before
+// masking) and whether this failure suspended the account.
+func (s *Service) fail(l *auth.Lockout, now time.Time, p settings.LoginPolicy, known bool) (error, bool) {
+	if l.Fail(now, p) {
+		return ErrSuspended, true
+	}
+	if known {
+		return ErrWrongPassword, false
+	}
+	return ErrUnknownEmail, false
+}
+
+// refuse finishes a failed factor: counts it, tells the owner of a newly
+// suspended account, and masks the answer when AllowUserEnum is disabled.
+func (s *Service) refuse(ctx context.Context, tenant string, u store.User, known, suspended bool, acct string, now time.Time,
+	outcome error, p Policy) error {
+	s.failures.Allow(acct, now)
+	if suspended {
+		s.metrics.Suspended()
+		if known {
+			s.mailSuspension(ctx, u, now, p.Login)
+		}
+	}
+	label := "bad_credentials"
+	if outcome == ErrSuspended {
+		label = "suspended"
+	}
+	s.metrics.Login(label)
+	s.log.InfoContext(ctx, "login failed", "tenant", tenant, "reason", fault.MessageOf(outcome))
+	return s.mask(outcome, p.Security)
+}
+
+// mask hides which of the login failures happened when AllowUserEnum is
+// disabled: unknown email, wrong password and suspension answer alike.
+func (s *Service) mask(err error, sec settings.Security) error {
+	if settings.Feature(sec.AllowUserEnum) {
+		return err
+	}
+	switch err {
+	case ErrUnknownEmail, ErrWrongPassword, ErrSuspended:
+		return ErrBadLogin
+	}
+	return err
+}
+
+// newSession starts a live session for u, ending u's others when the
+// policy forbids concurrent logins.
+func (s *Service) newSession(ctx context.Context, u store.User, p Policy, now time.Time) (Result, error) {
+	sess, token, csrf := newSession(u.ID, u.TenantID, now)
+	if err := s.store.CreateSession(ctx, sess, !p.Login.ConcurrentLogin); err != nil {
+		return Result{}, err
+	}
+	return Result{User: u, Session: sess, Token: token, CSRF: csrf, Expires: sess.ExpiresAt(p.Login), Policy: p}, nil
+}
+
+func newSession(userID, tenant string, now time.Time) (sess auth.Session, token, csrf string) {
+	token, csrf = auth.NewSecret(), auth.NewSecret()
+	return auth.Session{
+		TokenHash:  auth.HashSecret(token),
+		CSRFHash:   auth.HashSecret(csrf),
+		UserID:     userID,
+		TenantID:   tenant,
+		State:      auth.StateActive,
+		IssuedAt:   now,
+		LastSeenAt: now,
+	}, token, csrf
+}
+
+// checkCaptcha requires a verified CAPTCHA response when CaptchaSupport is
+// enabled. It runs before any password is checked or mail sent, so bots
+// cost no hashing, and it fails closed when the service cannot be reached.
+func (s *Service) checkCaptcha(ctx context.Context, response, clientIP string, sec settings.Security) error {
+	if !settings.Feature(sec.CaptchaSupport) {
+		return nil
+	}
+	if response == "" {
+		return fault.New(fault.Unauthorized, "a CAPTCHA response (captchaResponse) is required")
+	}
+	ok, err := s.captcha.Verify(ctx, sec.CaptchaSiteSecret, response, clientIP)
+	if err != nil {
+		s.log.WarnContext(ctx, "captcha verification unavailable", "err", err)
+		return fault.New(fault.Unavailable, "the CAPTCHA could not be verified; try again later")
+	}
+	if !ok {
+		return fault.New(fault.Unauthorized, "the CAPTCHA response was not accepted")
+	}
+	return nil
+}

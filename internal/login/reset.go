@@ -1,0 +1,258 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/mail"
+	"github.com/bizsec/bizsec/internal/settings"
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+// Reset statuses, as the platform names them.
+const (
+	ResetCodeValid   = "user.password.reset.code.valid"
+	ResetValidAnswer = "user.password.reset.valid.answer"
+	ResetWrongAnswer = "user.password.reset.invalid.answer"
+)
+
+// MinPassword is the shortest password a reset sets.
+const MinPassword = 8
+
+// ResetStep is where a password reset stands: its status and the question
+// the user is to answer (nil when the user has none).
+type ResetStep struct {
+	User      store.User
+	Status    string
+	Challenge *settings.Challenge
+}
+
+// ResetRequest asks for a reset code to be mailed.
+type ResetRequest struct {
+	Tenant, Email, CaptchaResponse, ClientIP string
+}
+
+// SendResetCode mails a reset code. With AllowUserEnum disabled it answers
+// an unknown email exactly as a known one, and as fast: the code is stored
+// and mailed after the answer. The limits are the client's and the
+// address's, applied before the email is looked up.
+func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
+	if q.Email == "" || len(q.Email) > maxEmail {
+		return fault.New(fault.Invalid, "emailAddress is required")
+	}
+	now := s.now()
+	if err := s.throttleClient(q.ClientIP, now); err != nil {
+		return err
+	}
+	p, err := s.Policy(ctx, q.Tenant)
+	if err != nil {
+		return err
+	}
+	if err := s.checkCaptcha(ctx, q.CaptchaResponse, q.ClientIP, p.Security); err != nil {
+		return err
+	}
+	if err := s.throttleMail("reset", q.Tenant, q.Email, now); err != nil {
+		return err
+	}
+	u, err := s.store.UserByEmail(ctx, q.Tenant, q.Email)
+	enum := settings.Feature(p.Security.AllowUserEnum)
+	switch {
+	case fault.CodeOf(err) == fault.NotFound && enum:
+		return ErrUnknownEmail
+	case fault.CodeOf(err) == fault.NotFound:
+		return nil
+	case err != nil:
+		return err
+	}
+	if !enum {
+		s.background.Add(1)
+		go func() {
+			defer s.background.Done()
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+			defer cancel()
+			if err := s.mailResetCode(ctx, u, now); err != nil {
+				s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
+			}
+		}()
+		return nil
+	}
+	if err := s.mailResetCode(ctx, u, now); err != nil {
+		s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
+		return errMailDown("the password reset code")
+	}
+	return nil
+}
+
+// mailResetCode starts a reset for u, replacing any other, and mails its code.
+func (s *Service) mailResetCode(ctx context.Context, u store.User, now time.Time) error {
+	code := auth.NewSecret()
+	if err := s.store.StartReset(ctx, u.ID, auth.HashSecret(code), now); err != nil {
+		return err
+	}
+	return s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your password",
+		Body: fmt.Sprintf("Your password reset code is %s\n\nIt is valid for %d minutes. If you did not ask to reset your password, ignore this message.\n",
+			code, int(ResetValidFor.Minutes()))})
+}
+
+// findReset returns the user whose live reset code this is.
+func (s *Service) findReset(ctx context.Context, tenant, email, code string, now time.Time) (store.User, store.Reset, error) {
+	u, err := s.store.UserByEmail(ctx, tenant, email)
+	if fault.CodeOf(err) == fault.NotFound {
+		return u, store.Reset{}, ErrBadResetCode
+	}
+	if err != nil {
+		return u, store.Reset{}, err
+	}
+	reset, err := s.store.ResetFor(ctx, u.ID, auth.HashSecret(code))
+	if err == nil && now.Sub(reset.IssuedAt) >= ResetValidFor {
+		err = ErrBadResetCode
+	}
+	return u, reset, err
+}
+
+// ask returns the question the reset asks: the one asked before, while the
+// user can still answer it, else one of the user's answered, active
+// questions at random; nil when there is none.
+func (s *Service) ask(ctx context.Context, u store.User, reset store.Reset) (*settings.Challenge, error) {
+	answers, err := s.store.Answers(ctx, u.ID)
+	if err != nil {
+		return nil, err
+	}
+	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))
+	if err != nil {
+		return nil, err
+	}
+	var open []settings.Challenge
+	for _, a := range answers {
+		if q := settings.Question(questions, a.ChallengeCode); q.Active {
+			if q.ChallengeCode == reset.ChallengeCode {
+				return &q, nil
+			}
+			open = append(open, q)
+		}
+	}
+	if len(open) == 0 {
+		return nil, nil
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(len(open))))
+	if err != nil {
+		return nil, err
+	}
+	pick := open[n.Int64()]
+	asked, err := s.store.AskReset(ctx, u.ID, reset.CodeHash, pick.ChallengeCode)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range open {
+		if q.ChallengeCode == asked {
+			return &q, nil
+		}
+	}
+	return &pick, nil
+}
+
+// ValidateResetCode checks a reset code and returns the question to answer.
+func (s *Service) ValidateResetCode(ctx context.Context, tenant, email, code, clientIP string) (ResetStep, error) {
+	now := s.now()
+	if err := s.throttleClient(clientIP, now); err != nil {
+		return ResetStep{}, err
+	}
+	u, reset, err := s.findReset(ctx, tenant, email, code, now)
+	if err != nil {
+		return ResetStep{}, err
+	}
+	q, err := s.ask(ctx, u, reset)
+	return ResetStep{User: u, Status: ResetCodeValid, Challenge: q}, err
+}
+
+// ResetAttempt sets a new password with a reset code and the answer to the
+// question asked.
+type ResetAttempt struct {
+	Tenant, Email, Code, NewPassword string
+	ChallengeCode, Answer            string
+	ClientIP                         string
+}
+
+// ResetPassword sets a new password. A wrong answer is a failure of the
+// account, counted toward suspension, and is met by the same question
+// again; after the 2FA MaxAttempts wrong answers the code is void. A
+// completed reset ends the user's sessions and remembered devices, and
+// lifts a suspension: the code proved the mailbox.
+func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep, error) {
+	if n := len(a.NewPassword); n < MinPassword || n > MaxPassword {
+		return ResetStep{}, fault.New(fault.Invalid, "NewPassword must be %d to %d characters", MinPassword, MaxPassword)
+	}
+	now := s.now()
+	if err := s.throttleClient(a.ClientIP, now); err != nil {
+		return ResetStep{}, err
+	}
+	acct := accountKey(a.Tenant, a.Email)
+	if err := s.throttleAccount(acct, now); err != nil {
+		return ResetStep{}, err
+	}
+	u, reset, err := s.findReset(ctx, a.Tenant, a.Email, a.Code, now)
+	if err != nil {
+		return ResetStep{}, err
+	}
+	p, err := s.Policy(ctx, a.Tenant)
+	if err != nil {
+		return ResetStep{}, err
+	}
+	account := store.LockoutChange{Tenant: a.Tenant, Email: u.Email, UserID: u.ID, Actor: "password-reset", Now: now}
+	if reset.ChallengeCode != "" {
+		right := false
+		if a.ChallengeCode == reset.ChallengeCode {
+			if right, err = s.checkAnswer(ctx, u, reset.ChallengeCode, a.Answer); err != nil {
+				return ResetStep{}, err
+			}
+		}
+		if !right {
+			return s.wrongAnswer(ctx, u, reset, account, acct, p, now)
+		}
+	} else if answers, err := s.store.Answers(ctx, u.ID); err != nil || len(answers) > 0 {
+		if err == nil {
+			err = fault.New(fault.Invalid, "validate the reset code first to be asked a security question")
+		}
+		return ResetStep{}, err
+	}
+	hash, err := s.hasher.Hash(ctx, a.NewPassword)
+	if err != nil {
+		return ResetStep{}, err
+	}
+	if err := s.store.CompleteReset(ctx, u.ID, reset.CodeHash, hash, account,
+		func(l *auth.Lockout) error { l.Succeed(); return nil }); err != nil {
+		return ResetStep{}, err
+	}
+	s.failures.Reset(acct)
+	s.log.InfoContext(ctx, "password reset", "user", u.ID)
+	return ResetStep{User: u, Status: ResetValidAnswer}, nil
+}
+
+func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Reset, account store.LockoutChange, acct string,
+	p Policy, now time.Time) (ResetStep, error) {
+	account.Actor = ""
+	var suspended bool
+	void, err := s.store.FailReset(ctx, u.ID, reset.CodeHash, p.TwoFA.MaxAttempts, account, func(l *auth.Lockout) error {
+		_, suspended = s.fail(l, now, p.Login, true)
+		return nil
+	})
+	if err != nil {
+		return ResetStep{}, err
+	}
+	s.failures.Allow(acct, now)
+	if suspended {
+		s.metrics.Suspended()
+		s.mailSuspension(ctx, u, now, p.Login)
+	}
+	s.log.InfoContext(ctx, "reset answer wrong", "user", u.ID, "void", void)
+	if void {
+		return ResetStep{}, fault.New(fault.Unauthorized, "the security question was answered wrongly too often; request a new password reset code")
+	}
+	q, err := s.ask(ctx, u, reset)
+	return ResetStep{User: u, Status: ResetWrongAnswer, Challenge: q}, err
+}

@@ -1,0 +1,111 @@
+package login
+
+import (
+	"context"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+// touchEvery limits how often a session's last use is written: inactivity
+// is measured in minutes, so finer writes would only load the database.
+const touchEvery = 10 * time.Second
+
+// session returns the session of a cookie value, of any state.
+func (s *Service) session(ctx context.Context, tenant, cookie string) (auth.Session, error) {
+	secret, ok := auth.ParseToken(cookie)
+	if !ok {
+		return auth.Session{}, ErrNoSession
+	}
+	sess, err := s.store.Session(ctx, auth.HashSecret(secret))
+	switch {
+	case fault.CodeOf(err) == fault.NotFound:
+		return auth.Session{}, ErrNoSession
+	case err != nil:
+		return auth.Session{}, err
+	case sess.TenantID != tenant:
+		return auth.Session{}, ErrNoSession
+	}
+	return sess, nil
+}
+
+// Authenticate returns the live session of an auth cookie value and the
+// tenant's policy. An expired session is ended.
+func (s *Service) Authenticate(ctx context.Context, tenant, cookie string) (auth.Session, Policy, error) {
+	sess, err := s.session(ctx, tenant, cookie)
+	if err != nil {
+		return sess, Policy{}, err
+	}
+	if sess.State != auth.StateActive {
+		return auth.Session{}, Policy{}, ErrNoSession
+	}
+	p, err := s.Policy(ctx, tenant)
+	if err != nil {
+		return auth.Session{}, p, err
+	}
+	now := s.now()
+	if sess.Expired(now, p.Login) {
+		if err := s.store.DeleteSession(ctx, sess.TokenHash); err != nil {
+			return auth.Session{}, p, err
+		}
+		return auth.Session{}, p, ErrExpired
+	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.store.TouchSession(ctx, sess.TokenHash, now); err != nil {
+			return auth.Session{}, p, err
+		}
+		sess.LastSeenAt = now
+	}
+	return sess, p, nil
+}
+
+// Status describes the session of a cookie value: live, or a login waiting
+// for its 2FA code.
+func (s *Service) Status(ctx context.Context, tenant, cookie string) (Result, error) {
+	sess, p, err := s.Authenticate(ctx, tenant, cookie)
+	if err == ErrNoSession {
+		return s.pendingStatus(ctx, tenant, cookie)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{User: u, Session: sess, Expires: sess.ExpiresAt(p.Login), Policy: p}, nil
+}
+
+// Renew swaps the live session of a cookie value for a new one with new
+// tokens and a new active period; the old token stops working at once.
+func (s *Service) Renew(ctx context.Context, tenant, cookie string) (Result, error) {
+	old, p, err := s.Authenticate(ctx, tenant, cookie)
+	if err != nil {
+		return Result{}, err
+	}
+	u, err := s.store.UserByID(ctx, old.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	sess, token, csrf := newSession(old.UserID, tenant, s.now())
+	if err := s.store.ReplaceSession(ctx, old.TokenHash, sess); err != nil {
+		return Result{}, err
+	}
+	return Result{User: u, Session: sess, Token: token, CSRF: csrf, Expires: sess.ExpiresAt(p.Login), Policy: p}, nil
+}
+
+// Logout ends the session of a cookie value, if there is one.
+func (s *Service) Logout(ctx context.Context, tenant, cookie string) error {
+	secret, ok := auth.ParseToken(cookie)
+	if !ok {
+		return nil
+	}
+	return s.store.DeleteSession(ctx, auth.HashSecret(secret))
+}
+
+// User returns a user by ID.
+func (s *Service) User(ctx context.Context, id string) (store.User, error) {
+	return s.store.UserByID(ctx, id)
+}
