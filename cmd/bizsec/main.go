@@ -4,6 +4,7 @@
 //	bizsec [serve] [-data DIR] [-listen ADDR]
 //	bizsec tenant create -id TENANT -admin-email EMAIL [-hostname HOST]
 //	bizsec user create -tenant TENANT -email EMAIL [-role SiteAdmin|Auditor]
+//	bizsec user unlock -tenant TENANT -email EMAIL
 //	bizsec settings get|put twofa|login|security|challenges --business ID [-server URL] [-email EMAIL] [-file FILE]
 //	bizsec bench [-database postgres://...] [-duration 3s]
 package main
@@ -18,6 +19,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -28,11 +30,13 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
+	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/throttle"
 )
 
 func main() {
@@ -57,7 +61,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	case "settings":
 		return settingsCmd(ctx, args, stdin, stdout)
 	case "tenant", "user":
+		if cmd == "user" && len(args) > 0 && args[0] == "unlock" {
+			return unlockUser(ctx, args[1:], stdout)
+		}
 		if len(args) == 0 || args[0] != "create" {
+			if cmd == "user" {
+				return errors.New("usage: bizsec user create|unlock [flags]")
+			}
 			return fmt.Errorf("usage: bizsec %s create [flags]", cmd)
 		}
 		if cmd == "tenant" {
@@ -65,7 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		}
 		return createUser(ctx, args[1:], stdin, stdout)
 	}
-	return fmt.Errorf("unknown command %q (want serve, tenant create, user create, settings or bench)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, tenant create, user create, user unlock, settings or bench)", cmd)
 }
 
 // env returns the environment variable's value, or def when it is unset.
@@ -100,8 +110,30 @@ func serve(ctx context.Context, args []string) error {
 	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
 	smtpAddr := fs.String("smtp-addr", env("BIZSEC_SMTP_ADDR", ""), "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox (env BIZSEC_SMTP_ADDR; credentials in BIZSEC_SMTP_USERNAME, BIZSEC_SMTP_PASSWORD)")
 	from := fs.String("mail-from", env("BIZSEC_MAIL_FROM", "bizsec@localhost"), "sender address of the server's mail (env BIZSEC_MAIL_FROM)")
+	proxies := fs.String("trusted-proxies", env("BIZSEC_TRUSTED_PROXIES", ""),
+		"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (env BIZSEC_TRUSTED_PROXIES)")
+	d := login.DefaultLimits
+	clientRate := fs.String("client-rate", env("BIZSEC_CLIENT_RATE", d.Client.String()),
+		"login-service requests per client address (IPv6: per /64), as N/duration (env BIZSEC_CLIENT_RATE)")
+	failureRate := fs.String("account-failure-rate", env("BIZSEC_ACCOUNT_FAILURE_RATE", d.AccountFailures.String()),
+		"failed passwords, codes and answers per account before 429, as N/duration (env BIZSEC_ACCOUNT_FAILURE_RATE)")
+	mailRate := fs.String("mail-rate", env("BIZSEC_MAIL_RATE", d.Mail.String()),
+		"codes mailed per address and purpose (2FA, reset), as N/duration (env BIZSEC_MAIL_RATE)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	trusted, err := parsePrefixes(*proxies)
+	if err != nil {
+		return err
+	}
+	limits := login.Limits{MaxKeys: d.MaxKeys}
+	for _, r := range []struct {
+		into *throttle.Rate
+		spec string
+	}{{&limits.Client, *clientRate}, {&limits.AccountFailures, *failureRate}, {&limits.Mail, *mailRate}} {
+		if *r.into, err = throttle.ParseRate(r.spec); err != nil {
+			return err
+		}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	var mailer httpapi.Mailer = &mail.Outbox{Dir: filepath.Join(*data, "outbox"), From: *from}
@@ -112,7 +144,7 @@ func serve(ctx context.Context, args []string) error {
 	} else {
 		log.Info("mail into the outbox directory", "dir", filepath.Join(*data, "outbox"))
 	}
-	st, err := db.open(ctx)
+	st, err := store.Open(ctx, *db.database, *db.data, store.WithLogger(log))
 	if err != nil {
 		return err
 	}
@@ -123,13 +155,15 @@ func serve(ctx context.Context, args []string) error {
 	}
 	st.SetSecretBox(box)
 	api := httpapi.New(httpapi.Config{
-		Store:         st,
-		Hasher:        auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
-		Logger:        log,
-		SecureCookies: *secure,
-		Captcha:       captcha.New(*captchaURL),
-		Mailer:        mailer,
-		Box:           box,
+		Store:          st,
+		Hasher:         auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
+		Logger:         log,
+		SecureCookies:  *secure,
+		Captcha:        captcha.New(*captchaURL),
+		Mailer:         mailer,
+		Box:            box,
+		TrustedProxies: trusted,
+		Limits:         limits,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
@@ -312,5 +346,59 @@ func addUser(ctx context.Context, st *store.Store, tenant, email, name, business
 	if generated {
 		fmt.Fprintf(stdout, "password: %s\n", password) // shown once, never stored in clear
 	}
+	return nil
+}
+
+// parsePrefixes reads a comma-separated list of addresses and CIDRs.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, item := range strings.Split(list, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		if !strings.Contains(item, "/") {
+			a, err := netip.ParseAddr(item)
+			if err != nil {
+				return nil, fmt.Errorf("trusted proxy %q: not an address or CIDR", item)
+			}
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+			continue
+		}
+		p, err := netip.ParsePrefix(item)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxy %q: not an address or CIDR", item)
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
+}
+
+// unlockUser lifts a user's suspension from the command line, recorded in
+// the audit history as done by "cli".
+func unlockUser(ctx context.Context, args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("user unlock", flag.ContinueOnError)
+	db := addDBFlags(fs)
+	tenant := fs.String("tenant", "", "tenant ID")
+	email := fs.String("email", "", "the suspended user's email")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *tenant == "" || *email == "" {
+		return errors.New("user unlock needs -tenant and -email")
+	}
+	st, err := db.open(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	u, err := st.UserByEmail(ctx, *tenant, *email)
+	if err != nil {
+		return fmt.Errorf("no user %s in tenant %s", *email, *tenant)
+	}
+	if err := login.New(login.Config{Store: st}).Unlock(ctx, *tenant, u.ID, "cli"); err != nil {
+		return errors.New(fault.MessageOf(err))
+	}
+	fmt.Fprintf(stdout, "user %s unlocked\n", u.Email)
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/store"
@@ -101,5 +102,50 @@ func TestBench(t *testing.T) {
 	}
 	if os.Getenv(storetest.EnvPostgres) != "" && !regexp.MustCompile(`p99 [0-9.]+ ms, max [0-9.]+ ms over 5 changes`).MatchString(out.String()) {
 		t.Errorf("no propagation figures in\n%s", out.String())
+	}
+}
+
+// TestUserUnlock suspends a user through the store, unlocks them with the
+// CLI, and checks the suspension is gone and the unlock audited as "cli".
+func TestUserUnlock(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"tenant", "create", "-data", dir, "-id", "acme", "-admin-email", "a@acme.example"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	unlock := []string{"user", "unlock", "-data", dir, "-tenant", "acme", "-email", "a@acme.example"}
+	if err := run(ctx, unlock, nil, &out); err == nil || !strings.Contains(err.Error(), "not suspended") {
+		t.Fatalf("unlocking a user who is not suspended: %v", err)
+	}
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := st.UserByEmail(ctx, "acme", "a@acme.example")
+	now := time.Now()
+	err = st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: u.Email, UserID: u.ID, Now: now},
+		func(l *auth.Lockout) error { l.LockedUntil = now.Add(time.Hour); return nil })
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, unlock, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, []string{"user", "unlock", "-data", dir, "-tenant", "acme", "-email", "nobody@acme.example"}, nil, &out); err == nil {
+		t.Error("unlocking an unknown user: no error")
+	}
+	st, err = store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if list, _ := st.Suspensions(ctx, "acme", time.Now()); len(list) != 0 {
+		t.Errorf("still suspended: %+v", list)
+	}
+	entries, err := st.Audit(ctx, "tenantbusiness.acme", store.AccountKind, 10, 0)
+	if err != nil || len(entries) != 2 || entries[0].Actor != "cli" || !strings.Contains(string(entries[0].New), `"Event":"unlocked"`) {
+		t.Errorf("audit %+v (%v): want suspended, then unlocked by cli", entries, err)
 	}
 }

@@ -1,9 +1,15 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/login"
 )
 
 // BenchmarkLoginFailure compares the cost of a login for an unknown email
@@ -35,4 +41,60 @@ func BenchmarkGetSettings(b *testing.B) {
 	for b.Loop() {
 		e.get(admin, "loginpolicy")
 	}
+}
+
+// BenchmarkLoginUnderFlood measures a client's good login (production
+// argon2id) alone and while another client floods the login service from
+// 8 connections, and reports the ratio of the medians; the default limits
+// should keep it under 2. Run:
+// go test -run '^$' -bench LoginUnderFlood -benchtime 20x ./internal/httpapi
+func BenchmarkLoginUnderFlood(b *testing.B) {
+	e := newEnvLimited(b, auth.DefaultParams, login.DefaultLimits, netip.MustParsePrefix("127.0.0.0/8"))
+	body := `{"email":"dev@acme.example","password":"` + password + `"}`
+	measure := func() time.Duration {
+		var ds []time.Duration
+		for range b.N {
+			start := time.Now()
+			if r := e.do(call{method: "POST", path: "/api/login", header: from("198.51.100.4"), body: body}); r.status != 200 {
+				b.Fatalf("login: %d %s", r.status, r.body)
+			}
+			ds = append(ds, time.Since(start))
+		}
+		slices.Sort(ds)
+		return ds[len(ds)/2]
+	}
+	alone := measure()
+	stop := make(chan struct{})
+	throttled := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			deadline := time.Now().Add(2 * time.Minute)
+			for i := 0; time.Now().Before(deadline); i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				r := e.do(call{method: "POST", path: "/api/login", header: from("203.0.113.9"),
+					body: fmt.Sprintf(`{"email":"x%d-%d@acme.example","password":"nope"}`, w, i)})
+				if r.status == 429 {
+					select {
+					case throttled <- struct{}{}:
+					default:
+					}
+				}
+			}
+		}()
+	}
+	<-throttled // the flood has spent its budget: measure the steady state
+	b.ResetTimer()
+	flooded := measure()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(alone.Microseconds())/1000, "alone-p50-ms")
+	b.ReportMetric(float64(flooded.Microseconds())/1000, "flooded-p50-ms")
+	b.ReportMetric(float64(flooded)/float64(alone), "ratio")
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -66,6 +67,8 @@ type env struct {
 	// limits throttle the login service. Tests of other rules run with
 	// limits no test reaches; the abuse-control tests use the defaults.
 	limits login.Limits
+	// trusted are the proxies whose X-Forwarded-For the server believes.
+	trusted []netip.Prefix
 }
 
 // unlimited is a login.Limits that no test reaches.
@@ -103,9 +106,9 @@ func newEnv(t testing.TB) *env { return newEnvWith(t, testParams) }
 func newEnvWith(t testing.TB, params auth.Params) *env { return newEnvLimited(t, params, unlimited) }
 
 // newEnvLimited starts an env whose login service has the given limits.
-func newEnvLimited(t testing.TB, params auth.Params, limits login.Limits) *env {
+func newEnvLimited(t testing.TB, params auth.Params, limits login.Limits, trusted ...netip.Prefix) *env {
 	t.Helper()
-	e := &env{t: t, limits: limits, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+	e := &env{t: t, limits: limits, trusted: trusted, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
 		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t), logs: &syncBuffer{}}
 	t.Cleanup(e.siteverify.Close)
@@ -139,7 +142,7 @@ func (e *env) start() {
 	e.box = box
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits})
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)
 }
