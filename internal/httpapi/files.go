@@ -35,6 +35,9 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, q *request) err
 	if err := p.Security.CheckText("the file name", name); err != nil {
 		return err
 	}
+	if err := identityEncoding(r); err != nil {
+		return err
+	}
 	content, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFile))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

@@ -151,7 +151,7 @@ func (s *Server) setSessionCookies(w http.ResponseWriter, r *http.Request, tenan
 	}
 	http.SetCookie(w, ac)
 	if csrf != "" && (settings.Feature(p.Security.ReadRequestCSRFSupport) || settings.Feature(p.Security.WriteRequestCSRFSupport)) {
-		c := s.cookie(r, CSRFCookie(tenant), auth.FormatToken(csrf, auth.Field("expirationTime", auth.Millis(expires))), p.Security)
+		c := s.cookie(r, CSRFCookie(tenant), csrf, p.Security)
 		c.Expires = ac.Expires
 		http.SetCookie(w, c) // not HttpOnly: the client's script reads it to build the header
 	}

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"path"
 	"strings"
 	"time"
 
@@ -70,7 +71,7 @@ func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
 		trusted: cfg.TrustedProxies, metrics: newMetrics()}
 	if s.log == nil {
-		s.log = slog.Default()
+		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -150,7 +151,26 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
 	})
-	return s.recoverPanics(fixDocTypos(s.observe(mux)))
+	return s.recoverPanics(s.canonicalPaths(fixDocTypos(s.observe(mux))))
+}
+
+// canonicalPaths answers a path the mux would clean ("..", ".", "//") with
+// a fault instead of the mux's redirect, which could send a write to
+// another resource than the one the client named.
+func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		clean := path.Clean(p)
+		if strings.HasSuffix(p, "/") && clean != "/" {
+			clean += "/"
+		}
+		if p == "" || p[0] != '/' || clean != p {
+			mt, _ := settingsTypes.negotiate(r)
+			writeError(w, r, s.log, mt, fault.New(fault.NotFound, "no such resource: the path is not in canonical form"))
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 // route registers h for pattern behind the adapter, which negotiates the
@@ -266,14 +286,15 @@ func (s *Server) authCookie(r *http.Request, tenant string) string {
 
 // checkCSRF enforces the X-Csrf-Token header as the tenant's security
 // settings require: on reads when ReadRequestCSRFSupport is enabled, on
-// writes when WriteRequestCSRFSupport is. The token is bound to the session.
+// writes when WriteRequestCSRFSupport is. The header must be the session's
+// CSRF cookie value exactly (compared by hash, in constant time).
 func checkCSRF(r *http.Request, tenant string, sess auth.Session, sec settings.Security) error {
 	read := r.Method == http.MethodGet || r.Method == http.MethodHead
 	if read && !settings.Feature(sec.ReadRequestCSRFSupport) || !read && !settings.Feature(sec.WriteRequestCSRFSupport) {
 		return nil
 	}
-	secret, ok := auth.ParseToken(r.Header.Get(CSRFHeader(tenant)))
-	if !ok || subtle.ConstantTimeCompare(auth.HashSecret(secret), sess.CSRFHash) != 1 {
+	header := r.Header.Get(CSRFHeader(tenant))
+	if header == "" || subtle.ConstantTimeCompare(auth.HashSecret(header), sess.CSRFHash) != 1 {
 		return fault.New(fault.Unauthorized, "the %s header is missing, invalid or expired", CSRFHeader(tenant))
 	}
 	return nil

@@ -100,6 +100,11 @@ var (
 		kind: store.TwoFAKind, types: twoFATypes,
 		out: func(t settings.TwoFA) any { return twoFAOut(t) },
 		change: func(q *request, in *twoFAWire) (func(*settings.TwoFA) error, error) {
+			if in.DeviceCookieName != nil {
+				if err := settings.CheckDeviceCookieName(*in.DeviceCookieName); err != nil {
+					return nil, err
+				}
+			}
 			if in.DeviceCookieValue != nil {
 				if err := q.policy.Security.CheckText("DeviceCookieValue", *in.DeviceCookieValue); err != nil {
 					return nil, err

@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
@@ -25,8 +24,11 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, q *request)
 	if err != nil {
 		return fault.New(fault.Invalid, "the request body could not be read")
 	}
-	if err := json.Unmarshal(body, &in); err != nil {
-		return jsonFault(err)
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return fault.New(fault.Invalid, "the request body is empty")
+	}
+	if err := decodeJSONObject(body, &in, false); err != nil {
+		return err
 	}
 	if action := in.Parameters["Action"]; !strings.EqualFold(action, "validate") {
 		return fault.New(fault.Invalid, `parameters.Action must be "validate", got %q`, clip(action, 40))

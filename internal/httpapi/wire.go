@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"encoding/xml"
 	"errors"
@@ -9,6 +10,10 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/bizsec/bizsec/internal/fault"
 )
@@ -42,9 +47,14 @@ func unquote(b []byte) (string, bool) {
 	return string(b), false
 }
 
+// parseInt reads an integer, or a string of exactly an optional minus and
+// digits: " 4" and "+4" are refused, so that one body has one meaning.
 func parseInt(b []byte) (int, error) {
 	s, quoted := unquote(b)
-	n, err := strconv.Atoi(strings.TrimSpace(s))
+	n, err := strconv.Atoi(s)
+	if err == nil && !digits(strings.TrimPrefix(s, "-")) {
+		err = strconv.ErrSyntax
+	}
 	if err != nil || n < -1<<31 || n > 1<<31-1 {
 		kind := "number " + s
 		if quoted {
@@ -55,9 +65,19 @@ func parseInt(b []byte) (int, error) {
 	return n, nil
 }
 
+func digits(s string) bool {
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// parseBool reads true or false, natively or as exactly "true" or "false".
 func parseBool(b []byte) (bool, error) {
 	s, quoted := unquote(b)
-	switch strings.ToLower(strings.TrimSpace(s)) {
+	switch s {
 	case "true":
 		return true, nil
 	case "false":
@@ -138,6 +158,9 @@ type checker interface{ unknown() error }
 // decodeBody reads the request body of the given media type into v,
 // turning every decoding problem into a client error that names the field.
 func decodeBody(w http.ResponseWriter, r *http.Request, mediaType string, v any) error {
+	if err := identityEncoding(r); err != nil {
+		return err
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 	var tooBig *http.MaxBytesError
 	switch {
@@ -154,38 +177,115 @@ func decodeBody(w http.ResponseWriter, r *http.Request, mediaType string, v any)
 	return decodeJSON(body, v)
 }
 
-func decodeJSON(body []byte, v any) error {
+// decodeJSON decodes a JSON object into v with one meaning per body: field
+// names match exactly (case-sensitive), a name may appear once per object,
+// the text must be UTF-8, null is refused, and unknown fields are refused.
+// It uses the JSON v2 semantics (github.com/go-json-experiment/json, the
+// reference implementation of encoding/json/v2), whose defaults are
+// exactly these, rather than a hand-written check beside encoding/json.
+func decodeJSON(body []byte, v any) error { return decodeJSONObject(body, v, true) }
+
+// decodeJSONObject is decodeJSON, with unknown fields ignored unless
+// rejectUnknown is set (the 2FA step's body has fields the platform's
+// documentation does not show).
+func decodeJSONObject(body []byte, v any, rejectUnknown bool) error {
+	if !utf8.Valid(body) {
+		return fault.New(fault.Invalid, "the request body is not valid UTF-8")
+	}
 	if trimmed := strings.TrimSpace(string(body)); trimmed[0] != '{' {
 		return fault.New(fault.Invalid, "the request body must be a JSON object")
 	}
-	dec := json.NewDecoder(strings.NewReader(string(body)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return jsonFault(err)
+	// One pass over the tokens first: syntax, duplicate names and nulls are
+	// reported with their place before any field is decoded.
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.ReadToken()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return jsonFault(err)
+		}
+		if tok.Kind() == 'n' {
+			return fault.New(fault.Invalid, "field %s: null is not allowed; leave the field out to keep its value", fieldName(dec.StackPointer()))
+		}
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fault.New(fault.Invalid, "malformed JSON: unexpected data after the object")
+	if err := jsonv2.Unmarshal(body, v, jsonv2.RejectUnknownMembers(rejectUnknown)); err != nil {
+		return jsonFault(err)
 	}
 	return nil
 }
 
+// fieldName renders a JSON pointer as the field path a user wrote:
+// /Challenge/0/MinLength is "Challenge[0].MinLength".
+func fieldName(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	return strconv.Quote(clip(b.String(), 120))
+}
+
+// jsonFault turns a decoding error into a client error in plain words:
+// the field, what was expected, what came; never a Go type or package name.
 func jsonFault(err error) error {
-	var syntax *json.SyntaxError
+	var syn *jsontext.SyntacticError
+	var sem *jsonv2.SemanticError
 	var typ *json.UnmarshalTypeError
 	switch {
-	case errors.As(err, &syntax):
-		return fault.New(fault.Invalid, "malformed JSON at offset %d: %s", syntax.Offset, syntax.Error())
-	case errors.As(err, &typ) && typ.Field != "":
-		return fault.New(fault.Invalid, "field %q: expected %s, got %s", typ.Field, typeName(typ.Type), clip(typ.Value, 80))
-	case errors.As(err, &typ):
-		return fault.New(fault.Invalid, "expected a JSON object, got %s", typ.Value)
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return fault.New(fault.Invalid, "duplicate field %s", fieldName(syn.JSONPointer))
+	case errors.As(err, &syn) && strings.Contains(syn.Err.Error(), "after top-level value"):
+		return fault.New(fault.Invalid, "malformed JSON: unexpected data after the object")
+	case errors.As(err, &syn):
+		msg := strings.TrimPrefix(syn.Err.Error(), "jsontext: ")
+		return fault.New(fault.Invalid, "malformed JSON at offset %d: %s", syn.ByteOffset, clip(msg, 120))
+	case errors.As(err, &sem) && errors.Is(sem.Err, jsonv2.ErrUnknownName):
+		return fault.New(fault.Invalid, "unknown field %s", fieldName(sem.JSONPointer))
+	case errors.As(err, &sem):
+		got := kindName(sem.JSONKind)
+		if errors.As(err, &typ) {
+			got = typ.Value
+		} else if len(sem.JSONValue) > 0 {
+			got += " " + string(sem.JSONValue)
+		}
+		want := "a valid value"
+		if sem.GoType != nil {
+			want = typeName(sem.GoType)
+		}
+		if len(sem.JSONPointer) == 0 {
+			return fault.New(fault.Invalid, "expected %s, got %s", want, clip(got, 80))
+		}
+		return fault.New(fault.Invalid, "field %s: expected %s, got %s", fieldName(sem.JSONPointer), want, clip(got, 80))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
 		return fault.New(fault.Invalid, "malformed JSON: the body ends early")
+	case errors.As(err, &typ):
+		return fault.New(fault.Invalid, "expected %s, got %s", typeName(typ.Type), clip(typ.Value, 80))
 	}
-	if msg, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fault.New(fault.Invalid, "unknown field %s", clip(msg, 80))
+	return fault.New(fault.Invalid, "malformed JSON")
+}
+
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "a string"
+	case '0':
+		return "a number"
+	case 't', 'f':
+		return "a boolean"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list"
 	}
-	return fault.New(fault.Invalid, "malformed JSON: %s", clip(err.Error(), 200))
+	return "a value"
 }
 
 func typeName(t reflect.Type) string {
@@ -202,14 +302,136 @@ func typeName(t reflect.Type) string {
 	return "an object"
 }
 
+// identityEncoding refuses a body sent with a Content-Encoding the server
+// does not decode, rather than reading compressed bytes as text.
+func identityEncoding(r *http.Request) error {
+	for _, v := range r.Header.Values("Content-Encoding") {
+		for _, enc := range strings.Split(v, ",") {
+			if enc = strings.TrimSpace(enc); enc != "" && !strings.EqualFold(enc, "identity") {
+				return fault.New(unsupportedType, "Content-Encoding %q is not supported; send the body uncompressed", clip(enc, 40))
+			}
+		}
+	}
+	return nil
+}
+
+// repeatable are the XML elements that form lists; any other element may
+// appear once under its parent.
+var repeatable = map[string]bool{"Challenge": true, "AllowedSpecialCharacter": true, "UserIdentificationChallenge": true}
+
+// checkXML holds an XML body to the same one-meaning rules as JSON before
+// it is decoded: UTF-8 only, no DOCTYPE, no attributes but namespace
+// declarations, every prefix declared, and no element twice under one
+// parent (whatever its namespace) unless it forms a list.
+func checkXML(body []byte) error {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	var charset string
+	dec.CharsetReader = func(label string, _ io.Reader) (io.Reader, error) {
+		charset = label
+		return nil, errors.New("charset")
+	}
+	type level struct {
+		prefixes map[string]bool
+		children map[string]bool
+	}
+	stack := []level{{prefixes: map[string]bool{"xml": true}, children: map[string]bool{}}}
+	declared := func(prefix string) bool {
+		for i := len(stack) - 1; i >= 0; i-- {
+			if stack[i].prefixes[prefix] {
+				return true
+			}
+		}
+		return false
+	}
+	for {
+		tok, err := dec.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if charset != "" {
+			return fault.New(unsupportedType, "XML in %s is not accepted; send UTF-8", clip(charset, 40))
+		}
+		if err != nil {
+			return xmlFault(err)
+		}
+		switch t := tok.(type) {
+		case xml.ProcInst:
+			if t.Target == "xml" {
+				if enc := procInstParam(string(t.Inst), "encoding"); enc != "" && !strings.EqualFold(enc, "utf-8") {
+					return fault.New(unsupportedType, "XML in %s is not accepted; send UTF-8", clip(enc, 40))
+				}
+			}
+		case xml.Directive:
+			return fault.New(fault.Invalid, "malformed XML: a DOCTYPE or other declaration is not allowed")
+		case xml.StartElement:
+			l := level{prefixes: map[string]bool{}, children: map[string]bool{}}
+			for _, a := range t.Attr {
+				switch {
+				case a.Name.Space == "xmlns":
+					l.prefixes[a.Name.Local] = true
+				case a.Name.Space == "" && a.Name.Local == "xmlns":
+				default:
+					return fault.New(fault.Invalid, "malformed XML: unknown attribute %q on <%s>", clip(a.Name.Local, 80), clip(t.Name.Local, 80))
+				}
+			}
+			stack = append(stack, l)
+			if t.Name.Space != "" && !declared(t.Name.Space) {
+				return fault.New(fault.Invalid, "malformed XML: namespace prefix %q of <%s> is not declared", clip(t.Name.Space, 80), clip(t.Name.Local, 80))
+			}
+			parent := stack[len(stack)-2]
+			if parent.children[t.Name.Local] && !repeatable[t.Name.Local] {
+				return fault.New(fault.Invalid, "duplicate element <%s>", clip(t.Name.Local, 80))
+			}
+			parent.children[t.Name.Local] = true
+		case xml.EndElement:
+			if len(stack) > 1 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+}
+
+// procInstParam reads a pseudo-attribute of <?xml ...?>.
+func procInstParam(inst, name string) string {
+	i := strings.Index(inst, name+"=")
+	if i < 0 {
+		return ""
+	}
+	rest := inst[i+len(name)+1:]
+	if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+		return ""
+	}
+	end := strings.IndexByte(rest[1:], rest[0])
+	if end < 0 {
+		return ""
+	}
+	return rest[1 : end+1]
+}
+
+// xmlFault reports an XML decoding error without Go's internals.
+func xmlFault(err error) error {
+	var syn *xml.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return fault.New(fault.Invalid, "malformed XML on line %d: %s", syn.Line, clip(syn.Msg, 120))
+	case errors.As(err, &typ):
+		return fault.New(fault.Invalid, "malformed XML: expected %s, got %s", typeName(typ.Type), clip(typ.Value, 80))
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "expected element type") {
+		return fault.New(fault.Invalid, "malformed XML: %s", clip(msg, 200))
+	}
+	return fault.New(fault.Invalid, "malformed XML")
+}
+
 func decodeXML(body []byte, v any) error {
+	if err := checkXML(body); err != nil {
+		return err
+	}
 	dec := xml.NewDecoder(strings.NewReader(string(body)))
 	if err := dec.Decode(v); err != nil {
-		var typ *json.UnmarshalTypeError
-		if errors.As(err, &typ) {
-			return fault.New(fault.Invalid, "malformed XML: expected %s, got %s", typeName(typ.Type), clip(typ.Value, 80))
-		}
-		return fault.New(fault.Invalid, "malformed XML: %s", clip(err.Error(), 200))
+		return xmlFault(err)
 	}
 	for {
 		tok, err := dec.Token()
@@ -217,7 +439,7 @@ func decodeXML(body []byte, v any) error {
 			break
 		}
 		if err != nil {
-			return fault.New(fault.Invalid, "malformed XML: %s", clip(err.Error(), 200))
+			return xmlFault(err)
 		}
 		switch t := tok.(type) {
 		case xml.CharData:

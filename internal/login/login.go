@@ -196,7 +196,7 @@ type Result struct {
 	User    store.User
 	Session auth.Session
 	Token   string    // the auth token's secret, for the cookie
-	CSRF    string    // the CSRF token's secret; "" while pending
+	CSRF    string    // the CSRF cookie's value, to be echoed in the header; "" while pending
 	Expires time.Time // when the session (or the pending code) ends
 	Pending bool      // the 2FA code is outstanding
 	Policy  Policy
@@ -333,24 +333,29 @@ func (s *Service) mask(err error, sec settings.Security) error {
 // newSession starts a live session for u, ending u's others when the
 // policy forbids concurrent logins.
 func (s *Service) newSession(ctx context.Context, u store.User, p Policy, now time.Time) (Result, error) {
-	sess, token, csrf := newSession(u.ID, u.TenantID, now)
+	sess, token, csrf := newSession(u.ID, u.TenantID, now, p.Login)
 	if err := s.store.CreateSession(ctx, sess, !p.Login.ConcurrentLogin); err != nil {
 		return Result{}, err
 	}
 	return Result{User: u, Session: sess, Token: token, CSRF: csrf, Expires: sess.ExpiresAt(p.Login), Policy: p}, nil
 }
 
-func newSession(userID, tenant string, now time.Time) (sess auth.Session, token, csrf string) {
-	token, csrf = auth.NewSecret(), auth.NewSecret()
-	return auth.Session{
+// newSession makes a live session and its secrets: the auth token, and
+// the CSRF cookie's whole value, which the client must echo exactly in the
+// CSRF header (only its hash is kept).
+func newSession(userID, tenant string, now time.Time, p settings.LoginPolicy) (sess auth.Session, token, csrf string) {
+	token = auth.NewSecret()
+	sess = auth.Session{
 		TokenHash:  auth.HashSecret(token),
-		CSRFHash:   auth.HashSecret(csrf),
 		UserID:     userID,
 		TenantID:   tenant,
 		State:      auth.StateActive,
 		IssuedAt:   now,
 		LastSeenAt: now,
-	}, token, csrf
+	}
+	csrf = auth.FormatToken(auth.NewSecret(), auth.Field("expirationTime", auth.Millis(sess.ExpiresAt(p))))
+	sess.CSRFHash = auth.HashSecret(csrf)
+	return sess, token, csrf
 }
 
 // checkCaptcha requires a verified CAPTCHA response when CaptchaSupport is

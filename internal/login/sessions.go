@@ -89,7 +89,7 @@ func (s *Service) Renew(ctx context.Context, tenant, cookie string) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	sess, token, csrf := newSession(old.UserID, tenant, s.now())
+	sess, token, csrf := newSession(old.UserID, tenant, s.now(), p.Login)
 	if err := s.store.ReplaceSession(ctx, old.TokenHash, sess); err != nil {
 		return Result{}, err
 	}

@@ -40,7 +40,7 @@ func (s *Service) startTwoFA(ctx context.Context, u store.User, p Policy, now ti
 		return Result{}, err
 	}
 	code, c := auth.NewCode(now)
-	sess, token, _ := newSession(u.ID, u.TenantID, now)
+	sess, token, _ := newSession(u.ID, u.TenantID, now, p.Login)
 	sess.State, sess.Code = auth.StatePending, c
 	if err := s.store.StartTwoFA(ctx, sess); err != nil {
 		return Result{}, err
@@ -115,7 +115,7 @@ func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clien
 	if err := s.throttleAccount(acct, now); err != nil {
 		return Result{}, err
 	}
-	next, token, csrf := newSession(u.ID, tenant, now)
+	next, token, csrf := newSession(u.ID, tenant, now, p.Login)
 	var outcome error
 	var suspended bool
 	result, err := s.store.CompleteTwoFA(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,

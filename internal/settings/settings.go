@@ -216,13 +216,35 @@ func (t TwoFA) Validate() error {
 	v.between("MaxAttempts", t.MaxAttempts, 1, 100)
 	v.oneOf("RecurrenceMode", t.RecurrenceMode, EachLogin, OnceEachInterval, LoginNewDevice)
 	v.between("RecurrenceIntervalMinutes", t.RecurrenceIntervalMinutes, 1, maxMinutes)
-	if t.DeviceCookieName != "" && !validCookieName(t.DeviceCookieName) {
-		v.addf("DeviceCookieName %q is not a valid cookie name", t.DeviceCookieName)
+	if t.DeviceCookieName != "" {
+		if err := CheckDeviceCookieName(t.DeviceCookieName); err != nil {
+			v.addf("%s", fault.MessageOf(err))
+		}
 	}
 	if len(t.DeviceCookieValue) > 256 {
 		v.addf("DeviceCookieValue must be at most 256 characters")
 	}
 	return v.err()
+}
+
+// reservedCookies are the prefixes of the platform's own cookie names.
+var reservedCookies = []string{"AtmoAuthToken_", "Csrf-Token_"}
+
+// CheckDeviceCookieName refuses a name that is not a cookie name, or that is
+// one of the platform's own cookies, which the device cookie would clobber.
+func CheckDeviceCookieName(name string) error {
+	if name == "" {
+		return fault.New(fault.Invalid, "DeviceCookieName must not be empty; leave it out to keep %s", DefaultDeviceName)
+	}
+	if !validCookieName(name) {
+		return fault.New(fault.Invalid, "DeviceCookieName %q is not a valid cookie name", name)
+	}
+	for _, p := range reservedCookies {
+		if len(name) >= len(p) && strings.EqualFold(name[:len(p)], p) {
+			return fault.New(fault.Invalid, "DeviceCookieName %q is reserved: the platform's %s{tenant} cookie", name, p)
+		}
+	}
+	return nil
 }
 
 // DeviceCookie returns the name of the cookie that marks a verified device.
@@ -263,7 +285,9 @@ func (s Security) Validate() error {
 		v.oneOf(f.name, f.value, Enabled, Disabled)
 	}
 	v.between("ChallengeCount", s.ChallengeCount, 0, maxChallengeNeed)
-	if s.AuthTokenCookieDomain != CookieDomainHostname && !validDomain(s.AuthTokenCookieDomain) {
+	if s.AuthTokenCookieDomain != CookieDomainHostname && strings.HasPrefix(strings.ToLower(s.AuthTokenCookieDomain), "com.soa.") {
+		v.addf("AuthTokenCookieDomain %q is not a known constant; use %s or a domain name", s.AuthTokenCookieDomain, CookieDomainHostname)
+	} else if s.AuthTokenCookieDomain != CookieDomainHostname && !validDomain(s.AuthTokenCookieDomain) {
 		v.addf("AuthTokenCookieDomain must be %s or a domain name, got %q", CookieDomainHostname, s.AuthTokenCookieDomain)
 	}
 	v.oneOf("AuthTokenCookieSameSite", s.AuthTokenCookieSameSite, "Lax", "Strict", "None")
@@ -327,6 +351,8 @@ func ValidateChallenges(cs []Challenge) error {
 		switch {
 		case strings.TrimSpace(c.ChallengeCode) == "":
 			v.addf("%s: ChallengeCode is required", name)
+		case strings.ContainsFunc(c.ChallengeCode, unicode.IsControl):
+			v.addf("%s: ChallengeCode must not contain control characters", name)
 		case utf8.RuneCountInString(c.ChallengeCode) > maxCodeLength:
 			v.addf("%s: ChallengeCode must be at most %d characters", name, maxCodeLength)
 		case codes[c.ChallengeCode]:
@@ -337,6 +363,8 @@ func ValidateChallenges(cs []Challenge) error {
 		switch {
 		case q == "":
 			v.addf("%s: ChallengeQuestion is required", name)
+		case strings.ContainsFunc(c.ChallengeQuestion, unicode.IsControl):
+			v.addf("%s: ChallengeQuestion must not contain control characters", name)
 		case utf8.RuneCountInString(c.ChallengeQuestion) > maxQuestionLen:
 			v.addf("%s: ChallengeQuestion must be at most %d characters", name, maxQuestionLen)
 		case questions[q]:
