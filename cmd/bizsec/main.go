@@ -119,6 +119,8 @@ func serve(ctx context.Context, args []string) error {
 		"failed passwords, codes and answers per account before 429, as N/duration (env BIZSEC_ACCOUNT_FAILURE_RATE)")
 	mailRate := fs.String("mail-rate", env("BIZSEC_MAIL_RATE", d.Mail.String()),
 		"codes mailed per address and purpose (2FA, reset), as N/duration (env BIZSEC_MAIL_RATE)")
+	authCache := fs.Int("auth-cache", store.DefaultAuthCacheSize,
+		"sessions and roles kept in memory, at most; 0 reads every one from the database")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -144,7 +146,14 @@ func serve(ctx context.Context, args []string) error {
 	} else {
 		log.Info("mail into the outbox directory", "dir", filepath.Join(*data, "outbox"))
 	}
-	st, err := store.Open(ctx, *db.database, *db.data, store.WithLogger(log))
+	if !store.IsPostgres(*db.database) {
+		unlock, err := store.LockDataDir(*data)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+	}
+	st, err := store.Open(ctx, *db.database, *db.data, store.WithLogger(log), store.WithAuthCacheSize(*authCache))
 	if err != nil {
 		return err
 	}

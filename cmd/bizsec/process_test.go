@@ -226,3 +226,29 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatal("the server did not exit after SIGTERM")
 	}
 }
+
+// TestSecondServerRefused: a second server on the same SQLite data
+// directory refuses to start, with a message that says why.
+func TestSecondServerRefused(t *testing.T) {
+	bin := buildBinary(t)
+	args := dbArgs(t, "sqlite")
+	setupTenant(t, args)
+	startServer(t, bin, args...)
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...)...)
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(stderr.String(), "another bizsec server is already serving the data directory") {
+			t.Errorf("second server: exit %v, stderr %q", err, stderr.String())
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the second server is still running")
+	}
+}

@@ -73,6 +73,16 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mediaT
 
 // writeBody encodes v as JSON or XML according to mediaType.
 func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
+	body, err := encode(mediaType, v)
+	if err != nil {
+		http.Error(w, `{"faultcode":"InternalError","faultstring":"An error occurred processing the call."}`, http.StatusInternalServerError)
+		return
+	}
+	writeEncoded(w, status, mediaType, body)
+}
+
+// encode renders v as JSON or XML according to mediaType.
+func encode(mediaType string, v any) ([]byte, error) {
 	var buf bytes.Buffer
 	var err error
 	if isXML(mediaType) {
@@ -83,12 +93,32 @@ func writeBody(w http.ResponseWriter, status int, mediaType string, v any) {
 		enc.SetEscapeHTML(false) // as the platform: "<=>" stays "<=>"
 		err = enc.Encode(v)
 	}
-	if err != nil {
-		http.Error(w, `{"faultcode":"InternalError","faultstring":"An error occurred processing the call."}`, http.StatusInternalServerError)
-		return
+	return buf.Bytes(), err
+}
+
+// Header values set on every answer, shared so they are not allocated per request.
+var (
+	noStore     = []string{"no-store"}
+	contentType = map[string][]string{}
+)
+
+func init() {
+	for _, types := range []mediaTypes{settingsTypes, twoFATypes, getChallengeTypes, jsonTypes, loginTypes} {
+		for _, t := range types {
+			contentType[t] = []string{t}
+		}
 	}
-	w.Header().Set("Content-Type", mediaType)
-	w.Header().Set("Cache-Control", "no-store")
+}
+
+// writeEncoded sends a body already encoded in mediaType.
+func writeEncoded(w http.ResponseWriter, status int, mediaType string, body []byte) {
+	h := w.Header()
+	if ct, ok := contentType[mediaType]; ok {
+		h["Content-Type"] = ct
+	} else {
+		h.Set("Content-Type", mediaType)
+	}
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(body)
 }

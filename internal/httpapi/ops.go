@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +21,9 @@ type metrics struct {
 	logins   *prometheus.CounterVec
 	lockouts prometheus.Counter
 	twoFA    *prometheus.CounterVec
+
+	counters  sync.Map // counterKey -> prometheus.Counter
+	latencies sync.Map // route -> prometheus.Observer
 }
 
 func newMetrics() *metrics {
@@ -77,9 +82,51 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// methodLabel bounds the method label to the standard methods: a client
+// may send any token as a method, and each distinct label lives forever.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// counterKey names one request counter.
+type counterKey struct {
+	route, method string
+	code          int
+}
+
+// requestCounter returns the counter of a route, method and status from a
+// lock-free map, so the hot path skips the registry's label hashing. Routes
+// are the route patterns, methods are bounded, codes are the server's own.
+func (m *metrics) requestCounter(route, method string, code int) prometheus.Counter {
+	key := counterKey{route, method, code}
+	if c, ok := m.counters.Load(key); ok {
+		return c.(prometheus.Counter)
+	}
+	c := m.requests.WithLabelValues(route, method, strconv.Itoa(code))
+	m.counters.Store(key, c)
+	return c
+}
+
+func (m *metrics) latencyOf(route string) prometheus.Observer {
+	if o, ok := m.latencies.Load(route); ok {
+		return o.(prometheus.Observer)
+	}
+	o := m.latency.WithLabelValues(route)
+	m.latencies.Store(route, o)
+	return o
+}
+
+// maxLoggedPath bounds the client-controlled path in a log line.
+const maxLoggedPath = 256
+
 // observe counts and times each request by its route pattern and writes
-// one structured log line. Only the path is logged: query strings can
-// carry reset codes, and headers carry cookies.
+// one structured log line. Only the path is logged, clipped: query strings
+// can carry reset codes, and headers carry cookies.
 func (s *Server) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -92,11 +139,15 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
+		method := methodLabel(r.Method)
 		elapsed := time.Since(start)
-		s.metrics.requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.code)).Inc()
-		s.metrics.latency.WithLabelValues(route).Observe(elapsed.Seconds())
-		s.log.InfoContext(r.Context(), "request", "method", r.Method, "path", r.URL.Path, "route", route,
-			"status", sw.code, "duration_ms", float64(elapsed.Microseconds())/1000)
+		s.metrics.requestCounter(route, method, sw.code).Inc()
+		s.metrics.latencyOf(route).Observe(elapsed.Seconds())
+		if s.log.Enabled(r.Context(), slog.LevelInfo) {
+			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", method),
+				slog.String("path", clip(r.URL.Path, maxLoggedPath)), slog.String("route", route),
+				slog.Int("status", sw.code), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))
+		}
 	})
 }
 

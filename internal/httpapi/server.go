@@ -14,6 +14,8 @@ import (
 	"net/netip"
 	"path"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -60,6 +62,9 @@ type Server struct {
 	secureCookies bool
 	trusted       []netip.Prefix
 	metrics       *metrics
+
+	encoded      sync.Map // encodedKey -> *encodedBody
+	encodedCount atomic.Int64
 }
 
 // Wait returns when work started by requests that have been answered is

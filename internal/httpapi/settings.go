@@ -62,10 +62,44 @@ func (op settingsOp[T, W]) get(s *Server) handler {
 		if err != nil {
 			return err
 		}
-		w.Header().Set("ETag", etag(version))
-		writeBody(w, http.StatusOK, q.mediaType, op.out(v))
+		return s.answerVersion(w, q, op.kind.Name, q.business.ID, version, func() any { return op.out(v) })
+	}
+}
+
+// encodedKey names one answer: an object of a business in a media type.
+type encodedKey struct{ object, business, mediaType string }
+
+type encodedBody struct {
+	version int64
+	etag    []string
+	body    []byte
+}
+
+// maxEncoded bounds the answers kept encoded.
+const maxEncoded = 50_000
+
+// answerVersion answers with an object's version, encoded once per version
+// and media type: reads of an unchanged object cost no encoding.
+func (s *Server) answerVersion(w http.ResponseWriter, q *request, object, business string, version int64, out func() any) error {
+	key := encodedKey{object, business, q.mediaType}
+	if v, ok := s.encoded.Load(key); ok && v.(*encodedBody).version == version {
+		e := v.(*encodedBody)
+		w.Header()["Etag"] = e.etag
+		writeEncoded(w, http.StatusOK, q.mediaType, e.body)
 		return nil
 	}
+	body, err := encode(q.mediaType, out())
+	if err != nil {
+		return err
+	}
+	e := &encodedBody{version: version, etag: []string{etag(version)}, body: body}
+	if _, loaded := s.encoded.Swap(key, e); !loaded && s.encodedCount.Add(1) > maxEncoded {
+		s.encoded.Delete(key)
+		s.encodedCount.Add(-1)
+	}
+	w.Header()["Etag"] = e.etag
+	writeEncoded(w, http.StatusOK, q.mediaType, body)
+	return nil
 }
 
 func (op settingsOp[T, W]) put(s *Server) handler {
@@ -159,9 +193,11 @@ func (s *Server) getChallenges(w http.ResponseWriter, r *http.Request, q *reques
 	if err != nil {
 		return err
 	}
-	w.Header().Set("ETag", etag(version))
-	writeBody(w, http.StatusOK, q.mediaType, challengesOut(cs, include))
-	return nil
+	object := "challenges"
+	if include {
+		object = "challenges?IncludeInactive=true"
+	}
+	return s.answerVersion(w, q, object, q.business.ID, version, func() any { return challengesOut(cs, include) })
 }
 
 // readBody checks the request's Content-Type and decodes its body into v.

@@ -47,15 +47,20 @@ func (s *Service) Authenticate(ctx context.Context, tenant, cookie string) (auth
 	}
 	now := s.now()
 	if sess.Expired(now, p.Login) {
-		if err := s.store.DeleteSession(ctx, sess.TokenHash); err != nil {
-			return auth.Session{}, p, err
+		// The copy in memory may miss a use on another instance: decide on
+		// the database's.
+		if sess, err = s.store.SessionFromDB(ctx, sess.TokenHash); err != nil {
+			return auth.Session{}, p, ErrNoSession
 		}
-		return auth.Session{}, p, ErrExpired
+		if sess.Expired(now, p.Login) {
+			if err := s.store.DeleteSession(ctx, sess.TokenHash); err != nil {
+				return auth.Session{}, p, err
+			}
+			return auth.Session{}, p, ErrExpired
+		}
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := s.store.TouchSession(ctx, sess.TokenHash, now); err != nil {
-			return auth.Session{}, p, err
-		}
+		s.store.TouchSession(sess.TokenHash, now)
 		sess.LastSeenAt = now
 	}
 	return sess, p, nil

@@ -62,7 +62,7 @@ var ErrBadResetCode = fault.New(fault.Unauthorized, "the password reset code is 
 // StartReset records a new reset code for the user, replacing any other.
 func (s *Store) StartReset(ctx context.Context, userID string, codeHash []byte, now time.Time) (err error) {
 	defer fault.Wrap(&err, "store.StartReset(%q)", userID)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO password_resets (user_id, code_hash, issued_at) VALUES (?, ?, ?)
+	_, err = s.w.ExecContext(ctx, `INSERT INTO password_resets (user_id, code_hash, issued_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, issued_at = excluded.issued_at,
 		challenge_code = '', attempts = 0`,
 		userID, codeHash, millis(now))
@@ -142,7 +142,7 @@ func (s *Store) FailReset(ctx context.Context, userID string, codeHash []byte, m
 // EndReset drops the user's outstanding reset.
 func (s *Store) EndReset(ctx context.Context, userID string) (err error) {
 	defer fault.Wrap(&err, "store.EndReset(%q)", userID)
-	_, err = s.db.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID)
+	_, err = s.w.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID)
 	return err
 }
 
@@ -153,11 +153,15 @@ func (s *Store) EndReset(ctx context.Context, userID string) (err error) {
 func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byte, passwordHash string, account LockoutChange,
 	lift func(*auth.Lockout) error) (err error) {
 	defer fault.Wrap(&err, "store.CompleteReset(%q)", userID)
+	defer s.auth.revokeUser(userID)
 	return s.inTx(ctx, func(tx *txn) error {
 		if err := tx.lock(ctx, "reset:"+userID); err != nil {
 			return err
 		}
 		if _, err := readReset(ctx, tx, userID, codeHash); err != nil {
+			return err
+		}
+		if err := tx.notify(ctx, userKey(userID)); err != nil {
 			return err
 		}
 		for _, q := range []string{

@@ -1,29 +1,37 @@
 package store
 
-import "sync"
+import (
+	"sync"
+	"sync/atomic"
+)
 
-// cache keeps settings documents in memory. A read stores what it read only
-// if no invalidation of its key (and no flush) happened since the read
-// began, so a slow read can never put back a value a write replaced.
+// cache keeps settings documents and businesses in memory. Reads take no
+// lock (sync.Map, atomics), so readers on many cores never queue behind
+// one another. A read stores what it read only if no invalidation of its
+// key (and no flush) happened since the read began, so a slow read can
+// never put back a value a write replaced.
 type cache struct {
-	mu      sync.Mutex
-	on      bool
-	epoch   uint64            // bumped by flush
-	gens    map[string]uint64 // bumped by invalidate, per key
-	entries map[string]any
+	on      atomic.Bool
+	entries sync.Map // key -> any
+
+	mu    sync.Mutex        // guards epoch and gens; taken by puts and invalidations only
+	epoch uint64            // bumped by setOn
+	gens  map[string]uint64 // bumped by invalidate, per key
 }
 
 type ticket struct{ epoch, gen uint64 }
 
 func newCache(on bool) *cache {
-	return &cache{on: on, gens: map[string]uint64{}, entries: map[string]any{}}
+	c := &cache{gens: map[string]uint64{}}
+	c.on.Store(on)
+	return c
 }
 
 func (c *cache) get(key string) (any, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.entries[key]
-	return v, ok && c.on
+	if !c.on.Load() {
+		return nil, false
+	}
+	return c.entries.Load(key)
 }
 
 // ticket is taken before reading the database for key.
@@ -37,16 +45,31 @@ func (c *cache) ticket(key string) ticket {
 func (c *cache) put(key string, v any, t ticket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.on && t.epoch == c.epoch && t.gen == c.gens[key] {
-		c.entries[key] = v
+	if c.on.Load() && t.epoch == c.epoch && t.gen == c.gens[key] {
+		c.entries.Store(key, v)
 	}
+}
+
+// replace stores v for key after a write committed it, unless newer says
+// the entry already holds a later value.
+func (c *cache) replace(key string, v any, newer func(old any) bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gens[key]++ // reads begun before the write must not put back the old value
+	if !c.on.Load() {
+		return
+	}
+	if old, ok := c.entries.Load(key); ok && newer(old) {
+		return
+	}
+	c.entries.Store(key, v)
 }
 
 func (c *cache) invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gens[key]++
-	delete(c.entries, key)
+	c.entries.Delete(key)
 }
 
 // setOn turns caching on or off; either way it forgets everything, since
@@ -54,13 +77,9 @@ func (c *cache) invalidate(key string) {
 func (c *cache) setOn(on bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.on = on
+	c.on.Store(on)
 	c.epoch++
-	c.entries = map[string]any{}
+	c.entries.Clear()
 }
 
-func (c *cache) isOn() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.on
-}
+func (c *cache) isOn() bool { return c.on.Load() }

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"encoding/hex"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,10 +29,12 @@ func (s *Store) listen(ctx context.Context, ready chan<- error) {
 		}
 		if err == nil {
 			s.cache.setOn(true)
+			s.auth.flush()
 			backoff = 100 * time.Millisecond
 			err = s.receive(ctx, conn)
 		}
 		s.cache.setOn(false)
+		s.auth.flush()
 		if conn != nil {
 			conn.Close(context.Background())
 		}
@@ -53,6 +57,22 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn) error {
 		if err != nil {
 			return err
 		}
-		s.cache.invalidate(n.Payload)
+		s.changed(n.Payload)
+	}
+}
+
+// changed forgets what a notification says another instance changed.
+func (s *Store) changed(key string) {
+	switch {
+	case strings.HasPrefix(key, "session:"):
+		if hash, err := hex.DecodeString(strings.TrimPrefix(key, "session:")); err == nil {
+			s.auth.revokeSession(hash)
+		} else {
+			s.auth.flush()
+		}
+	case strings.HasPrefix(key, "user:"):
+		s.auth.revokeUser(strings.TrimPrefix(key, "user:"))
+	default:
+		s.cache.invalidate(key)
 	}
 }

@@ -30,7 +30,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	}
 	db.SetMaxOpenConns(32)
 	db.SetMaxIdleConns(32)
-	s, err := open(ctx, db, postgresDialect, opts)
+	s, err := open(ctx, db, db, postgresDialect, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 	}
 	var total int64
 	exec := func(q string, args ...any) error {
-		res, err := s.db.ExecContext(ctx, q, args...)
+		res, err := s.w.ExecContext(ctx, q, args...)
 		if err == nil {
 			n, _ := res.RowsAffected()
 			total += n
@@ -61,6 +61,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 	if err := exec(`DELETE FROM sessions WHERE state = ? AND issued_at <= ?`, auth.StatePending, millis(now.Add(-24*time.Hour))); err != nil {
 		return total, err
 	}
+	s.auth.flush() // what was pruned may be in memory: start afresh
 	return total, exec(`DELETE FROM password_resets WHERE issued_at <= ?`, millis(now.Add(-resetTTL)))
 }
 

@@ -14,7 +14,11 @@ import (
 // sessions end in the same transaction (ConcurrentLogin disabled).
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) (err error) {
 	defer fault.Wrap(&err, "store.CreateSession(%q)", sess.UserID)
-	return s.inTx(ctx, func(tx *txn) error { return insertSession(ctx, tx, sess, exclusive) })
+	err = s.inTx(ctx, func(tx *txn) error { return insertSession(ctx, tx, sess, exclusive) })
+	if err == nil && exclusive {
+		s.auth.revokeUser(sess.UserID)
+	}
+	return err
 }
 
 // StartTwoFA stores a pending session and ends the user's other pending
@@ -22,17 +26,31 @@ func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive 
 // again cannot buy an attacker more guesses.
 func (s *Store) StartTwoFA(ctx context.Context, pending auth.Session) (err error) {
 	defer fault.Wrap(&err, "store.StartTwoFA(%q)", pending.UserID)
-	return s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ? AND state = ?`, pending.UserID, auth.StatePending); err != nil {
+			return err
+		}
+		if err := tx.notify(ctx, userKey(pending.UserID)); err != nil {
 			return err
 		}
 		return insertSession(ctx, tx, pending, false)
 	})
+	if err == nil {
+		s.auth.revokeUser(pending.UserID)
+	}
+	return err
 }
+
+// The keys other instances are told about when sessions end.
+func sessionKey(hash []byte) string { return fmt.Sprintf("session:%x", hash) }
+func userKey(userID string) string  { return "user:" + userID }
 
 func insertSession(ctx context.Context, tx *txn, sess auth.Session, exclusive bool) error {
 	if exclusive {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, sess.UserID); err != nil {
+			return err
+		}
+		if err := tx.notify(ctx, userKey(sess.UserID)); err != nil {
 			return err
 		}
 	}
@@ -58,10 +76,30 @@ func readSession(ctx context.Context, q queryer, tokenHash []byte) (auth.Session
 	return sess, notFoundIf(err, "session not found")
 }
 
-// Session returns the session whose token hashes to tokenHash.
-func (s *Store) Session(ctx context.Context, tokenHash []byte) (_ auth.Session, err error) {
+// Session returns the session whose token hashes to tokenHash, from
+// memory when it is there.
+func (s *Store) Session(ctx context.Context, tokenHash []byte) (auth.Session, error) {
+	if sess, ok := s.auth.session(tokenHash); ok {
+		return sess, nil
+	}
+	return s.SessionFromDB(ctx, tokenHash)
+}
+
+// SessionFromDB reads the session from the database (and keeps it in
+// memory): for a decision that must not rest on a copy, such as expiry,
+// which another instance's use may have moved.
+func (s *Store) SessionFromDB(ctx context.Context, tokenHash []byte) (_ auth.Session, err error) {
 	defer fault.Wrap(&err, "store.Session(%.4x)", tokenHash)
-	return readSession(ctx, s.db, tokenHash)
+	t := s.auth.ticket()
+	sess, err := readSession(ctx, s.db, tokenHash)
+	if err != nil {
+		return sess, err
+	}
+	if v, ok := s.touches.Load(string(tokenHash)); ok && v.(int64) > sess.LastSeenAt.UnixMilli() {
+		sess.LastSeenAt = time.UnixMilli(v.(int64)) // a use not yet written
+	}
+	s.auth.storeSession(sess, t)
+	return sess, nil
 }
 
 // CompleteTwoFA enters a 2FA code for the pending session oldHash in one
@@ -90,15 +128,14 @@ func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Ses
 		if err != nil {
 			return err
 		}
-		switch result {
-		case auth.CodeWrong:
+		if result == auth.CodeWrong {
 			_, err = tx.ExecContext(ctx, `UPDATE sessions SET code_attempts = ? WHERE token_hash = ?`, old.Code.Attempts, oldHash)
-			return err
-		case auth.CodeVoid:
-			_, err = tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash)
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash); err != nil {
+			return err
+		}
+		if err := tx.notify(ctx, sessionKey(oldHash)); err != nil || result == auth.CodeVoid {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_twofa_at = ? WHERE id = ?`, millis(next.IssuedAt), next.UserID); err != nil {
@@ -106,6 +143,12 @@ func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Ses
 		}
 		return insertSession(ctx, tx, next, exclusive)
 	})
+	if err == nil {
+		s.auth.revokeSession(oldHash)
+		if result == auth.CodeOK && exclusive {
+			s.auth.revokeUser(next.UserID)
+		}
+	}
 	return result, err
 }
 
@@ -120,7 +163,7 @@ func (s *Store) LastTwoFA(ctx context.Context, userID string) (_ time.Time, err 
 // AddDevice remembers a device that passed 2FA, by the hash of its cookie.
 func (s *Store) AddDevice(ctx context.Context, tokenHash []byte, userID string, now time.Time) (err error) {
 	defer fault.Wrap(&err, "store.AddDevice(%q)", userID)
-	_, err = s.db.ExecContext(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
+	_, err = s.w.ExecContext(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
 		tokenHash, userID, millis(now))
 	return err
 }
@@ -137,19 +180,24 @@ func (s *Store) DeviceAdded(ctx context.Context, tokenHash []byte, userID string
 	return fromMillis(ms), err
 }
 
-// TouchSession records use of a session at now.
-func (s *Store) TouchSession(ctx context.Context, tokenHash []byte, now time.Time) (err error) {
-	defer fault.Wrap(&err, "store.TouchSession(%.4x)", tokenHash)
-	_, err = s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?`,
-		millis(now), tokenHash, millis(now))
-	return err
+// TouchSession records use of a session at now: at once in memory, and in
+// the database with the next batch (within touchFlushEvery).
+func (s *Store) TouchSession(tokenHash []byte, now time.Time) {
+	s.auth.touch(tokenHash, now)
+	ms := now.UnixMilli()
+	for {
+		old, loaded := s.touches.LoadOrStore(string(tokenHash), ms)
+		if !loaded || old.(int64) >= ms || s.touches.CompareAndSwap(string(tokenHash), old, ms) {
+			return
+		}
+	}
 }
 
 // ReplaceSession swaps a session for a new one (token renewal, 2FA
 // completion) atomically: the old token stops working as the new one starts.
 func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Session) (err error) {
 	defer fault.Wrap(&err, "store.ReplaceSession(%q)", sess.UserID)
-	return s.inTx(ctx, func(tx *txn) error {
+	err = s.inTx(ctx, func(tx *txn) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash)
 		if err != nil {
 			return err
@@ -157,13 +205,24 @@ func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Se
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fault.New(fault.Unauthorized, "the session has ended")
 		}
+		if err := tx.notify(ctx, sessionKey(oldHash)); err != nil {
+			return err
+		}
 		return insertSession(ctx, tx, sess, false)
 	})
+	s.auth.revokeSession(oldHash)
+	return err
 }
 
 // DeleteSession ends a session.
 func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) (err error) {
 	defer fault.Wrap(&err, "store.DeleteSession(%.4x)", tokenHash)
-	_, err = s.db.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash)
+	err = s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
+			return err
+		}
+		return tx.notify(ctx, sessionKey(tokenHash))
+	})
+	s.auth.revokeSession(tokenHash) // after commit: a read racing it stores nothing
 	return err
 }

@@ -80,8 +80,6 @@ type Write struct {
 // AnyVersion is Write.IfMatch for a write that does not check the version.
 const AnyVersion = -1
 
-func docKey(business, kind string) string { return "settings:" + business + ":" + kind }
-
 type cachedDoc struct {
 	value   any
 	version int64
@@ -90,33 +88,41 @@ type cachedDoc struct {
 // Get returns a business's settings object and its version (0 until first
 // written: the defaults). Reads come from the cache; callers must not
 // modify what they get (slices are shared).
-func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (_ T, _ int64, err error) {
-	defer fault.Wrap(&err, "store.Get(%q, %s)", business, k.Name)
-	key := docKey(business, k.Name)
-	var v T
-	var version int64
+func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, int64, error) {
+	key := k.key(business)
 	if c, ok := s.cache.get(key); ok {
-		v, version = c.(cachedDoc).value.(T), c.(cachedDoc).version
-	} else {
-		t := s.cache.ticket(key)
-		var doc sql.NullString
-		var ver sql.NullInt64
-		err := s.db.QueryRowContext(ctx, `SELECT s.doc, s.version FROM businesses b
-			LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, k.Name, business).Scan(&doc, &ver)
-		if err != nil {
-			return v, 0, notFoundIf(err, "business %q not found", business)
-		}
-		if v, err = decodeDoc(doc, k.def); err != nil {
-			return v, 0, err
-		}
-		version = ver.Int64
-		s.cache.put(key, cachedDoc{v, version}, t)
+		return c.(cachedDoc).value.(T), c.(cachedDoc).version, nil
+	}
+	return load(ctx, s, k, business)
+}
+
+// load reads a settings object from the database, opens its secrets, and
+// keeps it in the cache as opened.
+func load[T any](ctx context.Context, s *Store, k Kind[T], business string) (v T, version int64, err error) {
+	defer fault.Wrap(&err, "store.Get(%q, %s)", business, k.Name)
+	key := k.key(business)
+	t := s.cache.ticket(key)
+	var doc sql.NullString
+	var ver sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT s.doc, s.version FROM businesses b
+		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, k.Name, business).Scan(&doc, &ver)
+	if err != nil {
+		return v, 0, notFoundIf(err, "business %q not found", business)
+	}
+	if v, err = decodeDoc(doc, k.def); err != nil {
+		return v, 0, err
 	}
 	if k.open != nil {
-		return v, version, k.open(s, &v)
+		if err := k.open(s, &v); err != nil {
+			return v, 0, err
+		}
 	}
-	return v, version, nil
+	s.cache.put(key, cachedDoc{v, ver.Int64}, t)
+	return v, ver.Int64, nil
 }
+
+// key is the cache and notification key of the business's object.
+func (k Kind[T]) key(business string) string { return "settings:" + business + ":" + k.Name }
 
 // Update reads, changes and writes a settings object in one transaction,
 // so concurrent partial updates never lose each other's fields. It refuses
@@ -127,7 +133,7 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 	defer fault.Wrap(&err, "store.Update(%q, %s)", business, k.Name)
 	var out T
 	var version int64
-	key := docKey(business, k.Name)
+	key := k.key(business)
 	err = s.inTx(ctx, func(tx *txn) error {
 		// One lock for all of a business's objects: rules that span two
 		// of them (check) see the other as it will be at commit.
@@ -190,8 +196,13 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 		}
 		return tx.notify(ctx, key)
 	})
-	s.cache.invalidate(key) // after commit, and after failure too: harmless
-	return out, version, err
+	if err != nil {
+		s.cache.invalidate(key) // harmless if nothing was written
+		return out, version, err
+	}
+	// The next read is served the written value, not a database read.
+	s.cache.replace(key, cachedDoc{out, version}, func(old any) bool { return old.(cachedDoc).version >= version })
+	return out, version, nil
 }
 
 func auditJSON[T any](k Kind[T], v T) string {

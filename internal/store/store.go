@@ -14,9 +14,11 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -36,10 +38,26 @@ type Store struct {
 	dsn string      // PostgreSQL URL, for the notification listener
 
 	cache      *cache
+	auth       *authCache
+	authMax    int
 	stopListen context.CancelFunc
 	listening  chan struct{}
 	log        *slog.Logger
+
+	w       conn     // writes: on SQLite one connection, so writers queue in order here, not in SQLite's busy loop
+	touches sync.Map // string(token hash) -> unix ms of last use, written in batches
+	stop    chan struct{}
+	done    sync.WaitGroup
+
+	closing  sync.Once
+	closeErr error
 }
+
+// DefaultAuthCacheSize bounds the sessions and roles kept in memory.
+const DefaultAuthCacheSize = 500_000
+
+// WithAuthCacheSize bounds the sessions and roles kept in memory (0: none).
+func WithAuthCacheSize(n int) Option { return func(s *Store) { s.authMax = n } }
 
 // Option configures a Store when it is opened.
 type Option func(*Store)
@@ -63,35 +81,75 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	}
 	q.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing at upgrade
 	dsn := "file:" + filepath.Join(dir, "bizsec.db") + "?" + q.Encode()
+	// Readers get a pool as wide as the machine, kept open (WAL readers do
+	// not block each other or the writer); writers share one connection.
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store: open sqlite: %w", err)
 	}
-	return open(ctx, db, sqliteDialect, opts)
-}
-
-func open(ctx context.Context, db *sql.DB, d dialect, opts []Option) (*Store, error) {
-	// With SQLite this process is the only writer, so its cache is always
-	// right; PostgreSQL's turns on once the change listener runs.
-	s := &Store{db: conn{db, d}, now: time.Now, cache: newCache(d.name == "sqlite"),
-		log: slog.New(slog.DiscardHandler)}
-	for _, o := range opts {
-		o(s)
-	}
-	if err := s.migrate(ctx); err != nil {
+	readers := max(4, 4*runtime.NumCPU())
+	db.SetMaxOpenConns(readers)
+	db.SetMaxIdleConns(readers)
+	w, err := sql.Open("sqlite", dsn)
+	if err != nil {
 		db.Close()
+		return nil, fmt.Errorf("store: open sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	s, err := open(ctx, db, w, sqliteDialect, opts)
+	if err != nil {
 		return nil, err
 	}
+	n, err := s.changeCount(ctx)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: read the change counter: %w", err)
+	}
+	s.done.Add(1)
+	go s.pollChanges(n)
 	return s, nil
 }
 
-// Close stops the change listener and closes the database.
-func (s *Store) Close() error {
-	if s.stopListen != nil {
-		s.stopListen()
-		<-s.listening
+func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store, error) {
+	// With SQLite this process is the only writer of settings, so its cache
+	// is always right; PostgreSQL's turns on once the change listener runs.
+	s := &Store{db: conn{db, d}, w: conn{w, d}, now: time.Now, cache: newCache(d.name == "sqlite"),
+		log: slog.New(slog.DiscardHandler), authMax: DefaultAuthCacheSize, stop: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
 	}
-	return s.db.Close()
+	s.auth = newAuthCache(&s.cache.on, s.authMax)
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		if w != db {
+			w.Close()
+		}
+		return nil, err
+	}
+	s.done.Add(1)
+	go s.flushTouches()
+	return s, nil
+}
+
+// Close stops the background work, writes the last session uses, and
+// closes the database.
+func (s *Store) Close() error {
+	s.closing.Do(func() {
+		if s.stopListen != nil {
+			s.stopListen()
+			<-s.listening
+		}
+		close(s.stop)
+		s.done.Wait()
+		s.cache.setOn(false) // nothing is served from memory once the database is gone
+		s.auth.flush()
+		s.closeErr = s.db.Close()
+		if s.w.DB != s.db.DB {
+			s.closeErr = errors.Join(s.closeErr, s.w.Close())
+		}
+	})
+	return s.closeErr
 }
 
 // Ready reports whether the store can serve: the database answers and, on
@@ -156,7 +214,7 @@ func (s *Store) migrate(ctx context.Context) error {
 
 // inTx runs fn in a transaction and commits it unless fn fails.
 func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
-	sqlTx, err := s.db.BeginTx(ctx, nil)
+	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}

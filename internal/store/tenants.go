@@ -55,11 +55,11 @@ func (s *Store) CreateTenant(ctx context.Context, id, hostname string) (err erro
 // Business returns the business with the given ID. Businesses never change
 // once created, so they are cached; a miss is not.
 func (s *Store) Business(ctx context.Context, id string) (_ Business, err error) {
-	defer fault.Wrap(&err, "store.Business(%q)", id)
 	key := "business:" + id
 	if v, ok := s.cache.get(key); ok {
 		return v.(Business), nil
 	}
+	defer fault.Wrap(&err, "store.Business(%q)", id)
 	t := s.cache.ticket(key)
 	b := Business{ID: id}
 	err = s.db.QueryRowContext(ctx, `SELECT tenant_id FROM businesses WHERE id = ?`, id).Scan(&b.TenantID)

@@ -81,6 +81,7 @@ func (s *Store) GrantRole(ctx context.Context, userID, business string, role aut
 	if !role.Valid() {
 		return fault.New(fault.Invalid, "role must be %s or %s", auth.RoleSiteAdmin, auth.RoleAuditor)
 	}
+	defer s.auth.revokeUser(userID)
 	return s.inTx(ctx, func(tx *txn) error {
 		var userTenant, bizTenant string
 		if err := tx.QueryRowContext(ctx, `SELECT tenant_id FROM users WHERE id = ?`, userID).Scan(&userTenant); err != nil {
@@ -92,19 +93,39 @@ func (s *Store) GrantRole(ctx context.Context, userID, business string, role aut
 		if userTenant != bizTenant {
 			return fault.New(fault.Invalid, "user and business belong to different tenants")
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO roles (user_id, business_id, role) VALUES (?, ?, ?)
-			ON CONFLICT (user_id, business_id) DO UPDATE SET role = excluded.role`, userID, business, string(role))
-		return err
+		if _, err := tx.ExecContext(ctx, `INSERT INTO roles (user_id, business_id, role) VALUES (?, ?, ?)
+			ON CONFLICT (user_id, business_id) DO UPDATE SET role = excluded.role`, userID, business, string(role)); err != nil {
+			return err
+		}
+		return changedAuth(ctx, tx, userID)
 	})
 }
 
-// Role returns the user's role in a business, or RoleNone.
+// changedAuth tells every server, in tx, that what it keeps in memory of
+// the user's sessions and roles is stale: other instances by notification,
+// SQLite servers (this change may come from the CLI) by the change counter.
+func changedAuth(ctx context.Context, tx *txn, userID string) error {
+	if _, err := tx.ExecContext(ctx, `UPDATE auth_changes SET n = n + 1 WHERE id = 1`); err != nil {
+		return err
+	}
+	return tx.notify(ctx, userKey(userID))
+}
+
+// Role returns the user's role in a business, or RoleNone; from memory
+// when it is there.
 func (s *Store) Role(ctx context.Context, userID, business string) (_ auth.Role, err error) {
+	if role, ok := s.auth.role(userID, business); ok {
+		return role, nil
+	}
 	defer fault.Wrap(&err, "store.Role(%q, %q)", userID, business)
+	t := s.auth.ticket()
 	var role string
 	err = s.db.QueryRowContext(ctx, `SELECT role FROM roles WHERE user_id = ? AND business_id = ?`, userID, business).Scan(&role)
 	if err == sql.ErrNoRows {
-		return auth.RoleNone, nil
+		role, err = string(auth.RoleNone), nil
+	}
+	if err == nil {
+		s.auth.storeRole(userID, business, auth.Role(role), t)
 	}
 	return auth.Role(role), err
 }
