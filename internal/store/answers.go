@@ -62,7 +62,7 @@ var ErrBadResetCode = fault.New(fault.Unauthorized, "the password reset code is 
 // StartReset records a new reset code for the user, replacing any other.
 func (s *Store) StartReset(ctx context.Context, userID string, codeHash []byte, now time.Time) (err error) {
 	defer fault.Wrap(&err, "store.StartReset(%q)", userID)
-	_, err = s.w.ExecContext(ctx, `INSERT INTO password_resets (user_id, code_hash, issued_at) VALUES (?, ?, ?)
+	_, err = s.exec(ctx, `INSERT INTO password_resets (user_id, code_hash, issued_at) VALUES (?, ?, ?)
 		ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, issued_at = excluded.issued_at,
 		challenge_code = '', attempts = 0`,
 		userID, codeHash, millis(now))
@@ -142,7 +142,7 @@ func (s *Store) FailReset(ctx context.Context, userID string, codeHash []byte, m
 // EndReset drops the user's outstanding reset.
 func (s *Store) EndReset(ctx context.Context, userID string) (err error) {
 	defer fault.Wrap(&err, "store.EndReset(%q)", userID)
-	_, err = s.w.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID)
+	_, err = s.exec(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID)
 	return err
 }
 

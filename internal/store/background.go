@@ -19,15 +19,15 @@ func (s *Store) flushTouches() {
 	for {
 		select {
 		case <-s.stop:
-			s.writeTouches()
+			s.writeTouches(s.runTx) // the writer may be gone: write directly
 			return
 		case <-tick.C:
-			s.writeTouches()
+			s.writeTouches(s.inTx)
 		}
 	}
 }
 
-func (s *Store) writeTouches() {
+func (s *Store) writeTouches(inTx func(context.Context, func(*txn) error) error) {
 	type use struct {
 		hash []byte
 		ms   int64
@@ -43,7 +43,7 @@ func (s *Store) writeTouches() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err := s.inTx(ctx, func(tx *txn) error {
+	err := inTx(ctx, func(tx *txn) error {
 		for _, u := range batch {
 			if _, err := tx.ExecContext(ctx, `UPDATE sessions SET last_seen_at = ? WHERE token_hash = ? AND last_seen_at < ?`,
 				u.ms, u.hash, u.ms); err != nil {

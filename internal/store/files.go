@@ -20,7 +20,7 @@ type File struct {
 // PutFile stores a file, replacing one of the same name.
 func (s *Store) PutFile(ctx context.Context, f File) (err error) {
 	defer fault.Wrap(&err, "store.PutFile(%q, %q)", f.BusinessID, f.Name)
-	_, err = s.w.ExecContext(ctx, `INSERT INTO files (business_id, name, content_type, content, uploaded_at, uploaded_by)
+	_, err = s.exec(ctx, `INSERT INTO files (business_id, name, content_type, content, uploaded_at, uploaded_by)
 		VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (business_id, name) DO UPDATE SET content_type = excluded.content_type,
 		content = excluded.content, uploaded_at = excluded.uploaded_at, uploaded_by = excluded.uploaded_by`,
 		f.BusinessID, f.Name, f.ContentType, f.Content, millis(f.UploadedAt), f.UploadedBy)

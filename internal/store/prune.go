@@ -36,7 +36,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 	}
 	var total int64
 	exec := func(q string, args ...any) error {
-		res, err := s.w.ExecContext(ctx, q, args...)
+		res, err := s.exec(ctx, q, args...)
 		if err == nil {
 			n, _ := res.RowsAffected()
 			total += n

@@ -163,7 +163,7 @@ func (s *Store) LastTwoFA(ctx context.Context, userID string) (_ time.Time, err 
 // AddDevice remembers a device that passed 2FA, by the hash of its cookie.
 func (s *Store) AddDevice(ctx context.Context, tokenHash []byte, userID string, now time.Time) (err error) {
 	defer fault.Wrap(&err, "store.AddDevice(%q)", userID)
-	_, err = s.w.ExecContext(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
+	_, err = s.exec(ctx, `INSERT INTO devices (token_hash, user_id, created_at) VALUES (?, ?, ?)`,
 		tokenHash, userID, millis(now))
 	return err
 }

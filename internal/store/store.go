@@ -44,7 +44,8 @@ type Store struct {
 	listening  chan struct{}
 	log        *slog.Logger
 
-	w       conn     // writes: on SQLite one connection, so writers queue in order here, not in SQLite's busy loop
+	w       conn          // writes: on SQLite one connection, fed by the writer goroutine
+	queue   chan writeJob // SQLite's write queue; nil on PostgreSQL
 	touches sync.Map // string(token hash) -> unix ms of last use, written in batches
 	stop    chan struct{}
 	done    sync.WaitGroup
@@ -120,7 +121,14 @@ func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store,
 		o(s)
 	}
 	s.auth = newAuthCache(&s.cache.on, s.authMax)
+	if d.name == "sqlite" {
+		s.queue = make(chan writeJob)
+		s.done.Add(1)
+		go s.writer()
+	}
 	if err := s.migrate(ctx); err != nil {
+		close(s.stop)
+		s.done.Wait()
 		db.Close()
 		if w != db {
 			w.Close()
@@ -210,23 +218,6 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
-}
-
-// inTx runs fn in a transaction and commits it unless fn fails.
-func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
-	sqlTx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
-	}
-	tx := &txn{sqlTx, s.db.d}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
-	}
-	return nil
 }
 
 func notFoundIf(err error, format string, args ...any) error {
