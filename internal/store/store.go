@@ -46,7 +46,7 @@ type Store struct {
 
 	w       conn          // writes: on SQLite one connection, fed by the writer goroutine
 	queue   chan writeJob // SQLite's write queue; nil on PostgreSQL
-	touches sync.Map // string(token hash) -> unix ms of last use, written in batches
+	touches sync.Map      // string(token hash) -> unix ms of last use, written in batches
 	stop    chan struct{}
 	done    sync.WaitGroup
 
