@@ -119,6 +119,8 @@ func serve(ctx context.Context, args []string) error {
 		"failed passwords, codes and answers per account before 429, as N/duration (env BIZSEC_ACCOUNT_FAILURE_RATE)")
 	mailRate := fs.String("mail-rate", env("BIZSEC_MAIL_RATE", d.Mail.String()),
 		"codes mailed per address and purpose (2FA, reset), as N/duration (env BIZSEC_MAIL_RATE)")
+	accessLog := fs.Bool("access-log", env("BIZSEC_ACCESS_LOG", "true") != "false",
+		"log one line per request (env BIZSEC_ACCESS_LOG=false to turn off when a proxy logs requests)")
 	authCache := fs.Int("auth-cache", store.DefaultAuthCacheSize,
 		"sessions and roles kept in memory, at most; 0 reads every one from the database")
 	if err := fs.Parse(args); err != nil {
@@ -173,6 +175,7 @@ func serve(ctx context.Context, args []string) error {
 		Box:            box,
 		TrustedProxies: trusted,
 		Limits:         limits,
+		NoAccessLog:    !*accessLog,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {

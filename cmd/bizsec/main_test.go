@@ -84,10 +84,11 @@ func TestRejectedUserIsNotStored(t *testing.T) {
 	}
 }
 
-// TestBench runs the bench command briefly and checks its table, against
-// PostgreSQL (with propagation) when BIZSEC_TEST_POSTGRES is set.
+// TestBench runs the bench command briefly, at two GOMAXPROCS and with the
+// scale scenario, and checks its tables; against PostgreSQL (with
+// propagation) when BIZSEC_TEST_POSTGRES is set.
 func TestBench(t *testing.T) {
-	args := []string{"-duration", "200ms", "-concurrency", "2", "-rounds", "5"}
+	args := []string{"-duration", "200ms", "-concurrency", "2", "-rounds", "5", "-cpus", "1,2", "-put-clients", "2", "-scale"}
 	if dsn := os.Getenv(storetest.EnvPostgres); dsn != "" {
 		args = append(args, "-database", dsn)
 	}
@@ -95,9 +96,17 @@ func TestBench(t *testing.T) {
 	if err := run(context.Background(), append([]string{"bench"}, args...), nil, &out); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| GET throughput ratio (bizsec / bare) |", "| PUT loginpolicy (durable commit) |", "| propagation A → B"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("no %q in\n%s", want, out.String())
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`\| \| 1 \| [0-9]+ req/s.*\| [0-9.]+ \| [0-9.]+ \|`),
+		regexp.MustCompile(`\| \| 2 \| [0-9]+ req/s`),
+		regexp.MustCompile(`scaling: GET at GOMAXPROCS 2 is [0-9.]+x GOMAXPROCS 1`),
+		regexp.MustCompile(`\| good password \(session created\) \| [0-9.]+, p99 [0-9.]+ ms \| [0-9.]+ \|`),
+		regexp.MustCompile(`\| raw commit of one row \| 2 \| [0-9]+ \|`),
+		regexp.MustCompile(`\| PUT loginpolicy \| 2 \| [0-9]+ \|`),
+		regexp.MustCompile(`\| big database \| [0-9]+ \|`),
+	} {
+		if !want.MatchString(out.String()) {
+			t.Errorf("no %s in\n%s", want, out.String())
 		}
 	}
 	if os.Getenv(storetest.EnvPostgres) != "" && !regexp.MustCompile(`p99 [0-9.]+ ms, max [0-9.]+ ms over 5 changes`).MatchString(out.String()) {

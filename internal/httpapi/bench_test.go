@@ -33,14 +33,23 @@ func BenchmarkLoginFailure(b *testing.B) {
 	}
 }
 
-// BenchmarkGetSettings measures an authenticated GET of the login policy.
+// BenchmarkGetSettings measures an authenticated GET of the login policy
+// from parallel clients. With -cpu 1,2 it shows scaling, and with
+// -mutexprofile/-blockprofile whether anything serialises readers:
+// go test -run '^$' -bench GetSettings -cpu 1,2 -mutexprofile m.out ./internal/httpapi
 func BenchmarkGetSettings(b *testing.B) {
 	e := newEnv(b)
 	admin := e.login("admin@acme.example")
+	e.get(admin, "loginpolicy") // warm
 	b.ResetTimer()
-	for b.Loop() {
-		e.get(admin, "loginpolicy")
-	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if r := e.do(call{method: "GET", path: settingsPath + "loginpolicy", as: admin}); r.status != 200 {
+				b.Errorf("status %d", r.status)
+				return
+			}
+		}
+	})
 }
 
 // BenchmarkLoginUnderFlood measures a client's good login (production

@@ -143,7 +143,7 @@ func (s *Server) observe(next http.Handler) http.Handler {
 		elapsed := time.Since(start)
 		s.metrics.requestCounter(route, method, sw.code).Inc()
 		s.metrics.latencyOf(route).Observe(elapsed.Seconds())
-		if s.log.Enabled(r.Context(), slog.LevelInfo) {
+		if s.accessLog && s.log.Enabled(r.Context(), slog.LevelInfo) {
 			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", method),
 				slog.String("path", clip(r.URL.Path, maxLoggedPath)), slog.String("route", route),
 				slog.Int("status", sw.code), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))

@@ -51,6 +51,9 @@ type Config struct {
 	TrustedProxies []netip.Prefix
 	// Limits throttle the login service; zero: login.DefaultLimits.
 	Limits login.Limits
+	// NoAccessLog drops the per-request log line (a proxy in front logs
+	// requests): it is the one write every request serialises on.
+	NoAccessLog bool
 }
 
 // Server is the HTTP API.
@@ -62,6 +65,7 @@ type Server struct {
 	secureCookies bool
 	trusted       []netip.Prefix
 	metrics       *metrics
+	accessLog     bool
 
 	encoded      sync.Map // encodedKey -> *encodedBody
 	encodedCount atomic.Int64
@@ -74,7 +78,7 @@ func (s *Server) Wait() { s.login.Wait() }
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		trusted: cfg.TrustedProxies, metrics: newMetrics()}
+		trusted: cfg.TrustedProxies, metrics: newMetrics(), accessLog: !cfg.NoAccessLog}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -251,6 +251,16 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 			return Result{}, err
 		}
 	}
+	if good && !needTwoFA {
+		// Nothing to clear or refuse without a failure record: skip the write.
+		has, err := s.store.HasLockout(ctx, a.Tenant, a.Email)
+		if err != nil {
+			return Result{}, err
+		}
+		if !has {
+			return s.loggedIn(ctx, user, p, now)
+		}
+	}
 	var outcome error
 	var suspended bool
 	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: a.Tenant, Email: a.Email, UserID: user.ID, Now: now},
@@ -276,10 +286,15 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 	if needTwoFA {
 		return s.startTwoFA(ctx, user, p, now)
 	}
+	return s.loggedIn(ctx, user, p, now)
+}
+
+// loggedIn starts the session of a successful login.
+func (s *Service) loggedIn(ctx context.Context, user store.User, p Policy, now time.Time) (Result, error) {
 	r, err := s.newSession(ctx, user, p, now)
 	if err == nil {
 		s.metrics.Login("success")
-		s.log.InfoContext(ctx, "login", "tenant", a.Tenant, "user", user.ID)
+		s.log.InfoContext(ctx, "login", "tenant", user.TenantID, "user", user.ID)
 	}
 	return r, err
 }

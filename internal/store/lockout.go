@@ -108,6 +108,16 @@ func recordAccountEvent(ctx context.Context, tx *txn, c LockoutChange, actor str
 	return err
 }
 
+// HasLockout reports whether the email has a failure record at all: a good
+// login without one has nothing to clear, and needs no write transaction.
+func (s *Store) HasLockout(ctx context.Context, tenant, email string) (_ bool, err error) {
+	defer fault.Wrap(&err, "store.HasLockout(%q)", tenant)
+	var n int
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM login_failures WHERE tenant_id = ? AND email = ?`,
+		tenant, NormalizeEmail(email)).Scan(&n)
+	return n > 0, err
+}
+
 // Suspension is a user's account suspended by the login policy.
 type Suspension struct {
 	UserID string

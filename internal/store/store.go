@@ -71,17 +71,24 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // settings holding a secret cannot be stored.
 func (s *Store) SetSecretBox(b *secret.Box) { s.box = b }
 
-// OpenSQLite opens (creating if needed) the database in dir and migrates it.
-func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: create data directory: %w", err)
-	}
+// SQLiteDSN is how the store opens the SQLite database in dir: WAL,
+// synchronous=FULL (a commit is on disk when it returns), foreign keys.
+// The bench opens its raw baseline with it too.
+func SQLiteDSN(dir string) string {
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(1)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate") // writers queue at BEGIN instead of failing at upgrade
-	dsn := "file:" + filepath.Join(dir, "bizsec.db") + "?" + q.Encode()
+	return "file:" + filepath.Join(dir, "bizsec.db") + "?" + q.Encode()
+}
+
+// OpenSQLite opens (creating if needed) the database in dir and migrates it.
+func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("store: create data directory: %w", err)
+	}
+	dsn := SQLiteDSN(dir)
 	// Readers get a pool as wide as the machine, kept open (WAL readers do
 	// not block each other or the writer); writers share one connection.
 	db, err := sql.Open("sqlite", dsn)
