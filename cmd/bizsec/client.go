@@ -74,7 +74,7 @@ func settingsCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	json.Indent(&pretty, out, "", "  ")
 	pretty.WriteByte('\n')
 	if verb == "get" && *file != "" {
-		return os.WriteFile(*file, pretty.Bytes(), 0o644)
+		return writePrivate(*file, pretty.Bytes())
 	}
 	_, err = stdout.Write(pretty.Bytes())
 	return err
@@ -169,4 +169,22 @@ func (c *client) call(ctx context.Context, method, path string, body []byte) ([]
 		return nil, fmt.Errorf("%s", resp.Status)
 	}
 	return out, nil
+}
+
+// writePrivate writes a file only its owner can read, also when it existed
+// with a looser mode: settings can hold keys.
+func writePrivate(name string, data []byte) error {
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

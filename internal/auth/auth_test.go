@@ -98,20 +98,20 @@ func TestPasswords(t *testing.T) {
 func TestCodeCheck(t *testing.T) {
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	tf := settings.TwoFA{CodeValidSeconds: 60, MaxAttempts: 2}
-	code, c := NewCode(t0)
+	code, c := NewCode(t0, HashSecret)
 	if len(code) != 6 || strings.Trim(code, "0123456789") != "" {
 		t.Fatalf("code %q", code)
 	}
-	if r := c.Check(code, t0.Add(60*time.Second), tf); r != CodeVoid {
+	if r := c.Check(code, HashSecret, t0.Add(60*time.Second), tf); r != CodeVoid {
 		t.Errorf("expired code: %v", r)
 	}
-	if r := c.Check("x", t0, tf); r != CodeWrong {
+	if r := c.Check("x", HashSecret, t0, tf); r != CodeWrong {
 		t.Errorf("first wrong: %v", r)
 	}
-	if r := c.Check("x", t0, tf); r != CodeVoid {
+	if r := c.Check("x", HashSecret, t0, tf); r != CodeVoid {
 		t.Errorf("last wrong: %v", r)
 	}
-	if r := c.Check(code, t0, tf); r != CodeVoid {
+	if r := c.Check(code, HashSecret, t0, tf); r != CodeVoid {
 		t.Errorf("right code after MaxAttempts: %v", r)
 	}
 }

@@ -166,9 +166,14 @@ func TestCookieAttributes(t *testing.T) {
 		t.Errorf("auth cookie not in the platform format: %s", auth.Value)
 	}
 	admin := sessionOf(tenant, r)
-	e.put(admin, "securitysettings", `{"AuthTokenCookieSameSite":"Strict","AuthTokenCookieDomain":"acme.example"}`)
+	// The domain must be the host's or a parent of it: the console is at www.acme.example.
+	const host = "www.acme.example"
+	if r := e.do(call{method: "PUT", path: settingsPath + "securitysettings", host: host, as: admin,
+		body: `{"AuthTokenCookieSameSite":"Strict","AuthTokenCookieDomain":"acme.example"}`}); r.status != 200 {
+		t.Fatalf("cookie domain: %d %s", r.status, r.body)
+	}
 	e.put(admin, "loginpolicy", `{"PersistentSession":"false"}`)
-	r = e.tryLogin("admin@acme.example", password)
+	r = e.do(call{method: "POST", path: "/api/login", host: host, body: `{"email":"admin@acme.example","password":"` + password + `"}`})
 	auth = r.cookie(httpapi.AuthCookie(tenant))
 	if auth.SameSite != http.SameSiteStrictMode || auth.Domain != "acme.example" {
 		t.Errorf("auth cookie: SameSite %v Domain %q, want Strict acme.example", auth.SameSite, auth.Domain)
@@ -176,9 +181,47 @@ func TestCookieAttributes(t *testing.T) {
 	if !auth.Expires.IsZero() || auth.MaxAge != 0 {
 		t.Errorf("PersistentSession false: cookie expires %v max-age %d, want a session cookie", auth.Expires, auth.MaxAge)
 	}
-	e.put(admin, "securitysettings", `{"AuthTokenCookieSameSite":"None"}`)
+	// SameSite None needs Secure cookies, which plain HTTP cannot carry: refused here ...
+	if r := e.do(call{method: "PUT", path: settingsPath + "securitysettings", as: admin, body: `{"AuthTokenCookieSameSite":"None"}`}); r.status != 400 {
+		t.Errorf("SameSite None over plain HTTP: %d", r.status)
+	}
+	// ... and accepted behind a TLS proxy (-secure-cookies).
+	e.secure = true
+	e.restart()
+	admin = e.login("admin@acme.example")
+	e.put(admin, "securitysettings", `{"AuthTokenCookieSameSite":"None","AuthTokenCookieDomain":"com.soa.auth.token.cookie.domain.hostname"}`)
 	if auth = e.tryLogin("admin@acme.example", password).cookie(httpapi.AuthCookie(tenant)); auth.SameSite != http.SameSiteNoneMode || !auth.Secure {
 		t.Errorf("SameSite None: %v secure %v, want None and Secure", auth.SameSite, auth.Secure)
+	}
+}
+
+// TestCookieSettingsThatLockOut: settings that would keep every browser
+// from logging in are refused with a message that says why.
+func TestCookieSettingsThatLockOut(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	for _, c := range []struct{ name, host, body, mentions string }{
+		{"public suffix", "www.acme.example", `{"AuthTokenCookieDomain":"example"}`, "public suffix"},
+		{"public suffix com", "www.acme.com", `{"AuthTokenCookieDomain":"com"}`, "public suffix"},
+		{"public suffix co.uk", "www.acme.co.uk", `{"AuthTokenCookieDomain":"co.uk"}`, "public suffix"},
+		{"foreign domain", "www.acme.example", `{"AuthTokenCookieDomain":"evil.example"}`, "www.acme.example"},
+		{"domain on an IP host", "127.0.0.1", `{"AuthTokenCookieDomain":"acme.example"}`, "127.0.0.1"},
+		{"SameSite None on plain HTTP", "www.acme.example", `{"AuthTokenCookieSameSite":"None"}`, "Secure"},
+		{"device cookie as the auth cookie", "www.acme.example", "", "reserved"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			resource, body := "securitysettings", c.body
+			if body == "" {
+				resource, body = "twofasettings", `{"DeviceCookieName":"AtmoAuthToken_`+tenant+`"}`
+			}
+			r := e.do(call{method: "PUT", path: settingsPath + resource, host: c.host, as: admin, body: body})
+			if _, msg := r.fault(); r.status != 400 || !strings.Contains(msg, c.mentions) {
+				t.Errorf("%d %s, want 400 mentioning %q", r.status, r.body, c.mentions)
+			}
+		})
+	}
+	if r := e.tryLogin("admin@acme.example", password); r.status != 200 {
+		t.Errorf("login after the refused settings: %d", r.status)
 	}
 }
 
@@ -368,7 +411,8 @@ func TestLoginService(t *testing.T) {
 	if r := e.do(call{method: "GET", path: "/api/login/status"}); r.status != 401 {
 		t.Errorf("status without a session: %d", r.status)
 	}
-	// Renewal: a new token works, with a new active period; the old one is dead.
+	// Renewal: a new token works and the old one is dead, but the absolute
+	// lifetime counts from the login: renewing never extends it.
 	e.clock.Advance(25 * time.Minute)
 	r = e.do(call{method: "POST", path: "/api/login/renewToken", as: s})
 	if r.status != 200 {
@@ -378,13 +422,18 @@ func TestLoginService(t *testing.T) {
 	if renewed.token == "" || renewed.token == s.token {
 		t.Fatalf("renewToken gave no new token")
 	}
-	e.clock.Advance(10 * time.Minute) // 35 minutes after login, 10 after renewal
+	e.clock.Advance(4 * time.Minute) // 29 minutes after login, 4 after renewal
 	if r := e.do(call{method: "GET", path: settingsPath + "loginpolicy", as: s}); r.status != 401 {
 		t.Errorf("old token after renewal: %d", r.status)
 	}
 	if r := e.do(call{method: "PUT", path: settingsPath + "loginpolicy", body: `{"AttemptsPeriod":"6"}`, as: renewed}); r.status != 200 {
 		t.Errorf("renewed token (and its CSRF token): %d %s", r.status, r.body)
 	}
+	e.clock.Advance(time.Minute) // 30 minutes after login: ActiveSessionTimeout
+	if r := e.do(call{method: "GET", path: settingsPath + "loginpolicy", as: renewed}); r.status != 401 {
+		t.Errorf("renewed token past the login's absolute lifetime: %d", r.status)
+	}
+	renewed = e.login("admin@acme.example")
 	// Logout ends the session and clears the cookies.
 	r = e.do(call{method: "GET", path: "/api/login/endsession", as: renewed})
 	if c := r.cookie(httpapi.AuthCookie(tenant)); r.status != 204 || c == nil || c.MaxAge >= 0 {

@@ -69,6 +69,8 @@ type env struct {
 	limits login.Limits
 	// trusted are the proxies whose X-Forwarded-For the server believes.
 	trusted []netip.Prefix
+	// secure marks cookies Secure, as behind a TLS-terminating proxy.
+	secure bool
 }
 
 // unlimited is a login.Limits that no test reaches.
@@ -142,7 +144,7 @@ func (e *env) start() {
 	e.box = box
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted})
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted, SecureCookies: e.secure})
 	e.store, e.srv = st, httptest.NewServer(api.Handler())
 	e.t.Cleanup(e.stop)
 }

@@ -108,7 +108,15 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, q *request) 
 	if err != nil {
 		return err
 	}
-	res, err := s.login.Renew(r.Context(), tenant, s.authCookie(r, tenant))
+	cookie := s.authCookie(r, tenant)
+	sess, p, err := s.login.Authenticate(r.Context(), tenant, cookie)
+	if err != nil {
+		return err
+	}
+	if err := checkCSRF(r, tenant, sess, p.Security, true); err != nil {
+		return err
+	}
+	res, err := s.login.Renew(r.Context(), tenant, cookie)
 	if err != nil {
 		return err
 	}
@@ -116,7 +124,9 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, q *request) 
 	return nil
 }
 
-// endSession logs out: the session ends and the cookies are cleared.
+// endSession logs out: the session ends and the cookies are cleared. A
+// live session ends only with its CSRF header (where the tenant asks for
+// it on writes), so another site cannot log the user out.
 func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ *request) error {
 	tenant, err := s.hostTenant(r)
 	if err != nil {
@@ -126,7 +136,13 @@ func (s *Server) endSession(w http.ResponseWriter, r *http.Request, _ *request) 
 	if err != nil {
 		return err
 	}
-	if err := s.login.Logout(r.Context(), tenant, s.authCookie(r, tenant)); err != nil {
+	cookie := s.authCookie(r, tenant)
+	if sess, _, err := s.login.Authenticate(r.Context(), tenant, cookie); err == nil {
+		if err := checkCSRF(r, tenant, sess, p.Security, true); err != nil {
+			return err
+		}
+	}
+	if err := s.login.Logout(r.Context(), tenant, cookie); err != nil {
 		return err
 	}
 	for _, name := range []string{AuthCookie(tenant), CSRFCookie(tenant)} {

@@ -128,7 +128,9 @@ func (w *securityWire) apply(s *settings.Security) {
 	setString(&s.AuthTokenCookieSameSite, w.AuthTokenCookieSameSite)
 	setString(&s.CaptchaSupport, w.CaptchaSupport)
 	setString(&s.CaptchaSiteKey, w.CaptchaSiteKey)
-	setString(&s.CaptchaSiteSecret, w.CaptchaSiteSecret)
+	if w.CaptchaSiteSecret == nil || *w.CaptchaSiteSecret != secretMask {
+		setString(&s.CaptchaSiteSecret, w.CaptchaSiteSecret)
+	}
 	setString(&s.ExternalDocSupport, w.ExternalDocSupport)
 	setString(&s.XssKeywords, w.XssKeywords)
 	setString(&s.AllowedFileTypes, w.AllowedFileTypes)
@@ -156,12 +158,20 @@ func securityOut(s settings.Security) *securityWire {
 		WhiteListKeywordsSupport:     ptr(s.WhiteListKeywordsSupport),
 		AllowedFileTypesStrictPolicy: ptr(s.AllowedFileTypesStrictPolicy),
 	}
-	// As the samples show: the CAPTCHA key and secret appear only while CAPTCHA is on.
+	// As the samples show: the CAPTCHA key and secret appear only while
+	// CAPTCHA is on. The secret is write-only: it is answered masked, to
+	// Site Admins and Auditors alike, and a PUT that sends the mask keeps it.
 	if settings.Feature(s.CaptchaSupport) {
-		w.CaptchaSiteKey, w.CaptchaSiteSecret = ptr(s.CaptchaSiteKey), ptr(s.CaptchaSiteSecret)
+		w.CaptchaSiteKey = ptr(s.CaptchaSiteKey)
+		if s.CaptchaSiteSecret != "" {
+			w.CaptchaSiteSecret = ptr(secretMask)
+		}
 	}
 	return w
 }
+
+// secretMask stands for a secret in answers.
+const secretMask = "********"
 
 type challengesWire struct {
 	XMLName   xml.Name        `json:"-" xml:"Challenges"`

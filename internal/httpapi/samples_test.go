@@ -80,8 +80,8 @@ func TestSamples(t *testing.T) {
 	}
 }
 
-// TestCaptchaSecretSealed checks that CaptchaSiteSecret is stored sealed
-// and still answered in clear to the Site Admin, as the sample shows.
+// TestCaptchaSecretSealed checks that CaptchaSiteSecret is stored sealed,
+// still works after a restart, and is answered only masked: write-only.
 func TestCaptchaSecretSealed(t *testing.T) {
 	e := newEnv(t)
 	admin := e.login("admin@acme.example")
@@ -98,7 +98,20 @@ func TestCaptchaSecretSealed(t *testing.T) {
 		t.Fatalf("login with CAPTCHA after restart: %d %s", r.status, r.body)
 	}
 	admin = sessionOf(tenant, r)
-	if got := string(e.get(admin, "securitysettings")); !strings.Contains(got, `"CaptchaSiteSecret":"`+plain+`"`) {
+	if got := string(e.get(admin, "securitysettings")); !strings.Contains(got, `"CaptchaSiteSecret":"********"`) || strings.Contains(got, plain) {
 		t.Errorf("GET after restart: %s", got)
+	}
+	auditor := e.login("auditor@acme.example")
+	if got := string(e.get(auditor, "securitysettings")); strings.Contains(got, plain) {
+		t.Errorf("an Auditor reads the secret: %s", got)
+	}
+	// Sending the mask back (a client that PUTs what it GOT) keeps the secret.
+	if got := string(e.put(admin, "securitysettings", `{"CaptchaSiteSecret":"********","XssKeywords":"eval"}`)); strings.Contains(got, plain) {
+		t.Errorf("PUT echoes the secret: %s", got)
+	}
+	r = e.do(call{method: "POST", path: "/api/login",
+		body: `{"email":"admin@acme.example","password":"` + password + `","captchaResponse":"human"}`})
+	if r.status != 200 {
+		t.Errorf("login with CAPTCHA after the mask was sent back: %d %s", r.status, r.body)
 	}
 }

@@ -132,6 +132,8 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "PUT "+biz+"/files/{name}", auth.Admin, settingsTypes, s.putFile)
 	s.route(mux, "GET "+biz+"/files/{name}", auth.Read, settingsTypes, s.getFile)
 	s.notAllowed(mux, biz+"/files/{name}", "GET, HEAD, PUT")
+	s.route(mux, "DELETE /api/users/{UserID}/devices", auth.Self, settingsTypes, s.forgetDevices)
+	s.notAllowed(mux, "/api/users/{UserID}/devices", "DELETE")
 	s.route(mux, "GET /api/users/{UserID}/challenges", auth.Self, settingsTypes, s.getUserChallenges)
 	s.route(mux, "PUT /api/users/{UserID}/challenges", auth.Self, settingsTypes, s.putUserChallenges)
 	s.notAllowed(mux, "/api/users/{UserID}/challenges", "GET, HEAD, PUT")
@@ -226,7 +228,7 @@ func (s *Server) admit(r *http.Request, level auth.Access, q *request) error {
 	if q.session, q.policy, err = s.login.Authenticate(ctx, tenant, s.authCookie(r, tenant)); err != nil {
 		return err
 	}
-	if err := checkCSRF(r, tenant, q.session, q.policy.Security); err != nil {
+	if err := checkCSRF(r, tenant, q.session, q.policy.Security, !isRead(r)); err != nil {
 		return err
 	}
 	if level == auth.Self {
@@ -296,10 +298,11 @@ func (s *Server) authCookie(r *http.Request, tenant string) string {
 // checkCSRF enforces the X-Csrf-Token header as the tenant's security
 // settings require: on reads when ReadRequestCSRFSupport is enabled, on
 // writes when WriteRequestCSRFSupport is. The header must be the session's
-// CSRF cookie value exactly (compared by hash, in constant time).
-func checkCSRF(r *http.Request, tenant string, sess auth.Session, sec settings.Security) error {
-	read := r.Method == http.MethodGet || r.Method == http.MethodHead
-	if read && !settings.Feature(sec.ReadRequestCSRFSupport) || !read && !settings.Feature(sec.WriteRequestCSRFSupport) {
+// CSRF cookie value exactly (compared by hash, in constant time). write
+// says whether the request changes state whatever its method (a logout by
+// GET does).
+func checkCSRF(r *http.Request, tenant string, sess auth.Session, sec settings.Security, write bool) error {
+	if !write && !settings.Feature(sec.ReadRequestCSRFSupport) || write && !settings.Feature(sec.WriteRequestCSRFSupport) {
 		return nil
 	}
 	header := r.Header.Get(CSRFHeader(tenant))
@@ -308,6 +311,8 @@ func checkCSRF(r *http.Request, tenant string, sess auth.Session, sec settings.S
 	}
 	return nil
 }
+
+func isRead(r *http.Request) bool { return r.Method == http.MethodGet || r.Method == http.MethodHead }
 
 // hostOnly strips the port from a Host header.
 func hostOnly(host string) string {

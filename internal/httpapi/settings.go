@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
@@ -33,7 +35,7 @@ type settingsOp[T any, W any] struct {
 	out   func(T) any
 	// change turns a decoded body into the change to make, checking what
 	// needs more than the body. Rules that span objects are the store's.
-	change func(q *request, in *W) (func(*T) error, error)
+	change func(s *Server, r *http.Request, q *request, in *W) (func(*T) error, error)
 }
 
 // etag renders a settings version as a strong entity tag.
@@ -112,7 +114,7 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 		if err := readBody(w, r, op.types, &in); err != nil {
 			return err
 		}
-		change, err := op.change(q, &in)
+		change, err := op.change(s, r, q, &in)
 		if err != nil {
 			return err
 		}
@@ -133,7 +135,7 @@ var (
 	twoFAOp = settingsOp[settings.TwoFA, twoFAWire]{
 		kind: store.TwoFAKind, types: twoFATypes,
 		out: func(t settings.TwoFA) any { return twoFAOut(t) },
-		change: func(q *request, in *twoFAWire) (func(*settings.TwoFA) error, error) {
+		change: func(_ *Server, _ *http.Request, q *request, in *twoFAWire) (func(*settings.TwoFA) error, error) {
 			if in.DeviceCookieName != nil {
 				if err := settings.CheckDeviceCookieName(*in.DeviceCookieName); err != nil {
 					return nil, err
@@ -150,21 +152,24 @@ var (
 	loginPolicyOp = settingsOp[settings.LoginPolicy, loginPolicyWire]{
 		kind: store.LoginPolicyKind, types: settingsTypes,
 		out: func(p settings.LoginPolicy) any { return loginPolicyOut(p) },
-		change: func(_ *request, in *loginPolicyWire) (func(*settings.LoginPolicy) error, error) {
+		change: func(_ *Server, _ *http.Request, _ *request, in *loginPolicyWire) (func(*settings.LoginPolicy) error, error) {
 			return func(p *settings.LoginPolicy) error { in.apply(p); return p.Validate() }, nil
 		},
 	}
 	securityOp = settingsOp[settings.Security, securityWire]{
 		kind: store.SecurityKind, types: settingsTypes,
 		out: func(sec settings.Security) any { return securityOut(sec) },
-		change: func(_ *request, in *securityWire) (func(*settings.Security) error, error) {
+		change: func(s *Server, r *http.Request, _ *request, in *securityWire) (func(*settings.Security) error, error) {
+			if err := s.checkCookieSettings(r, in); err != nil {
+				return nil, err
+			}
 			return func(sec *settings.Security) error { in.apply(sec); return sec.Validate() }, nil
 		},
 	}
 	challengesOp = settingsOp[[]settings.Challenge, challengesWire]{
 		kind: store.ChallengesKind, types: settingsTypes,
 		out: func(cs []settings.Challenge) any { return challengesOut(cs, true) },
-		change: func(q *request, in *challengesWire) (func(*[]settings.Challenge) error, error) {
+		change: func(_ *Server, _ *http.Request, q *request, in *challengesWire) (func(*[]settings.Challenge) error, error) {
 			set := in.challenges()
 			if err := settings.ValidateChallenges(set); err != nil {
 				return nil, err
@@ -207,4 +212,29 @@ func readBody(w http.ResponseWriter, r *http.Request, types mediaTypes, v any) e
 		return err
 	}
 	return decodeBody(w, r, ct, v)
+}
+
+// checkCookieSettings refuses cookie settings with which no browser could
+// log in: SameSite None without Secure cookies (plain HTTP and no
+// -secure-cookies), and a cookie domain that is a public suffix or not the
+// request's host or a parent of it (browsers drop such cookies).
+func (s *Server) checkCookieSettings(r *http.Request, in *securityWire) error {
+	if v := in.AuthTokenCookieSameSite; v != nil && *v == "None" && !s.secureCookies && r.TLS == nil {
+		return fault.New(fault.Invalid, "AuthTokenCookieSameSite None needs Secure cookies, which browsers keep only over HTTPS: "+
+			"serve bizsec over TLS, or start it with -secure-cookies behind a TLS proxy")
+	}
+	v := in.AuthTokenCookieDomain
+	if v == nil || *v == settings.CookieDomainHostname || strings.HasPrefix(strings.ToLower(*v), "com.soa.") {
+		return nil // the constant, or refused by Validate
+	}
+	domain := strings.ToLower(strings.TrimPrefix(*v, "."))
+	if suffix, _ := publicsuffix.PublicSuffix(domain); suffix == domain {
+		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is a public suffix: browsers refuse cookies for it", clip(*v, 80))
+	}
+	host := hostOnly(r.Host)
+	if host != domain && !strings.HasSuffix(host, "."+domain) {
+		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is not %s or a parent domain of it: browsers would drop the cookie",
+			clip(*v, 80), clip(host, 80))
+	}
+	return nil
 }

@@ -74,3 +74,13 @@ func (s *Server) putUserChallenges(w http.ResponseWriter, r *http.Request, q *re
 	}
 	return s.writeUserChallenges(w, r, q.mediaType, q.user)
 }
+
+// forgetDevices forgets the user's remembered 2FA devices (the user's own
+// "sign out other devices", or a Site Admin's for the user).
+func (s *Server) forgetDevices(w http.ResponseWriter, r *http.Request, q *request) error {
+	if err := s.login.ForgetDevices(r.Context(), q.user); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

@@ -89,6 +89,8 @@ type Service struct {
 	metrics Metrics
 	now     func() time.Time
 
+	digest   auth.Digest // what is stored for 2FA and reset codes
+
 	clients  *throttle.Limiter
 	failures *throttle.Limiter
 	mails    *throttle.Limiter
@@ -114,6 +116,10 @@ func New(cfg Config) *Service {
 	}
 	if s.mailer == nil {
 		s.mailer = discardMail{}
+	}
+	s.digest = auth.HashSecret
+	if s.box != nil {
+		s.digest = s.box.MAC
 	}
 	l := cfg.Limits
 	if l == (Limits{}) {
@@ -348,7 +354,7 @@ func (s *Service) mask(err error, sec settings.Security) error {
 // newSession starts a live session for u, ending u's others when the
 // policy forbids concurrent logins.
 func (s *Service) newSession(ctx context.Context, u store.User, p Policy, now time.Time) (Result, error) {
-	sess, token, csrf := newSession(u.ID, u.TenantID, now, p.Login)
+	sess, token, csrf := newSession(u.ID, u.TenantID, now, now, p.Login)
 	if err := s.store.CreateSession(ctx, sess, !p.Login.ConcurrentLogin); err != nil {
 		return Result{}, err
 	}
@@ -357,15 +363,16 @@ func (s *Service) newSession(ctx context.Context, u store.User, p Policy, now ti
 
 // newSession makes a live session and its secrets: the auth token, and
 // the CSRF cookie's whole value, which the client must echo exactly in the
-// CSRF header (only its hash is kept).
-func newSession(userID, tenant string, now time.Time, p settings.LoginPolicy) (sess auth.Session, token, csrf string) {
+// CSRF header (only its hash is kept). issued is the login the session
+// descends from: ActiveSessionTimeout counts from it, through renewals.
+func newSession(userID, tenant string, issued, now time.Time, p settings.LoginPolicy) (sess auth.Session, token, csrf string) {
 	token = auth.NewSecret()
 	sess = auth.Session{
 		TokenHash:  auth.HashSecret(token),
 		UserID:     userID,
 		TenantID:   tenant,
 		State:      auth.StateActive,
-		IssuedAt:   now,
+		IssuedAt:   issued,
 		LastSeenAt: now,
 	}
 	csrf = auth.FormatToken(auth.NewSecret(), auth.Field("expirationTime", auth.Millis(sess.ExpiresAt(p))))

@@ -91,7 +91,7 @@ func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
 // mailResetCode starts a reset for u, replacing any other, and mails its code.
 func (s *Service) mailResetCode(ctx context.Context, u store.User, now time.Time) error {
 	code := auth.NewSecret()
-	if err := s.store.StartReset(ctx, u.ID, auth.HashSecret(code), now); err != nil {
+	if err := s.store.StartReset(ctx, u.ID, s.digest(code), now); err != nil {
 		return err
 	}
 	return s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your password",
@@ -108,7 +108,7 @@ func (s *Service) findReset(ctx context.Context, tenant, email, code string, now
 	if err != nil {
 		return u, store.Reset{}, err
 	}
-	reset, err := s.store.ResetFor(ctx, u.ID, auth.HashSecret(code))
+	reset, err := s.store.ResetFor(ctx, u.ID, s.digest(code))
 	if err == nil && now.Sub(reset.IssuedAt) >= ResetValidFor {
 		err = ErrBadResetCode
 	}

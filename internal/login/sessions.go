@@ -84,7 +84,10 @@ func (s *Service) Status(ctx context.Context, tenant, cookie string) (Result, er
 }
 
 // Renew swaps the live session of a cookie value for a new one with new
-// tokens and a new active period; the old token stops working at once.
+// tokens; the old token stops working at once. The new session is fresh
+// for InactiveSessionTimeout, but keeps the original login's absolute
+// lifetime: renewing never extends a session past ActiveSessionTimeout
+// from the login (OWASP ASVS 3.3.2's absolute timeout).
 func (s *Service) Renew(ctx context.Context, tenant, cookie string) (Result, error) {
 	old, p, err := s.Authenticate(ctx, tenant, cookie)
 	if err != nil {
@@ -94,7 +97,7 @@ func (s *Service) Renew(ctx context.Context, tenant, cookie string) (Result, err
 	if err != nil {
 		return Result{}, err
 	}
-	sess, token, csrf := newSession(old.UserID, tenant, s.now(), p.Login)
+	sess, token, csrf := newSession(old.UserID, tenant, old.IssuedAt, s.now(), p.Login)
 	if err := s.store.ReplaceSession(ctx, old.TokenHash, sess); err != nil {
 		return Result{}, err
 	}
@@ -113,4 +116,10 @@ func (s *Service) Logout(ctx context.Context, tenant, cookie string) error {
 // User returns a user by ID.
 func (s *Service) User(ctx context.Context, id string) (store.User, error) {
 	return s.store.UserByID(ctx, id)
+}
+
+// ForgetDevices forgets a user's remembered 2FA devices: each asks for a
+// code at its next login.
+func (s *Service) ForgetDevices(ctx context.Context, u store.User) error {
+	return s.store.ForgetDevices(ctx, u.ID)
 }

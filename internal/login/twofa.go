@@ -39,8 +39,8 @@ func (s *Service) startTwoFA(ctx context.Context, u store.User, p Policy, now ti
 		s.metrics.Login("throttled")
 		return Result{}, err
 	}
-	code, c := auth.NewCode(now)
-	sess, token, _ := newSession(u.ID, u.TenantID, now, p.Login)
+	code, c := auth.NewCode(now, s.digest)
+	sess, token, _ := newSession(u.ID, u.TenantID, now, now, p.Login)
 	sess.State, sess.Code = auth.StatePending, c
 	if err := s.store.StartTwoFA(ctx, sess); err != nil {
 		return Result{}, err
@@ -115,7 +115,7 @@ func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clien
 	if err := s.throttleAccount(acct, now); err != nil {
 		return Result{}, err
 	}
-	next, token, csrf := newSession(u.ID, tenant, now, p.Login)
+	next, token, csrf := newSession(u.ID, tenant, now, now, p.Login)
 	var outcome error
 	var suspended bool
 	result, err := s.store.CompleteTwoFA(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
@@ -125,7 +125,7 @@ func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clien
 				outcome = ErrSuspended
 				return auth.CodeVoid
 			}
-			r := c.Check(code, now, p.TwoFA)
+			r := c.Check(code, s.digest, now, p.TwoFA)
 			if r == auth.CodeOK {
 				l.Succeed()
 				return r

@@ -226,3 +226,10 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash []byte) (err error)
 	s.auth.revokeSession(tokenHash) // after commit: a read racing it stores nothing
 	return err
 }
+
+// ForgetDevices forgets every remembered 2FA device of a user.
+func (s *Store) ForgetDevices(ctx context.Context, userID string) (err error) {
+	defer fault.Wrap(&err, "store.ForgetDevices(%q)", userID)
+	_, err = s.exec(ctx, `DELETE FROM devices WHERE user_id = ?`, userID)
+	return err
+}

@@ -71,6 +71,40 @@ func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 // settings holding a secret cannot be stored.
 func (s *Store) SetSecretBox(b *secret.Box) { s.box = b }
 
+// privateDir makes the data directory and the database files readable by
+// their owner only (0700, 0600), whatever mode they had, and refuses a
+// directory that others can write: they could swap the database.
+func privateDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("store: create data directory: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("store: data directory: %w", err)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("the data directory %s can be written by other users (mode %04o); "+
+			"make it private (chmod 700 %s) or choose another -data", dir, fi.Mode().Perm(), dir)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("store: make the data directory private: %w", err)
+	}
+	db := filepath.Join(dir, "bizsec.db")
+	// Created here, 0600, so that SQLite (which gives the -wal and -shm
+	// files the database's mode) never makes them readable to others.
+	f, err := os.OpenFile(db, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("store: create the database: %w", err)
+	}
+	f.Close()
+	for _, name := range []string{db, db + "-wal", db + "-shm"} {
+		if err := os.Chmod(name, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store: make %s private: %w", name, err)
+		}
+	}
+	return nil
+}
+
 // SQLiteDSN is how the store opens the SQLite database in dir: WAL,
 // synchronous=FULL (a commit is on disk when it returns), foreign keys.
 // The bench opens its raw baseline with it too.
@@ -85,8 +119,8 @@ func SQLiteDSN(dir string) string {
 
 // OpenSQLite opens (creating if needed) the database in dir and migrates it.
 func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error) {
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("store: create data directory: %w", err)
+	if err := privateDir(dir); err != nil {
+		return nil, err
 	}
 	dsn := SQLiteDSN(dir)
 	// Readers get a pool as wide as the machine, kept open (WAL readers do

@@ -178,7 +178,7 @@ func TestSessionContract(t *testing.T) {
 		// 2FA: ten concurrent wrong guesses under MaxAttempts 3 use up the
 		// code exactly: two are told "wrong", the rest find it void.
 		pending := mk("pending", auth.StatePending)
-		code, c := auth.NewCode(now)
+		code, c := auth.NewCode(now, auth.HashSecret)
 		pending.Code = c
 		if err := st.CreateSession(ctx, pending, false); err != nil {
 			t.Fatal(err)
@@ -197,7 +197,7 @@ func TestSessionContract(t *testing.T) {
 				defer wg.Done()
 				r, err := st.CompleteTwoFA(ctx, pending.TokenHash, mk("next"+string(rune('a'+i)), auth.StateActive), false,
 					store.LockoutChange{Tenant: "acme", Email: "a@acme.example", Now: now},
-					func(c *auth.Code, _ *auth.Lockout) auth.CodeResult { return c.Check(wrong, now, tf) })
+					func(c *auth.Code, _ *auth.Lockout) auth.CodeResult { return c.Check(wrong, auth.HashSecret, now, tf) })
 				if err != nil {
 					t.Error(err)
 				}
