@@ -89,7 +89,7 @@ type Service struct {
 	metrics Metrics
 	now     func() time.Time
 
-	digest   auth.Digest // what is stored for 2FA and reset codes
+	digest auth.Digest // what is stored for 2FA and reset codes
 
 	clients  *throttle.Limiter
 	failures *throttle.Limiter
