@@ -44,8 +44,12 @@ func TestSettingsClient(t *testing.T) {
 		t.Fatalf("put login: %v\n%s", err, out)
 	}
 	saved := filepath.Join(dir, "saved.json")
+	os.WriteFile(saved, nil, 0o644) // an earlier, readable file is made private
 	if _, err := cli(pw, "get", "login", "-file", saved); err != nil {
 		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(saved); fi.Mode().Perm() != 0o600 {
+		t.Errorf("saved settings have mode %04o, want 0600", fi.Mode().Perm())
 	}
 	var got map[string]string
 	if b, _ := os.ReadFile(saved); json.Unmarshal(b, &got) != nil || got["AttemptsPeriod"] != "9" || got["ConcurrentLogin"] != "false" {

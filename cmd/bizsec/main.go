@@ -28,6 +28,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/net/netutil"
+
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
@@ -121,6 +123,10 @@ func serve(ctx context.Context, args []string) error {
 		"codes mailed per address and purpose (2FA, reset), as N/duration (env BIZSEC_MAIL_RATE)")
 	accessLog := fs.Bool("access-log", env("BIZSEC_ACCESS_LOG", "true") != "false",
 		"log one line per request (env BIZSEC_ACCESS_LOG=false to turn off when a proxy logs requests)")
+	opsListen := fs.String("ops-listen", env("BIZSEC_OPS_LISTEN", ""),
+		"address for /metrics, /readyz and /healthz on their own (env BIZSEC_OPS_LISTEN); set in production so the public listener shows neither")
+	maxConns := fs.Int("max-conns", 4096, "connections served at once; more wait in the kernel's queue")
+	bodyMemory := fs.Int64("body-memory", httpapi.DefaultBodyMemory, "bytes of request bodies held in memory at once")
 	authCache := fs.Int("auth-cache", store.DefaultAuthCacheSize,
 		"sessions and roles kept in memory, at most; 0 reads every one from the database")
 	if err := fs.Parse(args); err != nil {
@@ -176,24 +182,41 @@ func serve(ctx context.Context, args []string) error {
 		TrustedProxies: trusted,
 		Limits:         limits,
 		NoAccessLog:    !*accessLog,
+		OpsSeparate:    *opsListen != "",
+		BodyMemory:     *bodyMemory,
 	})
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	ln = netutil.LimitListener(ln, *maxConns)
+	newServer := func(h http.Handler) *http.Server {
+		return &http.Server{
+			Handler:           h,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       2 * time.Minute,
+			MaxHeaderBytes:    64 << 10,
+			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		}
 	}
+	srv := newServer(api.Handler())
 	go prune(ctx, st, log)
 	log.Info("serving", "addr", ln.Addr().String(), "postgres", store.IsPostgres(*db.database), "data", *data)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
+	var ops *http.Server
+	if *opsListen != "" {
+		opsLn, err := net.Listen("tcp", *opsListen)
+		if err != nil {
+			srv.Close()
+			return err
+		}
+		ops = newServer(api.OpsHandler())
+		log.Info("serving operations", "addr", opsLn.Addr().String())
+		go func() { errc <- ops.Serve(opsLn) }()
+	}
 	select {
 	case err := <-errc:
 		return err
@@ -202,6 +225,10 @@ func serve(ctx context.Context, args []string) error {
 	log.Info("shutting down: finishing in-flight requests")
 	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if ops != nil {
+		ops.Shutdown(shutdown)
+		<-errc
+	}
 	if err := srv.Shutdown(shutdown); err != nil {
 		return err
 	}

@@ -8,9 +8,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -250,5 +253,56 @@ func TestSecondServerRefused(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("the second server is still running")
+	}
+}
+
+// peakRSS is a process's resident high-water mark, in KiB (Linux).
+func peakRSS(t *testing.T, pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(v), " kB"))
+			return kb
+		}
+	}
+	return 0
+}
+
+// TestBodyFloodMemory sends 600 bodies of 256 KiB at once to the login
+// endpoint (no login needed): the server's memory stays under 200 MiB
+// (it reached 581 MiB without a bound) and a login still succeeds.
+func TestBodyFloodMemory(t *testing.T) {
+	bin := buildBinary(t)
+	args := dbArgs(t, "sqlite")
+	setupTenant(t, args)
+	p := startServer(t, bin, args...)
+	body := bytes.Repeat([]byte("a"), 256<<10-64)
+	payload := append(append([]byte(`{"email":"x@acme.example","password":"`), body...), []byte(`"}`)...)
+	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 600, MaxIdleConnsPerHost: 600}, Timeout: 60 * time.Second}
+	var wg sync.WaitGroup
+	for range 600 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := http.NewRequest("POST", p.base+"/api/login", bytes.NewReader(payload))
+			req.Header.Set("Content-Type", "application/json")
+			if resp, err := client.Do(req); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	time.Sleep(200 * time.Millisecond)
+	start := time.Now()
+	loginAdmin(t, p.base) // fails the test if refused
+	t.Logf("a login during the flood took %v", time.Since(start))
+	wg.Wait()
+	if kb := peakRSS(t, p.cmd.Process.Pid); kb > 200<<10 {
+		t.Errorf("server peak RSS %d MiB, want under 200", kb>>10)
+	} else {
+		t.Logf("server peak RSS %d MiB", kb>>10)
 	}
 }

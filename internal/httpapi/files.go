@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/xml"
 	"errors"
-	"io"
 	"mime"
 	"net/http"
 	"strings"
@@ -38,7 +37,7 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, q *request) err
 	if err := identityEncoding(r); err != nil {
 		return err
 	}
-	content, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxFile))
+	content, err := readAll(w, r, maxFile)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return fault.New(fault.Invalid, "the file is larger than %d bytes", maxFile)
@@ -68,6 +67,7 @@ func (s *Server) getFile(w http.ResponseWriter, r *http.Request, q *request) err
 	}
 	w.Header().Set("Content-Type", f.ContentType)
 	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Security-Policy", "sandbox; default-src 'none'")
 	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": f.Name}))
 	w.Write(f.Content)
 	return nil

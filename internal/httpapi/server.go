@@ -6,6 +6,7 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -17,6 +18,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/semaphore"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
@@ -54,7 +57,16 @@ type Config struct {
 	// NoAccessLog drops the per-request log line (a proxy in front logs
 	// requests): it is the one write every request serialises on.
 	NoAccessLog bool
+	// OpsSeparate leaves /metrics and /readyz off Handler, for OpsHandler
+	// on a listener of their own.
+	OpsSeparate bool
+	// BodyMemory bounds the bytes of request bodies held at once; zero:
+	// DefaultBodyMemory.
+	BodyMemory int64
 }
+
+// DefaultBodyMemory bounds the request bodies in memory at once.
+const DefaultBodyMemory = 32 << 20
 
 // Server is the HTTP API.
 type Server struct {
@@ -66,6 +78,9 @@ type Server struct {
 	trusted       []netip.Prefix
 	metrics       *metrics
 	accessLog     bool
+	opsSeparate   bool
+	bodies        *semaphore.Weighted
+	bodyMemory    int64
 
 	encoded      sync.Map // encodedKey -> *encodedBody
 	encodedCount atomic.Int64
@@ -78,7 +93,12 @@ func (s *Server) Wait() { s.login.Wait() }
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		trusted: cfg.TrustedProxies, metrics: newMetrics(), accessLog: !cfg.NoAccessLog}
+		trusted: cfg.TrustedProxies, metrics: newMetrics(), accessLog: !cfg.NoAccessLog, opsSeparate: cfg.OpsSeparate,
+		bodyMemory: cfg.BodyMemory}
+	if s.bodyMemory <= 0 {
+		s.bodyMemory = DefaultBodyMemory
+	}
+	s.bodies = semaphore.NewWeighted(s.bodyMemory)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -157,8 +177,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /console/", web.Handler("/console/"))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("GET /metrics", s.metricsHandler())
+	if !s.opsSeparate {
+		mux.HandleFunc("GET /readyz", s.readyz)
+		mux.Handle("GET /metrics", s.metricsHandler())
+	}
 	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
 	})
@@ -184,12 +206,33 @@ func (s *Server) canonicalPaths(next http.Handler) http.Handler {
 	})
 }
 
-// route registers h for pattern behind the adapter, which negotiates the
-// media type and admits the caller at level.
+// OpsHandler serves what operators scrape and probe: /metrics, /readyz,
+// /healthz; run it on a listener of its own (-ops-listen) so that the
+// public one shows neither.
+func (s *Server) OpsHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /metrics", s.metricsHandler())
+	return mux
+}
+
+// route registers h for pattern behind the adapter, which bounds the
+// memory of the body, negotiates the media type and admits the caller at
+// level.
 func (s *Server) route(mux *http.ServeMux, pattern string, level auth.Access, types mediaTypes, h handler) {
+	bodyMax := int64(maxBody)
+	if strings.HasSuffix(pattern, "/files/{name}") {
+		bodyMax = maxFile
+	}
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := &request{}
-		var err error
+		release, err := s.reserveBody(r, bodyMax)
+		if err != nil {
+			writeError(w, r, s.log, "", err)
+			return
+		}
+		defer release()
 		q.mediaType, err = types.negotiate(r)
 		if err == nil {
 			err = s.admit(r, level, q)
@@ -213,12 +256,12 @@ func (s *Server) admit(r *http.Request, level auth.Access, q *request) error {
 	switch {
 	case r.PathValue("BusinessID") != "":
 		if q.business, err = s.login.Business(ctx, r.PathValue("BusinessID")); err != nil {
-			return err
+			return s.unknown(r, level, err)
 		}
 		tenant = q.business.TenantID
 	case r.PathValue("UserID") != "" && level == auth.Self:
 		if q.user, err = s.login.User(ctx, r.PathValue("UserID")); err != nil {
-			return err
+			return s.unknown(r, level, err)
 		}
 		tenant = q.user.TenantID
 	}
@@ -235,6 +278,43 @@ func (s *Server) admit(r *http.Request, level auth.Access, q *request) error {
 		return s.login.AuthorizeUser(ctx, q.session, q.user)
 	}
 	return s.login.Authorize(ctx, q.session, q.business, level)
+}
+
+// reserveBody holds room for the request's body in the server's body
+// budget until the handler returns, so that many large bodies at once wait
+// (or get 503) instead of exhausting memory.
+func (s *Server) reserveBody(r *http.Request, limit int64) (func(), error) {
+	n := r.ContentLength
+	switch {
+	case n == 0 || r.Body == nil || r.Body == http.NoBody:
+		return func() {}, nil
+	case n < 0 || n > limit:
+		n = limit // unknown length: what the handler may read; too long: refused after limit bytes
+	}
+	n = min(n, s.bodyMemory)
+	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+	defer cancel()
+	if err := s.bodies.Acquire(ctx, n); err != nil {
+		return nil, fault.New(fault.Unavailable, "the server is busy receiving other requests; try again")
+	}
+	return func() { s.bodies.Release(n) }, nil
+}
+
+// unknown answers a business or user that does not exist. Authentication
+// comes before existence: a request with no live session of any tenant
+// gets the 401 it would get for an ID that exists, so IDs cannot be probed.
+func (s *Server) unknown(r *http.Request, level auth.Access, err error) error {
+	if level == auth.Public || fault.CodeOf(err) != fault.NotFound {
+		return err
+	}
+	for _, c := range r.Cookies() {
+		if tenant, ok := strings.CutPrefix(c.Name, "AtmoAuthToken_"); ok {
+			if _, _, authErr := s.login.Authenticate(r.Context(), tenant, c.Value); authErr == nil {
+				return err
+			}
+		}
+	}
+	return login.ErrNoSession
 }
 
 // notAllowed answers the methods no route of path takes.

@@ -161,7 +161,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, mediaType string, v any)
 	if err := identityEncoding(r); err != nil {
 		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	body, err := readAll(w, r, maxBody)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -300,6 +300,20 @@ func typeName(t reflect.Type) string {
 		return "a list"
 	}
 	return "an object"
+}
+
+// readAll reads a body of at most limit bytes into a buffer of its
+// declared size, so memory held matches what the body budget reserved.
+func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= limit {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }
 
 // identityEncoding refuses a body sent with a Content-Encoding the server

@@ -96,6 +96,7 @@ type Service struct {
 	mails    *throttle.Limiter
 
 	background sync.WaitGroup // mail that outlives its request
+	resets     chan struct{}  // wakes the reset mail worker
 }
 
 // New returns a Service for cfg.
@@ -124,6 +125,10 @@ func New(cfg Config) *Service {
 	l := cfg.Limits
 	if l == (Limits{}) {
 		l = DefaultLimits
+	}
+	s.resets = make(chan struct{}, 1)
+	if s.store != nil {
+		go s.resetWorker()
 	}
 	s.clients = throttle.New(l.Client, l.MaxKeys)
 	s.failures = throttle.New(l.AccountFailures, l.MaxKeys)

@@ -1,8 +1,10 @@
 package login
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"math/big"
 	"time"
@@ -59,31 +61,82 @@ func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
 	if err := s.throttleMail("reset", q.Tenant, q.Email, now); err != nil {
 		return err
 	}
-	u, err := s.store.UserByEmail(ctx, q.Tenant, q.Email)
-	enum := settings.Feature(p.Security.AllowUserEnum)
-	switch {
-	case fault.CodeOf(err) == fault.NotFound && enum:
-		return ErrUnknownEmail
-	case fault.CodeOf(err) == fault.NotFound:
+	if !settings.Feature(p.Security.AllowUserEnum) {
+		// Known or not, the request path does the same: one queued row.
+		if err := s.store.EnqueueReset(ctx, q.Tenant, q.Email, now); err != nil {
+			return err
+		}
+		s.kickResets()
 		return nil
+	}
+	u, err := s.store.UserByEmail(ctx, q.Tenant, q.Email)
+	switch {
+	case fault.CodeOf(err) == fault.NotFound:
+		return ErrUnknownEmail
 	case err != nil:
 		return err
-	}
-	if !enum {
-		s.background.Add(1)
-		go func() {
-			defer s.background.Done()
-			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-			defer cancel()
-			if err := s.mailResetCode(ctx, u, now); err != nil {
-				s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
-			}
-		}()
-		return nil
 	}
 	if err := s.mailResetCode(ctx, u, now); err != nil {
 		s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
 		return errMailDown("the password reset code")
+	}
+	return nil
+}
+
+// kickResets wakes the reset mail worker.
+func (s *Service) kickResets() {
+	select {
+	case s.resets <- struct{}{}:
+	default:
+	}
+}
+
+// resetWorker mails the queued reset codes, one request at a time, until
+// the store closes: a fixed goroutine, so neither its work nor its
+// existence differs between known and unknown emails in the request path.
+func (s *Service) resetWorker() {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			err := s.sendQueuedReset(ctx)
+			cancel()
+			if errors.Is(err, store.ErrClosed) {
+				return
+			}
+			if err != nil {
+				if !errors.Is(err, errQueueEmpty) {
+					s.log.Error("queued reset not handled", "err", err)
+				}
+				break
+			}
+		}
+		select {
+		case <-s.resets:
+		case <-tick.C:
+		}
+	}
+}
+
+var errQueueEmpty = errors.New("login: no queued reset")
+
+func (s *Service) sendQueuedReset(ctx context.Context) error {
+	s.background.Add(1) // Wait, at shutdown, lets a started mail finish
+	defer s.background.Done()
+	tenant, email, ok, err := s.store.NextReset(ctx)
+	if err != nil || !ok {
+		return cmp.Or(err, errQueueEmpty)
+	}
+	u, err := s.store.UserByEmail(ctx, tenant, email)
+	if fault.CodeOf(err) == fault.NotFound {
+		return nil // an unknown email: nothing to send
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.mailResetCode(ctx, u, s.now()); err != nil {
+		s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
 	}
 	return nil
 }
@@ -103,6 +156,8 @@ func (s *Service) mailResetCode(ctx context.Context, u store.User, now time.Time
 func (s *Service) findReset(ctx context.Context, tenant, email, code string, now time.Time) (store.User, store.Reset, error) {
 	u, err := s.store.UserByEmail(ctx, tenant, email)
 	if fault.CodeOf(err) == fault.NotFound {
+		// The same lookup a known email gets, so the answer comes as fast.
+		s.store.ResetFor(ctx, "unknown\x00"+tenant, s.digest(code))
 		return u, store.Reset{}, ErrBadResetCode
 	}
 	if err != nil {

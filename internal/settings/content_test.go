@@ -62,3 +62,60 @@ func TestCheckFile(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckPlainText(t *testing.T) {
+	for _, tc := range []struct {
+		value string
+		ok    bool
+	}{
+		{"What is your favorite color?", true},
+		{"Is 3 < 4 and 5 > 2?", true},
+		{"a<b", false},
+		{"<script>alert(1)</script>", false},
+		{"<details open ontoggle=alert(1)>", false},
+		{"</p>", false},
+		{"<!-- x -->", false},
+		{`<a href=javascript:alert(1)>x</a>`, false},
+		{"java\tscript:alert(1)", false},
+		{"JavaScript:alert(1)", false},
+		{"vbscript:msgbox", false},
+		{"report\u202Efdp.exe", false},
+		{"name\u2066x\u2069", false},
+		{"café résumé ☕", true},
+	} {
+		t.Run(tc.value, func(t *testing.T) {
+			err := CheckPlainText("ChallengeQuestion", tc.value)
+			if (err == nil) != tc.ok {
+				t.Errorf("got %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestCheckFileActiveContent(t *testing.T) {
+	sec := DefaultSecurity()
+	sec.AllowedFileTypes += ",image/svg+xml"
+	png := append([]byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), make([]byte, 64)...)
+	for _, tc := range []struct {
+		name, claimed string
+		content       string
+		ok            bool
+	}{
+		{"plain SVG", "image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>`, true},
+		{"SVG with script", "image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>`, false},
+		{"SVG with an event", "image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>`, false},
+		{"SVG with a script link", "image/svg+xml", `<svg xmlns="http://www.w3.org/2000/svg" xmlns:x="http://www.w3.org/1999/xlink"><a x:href="javascript:alert(1)"/></svg>`, false},
+		{"XHTML as XML", "application/xml", `<html xmlns="http://www.w3.org/1999/xhtml"><body>hi</body></html>`, false},
+		{"XML with a DOCTYPE", "application/xml", `<!DOCTYPE a [<!ENTITY x "y">]><a>&x;</a>`, false},
+		{"plain XML", "application/xml", `<definitions><message name="m"/></definitions>`, true},
+		{"PNG", "image/png", string(png), true},
+		{"PNG/HTML polyglot", "image/png", string(png) + "<html><script>alert(1)</script></html>", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := sec.CheckFile(tc.claimed, []byte(tc.content))
+			if (err == nil) != tc.ok {
+				t.Errorf("got %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}

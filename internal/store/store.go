@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -52,6 +53,7 @@ type Store struct {
 
 	closing  sync.Once
 	closeErr error
+	closed   atomic.Bool
 }
 
 // DefaultAuthCacheSize bounds the sessions and roles kept in memory.
@@ -185,6 +187,7 @@ func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store,
 // closes the database.
 func (s *Store) Close() error {
 	s.closing.Do(func() {
+		s.closed.Store(true)
 		if s.stopListen != nil {
 			s.stopListen()
 			<-s.listening

@@ -2,6 +2,10 @@ package store_test
 
 import (
 	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -278,4 +282,45 @@ func TestPruneContract(t *testing.T) {
 			t.Error("a live suspension was pruned")
 		}
 	})
+}
+
+// TestDataDirectoryPrivate: whatever modes the directory and files had,
+// the store makes them private, and refuses a directory others can write.
+func TestDataDirectoryPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o755) // as packages and systemd's StateDirectory create it
+	st, err := store.OpenSQLite(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed(t, st) // writes, so the WAL exists
+	st.Close()
+	for _, name := range []string{"", "bizsec.db", "bizsec.db-wal", "bizsec.db-shm"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s: mode %04o, want private", filepath.Join(dir, name), fi.Mode().Perm())
+		}
+	}
+	os.Chmod(filepath.Join(dir, "bizsec.db"), 0o644)
+	if st, err := store.OpenSQLite(context.Background(), dir); err != nil {
+		t.Fatal(err)
+	} else {
+		st.Close()
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "bizsec.db")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("a 0644 database was left %04o", fi.Mode().Perm())
+	}
+	os.Chmod(dir, 0o777)
+	if _, err := store.OpenSQLite(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "can be written by other users") {
+		t.Errorf("a world-writable directory: %v", err)
+	}
 }
