@@ -51,6 +51,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	putClients := fs.String("put-clients", "4,16", "comma-separated client counts for the PUT phases")
 	rounds := fs.Int("rounds", 200, "changes timed for propagation")
 	scale := fs.Bool("scale", false, "also measure GET with 1,000 tenants, 100,000 users and 200,000 live sessions")
+	fraction := fs.Float64("scale-fraction", 1, "shrink the -scale database by this factor (tests use a small one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -217,7 +218,9 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 
 	if *scale {
 		t0 := time.Now()
-		if err := seedScale(ctx, dsn, dir); err != nil {
+		tenants := max(1, int(1000**fraction))
+		users := max(tenants, int(100_000**fraction))
+		if err := seedScale(ctx, dsn, dir, tenants, users, 2*users); err != nil {
 			return err
 		}
 		seeded := time.Since(t0)
@@ -225,7 +228,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		if err := firstFailure(g); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "\nscale: 1,000 tenants, 100,000 users, 200,000 live sessions (seeded in %s)\n\n", seeded.Round(time.Second))
+		fmt.Fprintf(stdout, "\nscale: %d tenants, %d users, %d live sessions (seeded in %s)\n\n", tenants, users, 2*users, seeded.Round(time.Second))
 		fmt.Fprintln(stdout, "| GET loginpolicy | per second | p50 | p99 |")
 		fmt.Fprintln(stdout, "|---|---|---|---|")
 		fmt.Fprintf(stdout, "| empty database | %.0f | %s | %s |\n", lastGet.rate(), ms(pct(lastGet.lat, 50)), ms(pct(lastGet.lat, 99)))
@@ -365,9 +368,9 @@ func commitRate(ctx context.Context, dsn, dir string, clients int, d time.Durati
 	return res, firstFailure(res)
 }
 
-// seedScale fills the database the bench serves with 1,000 tenants,
-// 100,000 users and 200,000 live sessions, in bulk.
-func seedScale(ctx context.Context, dsn, dir string) error {
+// seedScale fills the database the bench serves with tenants, users and
+// live sessions, in bulk.
+func seedScale(ctx context.Context, dsn, dir string, tenants, users, sessions int) error {
 	driver, source := "sqlite", store.SQLiteDSN(dir)
 	if dsn != "" {
 		driver, source = "pgx", dsn
@@ -412,16 +415,16 @@ func seedScale(ctx context.Context, dsn, dir string) error {
 		return nil
 	}
 	tenant := func(i int) string { return "scale" + strconv.Itoa(i) }
-	user := func(i int) string { return fmt.Sprintf("00000000-0000-0000-0000-%012d.%s", i, tenant(i%1000)) }
+	user := func(i int) string { return fmt.Sprintf("00000000-0000-0000-0000-%012d.%s", i, tenant(i%tenants)) }
 	err = errors.Join(
-		insert("tenants", "id, hostname, created_at", 1000, func(i int) row { return row{tenant(i), tenant(i) + ".example", now} }),
-		insert("businesses", "id, tenant_id, created_at", 1000, func(i int) row { return row{store.RootBusinessID(tenant(i)), tenant(i), now} }),
-		insert("users", "id, tenant_id, email, name, password_hash, created_at", 100_000, func(i int) row {
-			return row{user(i), tenant(i % 1000), fmt.Sprintf("u%d@%s.example", i, tenant(i%1000)), "User", "x", now}
+		insert("tenants", "id, hostname, created_at", tenants, func(i int) row { return row{tenant(i), tenant(i) + ".example", now} }),
+		insert("businesses", "id, tenant_id, created_at", tenants, func(i int) row { return row{store.RootBusinessID(tenant(i)), tenant(i), now} }),
+		insert("users", "id, tenant_id, email, name, password_hash, created_at", users, func(i int) row {
+			return row{user(i), tenant(i % tenants), fmt.Sprintf("u%d@%s.example", i, tenant(i%tenants)), "User", "x", now}
 		}),
-		insert("sessions", "token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at", 200_000, func(i int) row {
+		insert("sessions", "token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at", sessions, func(i int) row {
 			token := auth.HashSecret(auth.NewSecret())
-			return row{token, token, user(i % 100_000), tenant(i % 1000), auth.StateActive, now, now}
+			return row{token, token, user(i % users), tenant(i % tenants), auth.StateActive, now, now}
 		}),
 	)
 	if err != nil {

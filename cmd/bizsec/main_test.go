@@ -88,7 +88,7 @@ func TestRejectedUserIsNotStored(t *testing.T) {
 // scale scenario, and checks its tables; against PostgreSQL (with
 // propagation) when BIZSEC_TEST_POSTGRES is set.
 func TestBench(t *testing.T) {
-	args := []string{"-duration", "200ms", "-concurrency", "2", "-rounds", "5", "-cpus", "1,2", "-put-clients", "2", "-scale"}
+	args := []string{"-duration", "200ms", "-concurrency", "2", "-rounds", "5", "-cpus", "1,2", "-put-clients", "2", "-scale", "-scale-fraction", "0.001"}
 	if dsn := os.Getenv(storetest.EnvPostgres); dsn != "" {
 		args = append(args, "-database", dsn)
 	}

@@ -76,15 +76,33 @@ func (s *Service) mailSuspension(ctx context.Context, u store.User, now time.Tim
 	s.sendLater(ctx, u, msg, "suspension notice")
 }
 
-// sendLater mails m after the request is answered; Wait waits for it.
+// notice is a mail to send after the request that caused it is answered.
+type notice struct {
+	userID, what string
+	msg          mail.Message
+}
+
+// sendLater hands m to the notice worker, to be sent after the answer; it
+// starts no goroutine, so nothing in the process's shape follows who is
+// mailed. When the queue is full the notice is dropped and logged.
 func (s *Service) sendLater(ctx context.Context, u store.User, m mail.Message, what string) {
 	s.background.Add(1)
-	go func() {
-		defer s.background.Done()
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := s.mailer.Send(ctx, m); err != nil {
-			s.log.ErrorContext(ctx, what+" not sent", "user", u.ID, "err", err)
+	select {
+	case s.notices <- notice{u.ID, what, m}:
+	default:
+		s.background.Done()
+		s.log.ErrorContext(ctx, what+" not sent: the notice queue is full", "user", u.ID)
+	}
+}
+
+// noticeWorker sends queued notices for the life of the process.
+func (s *Service) noticeWorker() {
+	for n := range s.notices {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		if err := s.mailer.Send(ctx, n.msg); err != nil {
+			s.log.ErrorContext(ctx, n.what+" not sent", "user", n.userID, "err", err)
 		}
-	}()
+		cancel()
+		s.background.Done()
+	}
 }

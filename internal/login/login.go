@@ -97,6 +97,7 @@ type Service struct {
 
 	background sync.WaitGroup // mail that outlives its request
 	resets     chan struct{}  // wakes the reset mail worker
+	notices    chan notice    // mail for the notice worker
 }
 
 // New returns a Service for cfg.
@@ -127,6 +128,8 @@ func New(cfg Config) *Service {
 		l = DefaultLimits
 	}
 	s.resets = make(chan struct{}, 1)
+	s.notices = make(chan notice, 1000)
+	go s.noticeWorker()
 	if s.store != nil {
 		go s.resetWorker()
 	}
