@@ -15,6 +15,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"golang.org/x/term"
 )
 
 // resources maps the CLI's short names to the API's.
@@ -24,7 +26,7 @@ var resources = map[string]string{
 
 // settingsCmd is the client: bizsec settings get|put OBJECT --business ID.
 func settingsCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
-	usage := errors.New("usage: bizsec settings get|put twofa|login|security|challenges --business ID [-server URL] [-email EMAIL] [-file FILE]")
+	usage := usagef("usage: bizsec settings get|put twofa|login|security|challenges --business ID [-server URL] [-email EMAIL] [-file FILE]")
 	if len(args) < 2 {
 		return usage
 	}
@@ -38,16 +40,16 @@ func settingsCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	email := fs.String("email", env("BIZSEC_EMAIL", ""), "your email (env BIZSEC_EMAIL); the password comes from BIZSEC_PASSWORD or the first line of standard input")
 	business := fs.String("business", "", "BusinessID, e.g. tenantbusiness.acmepaymentscorp")
 	file := fs.String("file", "", "get: write the JSON here instead of standard output; put: the JSON to send (required)")
-	if err := fs.Parse(args[2:]); err != nil {
+	if err := parseFlags(fs, args[2:]); err != nil {
 		return err
 	}
 	if *business == "" || *email == "" {
-		return errors.New("settings needs --business and -email (or BIZSEC_EMAIL)")
+		return usagef("settings needs --business and -email (or BIZSEC_EMAIL)")
 	}
 	var body []byte
 	if verb == "put" {
 		if *file == "" {
-			return errors.New("settings put needs -file with the JSON to send")
+			return usagef("settings put needs -file with the JSON to send")
 		}
 		var err error
 		if body, err = os.ReadFile(*file); err != nil {
@@ -119,6 +121,13 @@ func secretInput(name string, lines *bufio.Reader) (string, error) {
 	if v := os.Getenv(name); v != "" {
 		return v, nil
 	}
+	if fd := int(os.Stdin.Fd()); lines.Buffered() == 0 && stdinIsTerminal() {
+		prompt := map[string]string{"BIZSEC_PASSWORD": "Password: ", "BIZSEC_2FA_CODE": "Verification code (mailed to you): "}[name]
+		fmt.Fprint(os.Stderr, prompt)
+		b, err := term.ReadPassword(fd)
+		fmt.Fprintln(os.Stderr)
+		return string(b), err
+	}
 	line, err := lines.ReadString('\n')
 	if line = strings.TrimRight(line, "\r\n"); line != "" {
 		return line, nil
@@ -187,4 +196,48 @@ func writePrivate(name string, data []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// stdinIsTerminal reports whether a person types standard input; tests
+// and scripts pipe it.
+var stdinIsTerminal = func() bool { return term.IsTerminal(int(os.Stdin.Fd())) }
+
+// errFailing ends bizsec check when a requirement fails (exit status 1).
+var errFailing = errors.New("a requirement fails")
+
+// checkCmd is bizsec check --business ID: the standards check of the
+// business's settings, as a table; exit status 1 when a rule fails.
+func checkCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	server := fs.String("server", env("BIZSEC_SERVER", "http://127.0.0.1:8080"), "bizsec server URL (env BIZSEC_SERVER)")
+	email := fs.String("email", env("BIZSEC_EMAIL", ""), "your email (env BIZSEC_EMAIL); the password comes from BIZSEC_PASSWORD, a prompt, or standard input")
+	business := fs.String("business", "", "BusinessID, e.g. tenantbusiness.acmepaymentscorp")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *business == "" || *email == "" {
+		return usagef("check needs --business and -email (or BIZSEC_EMAIL)")
+	}
+	c, err := newClient(ctx, *server, *email, bufio.NewReader(stdin))
+	if err != nil {
+		return err
+	}
+	out, err := c.call(ctx, "GET", "/api/businesses/"+url.PathEscape(*business)+"/securitycheck", nil)
+	if err != nil {
+		return err
+	}
+	var report struct {
+		Finding []struct{ ID, Requirement, Status, Reason string }
+		Failing bool
+	}
+	if err := json.Unmarshal(out, &report); err != nil {
+		return fmt.Errorf("the server's answer is not a security check: %w", err)
+	}
+	for _, f := range report.Finding {
+		fmt.Fprintf(stdout, "%-4s  %-24s  %s\n      %s\n", strings.ToUpper(f.Status), f.ID, f.Reason, f.Requirement)
+	}
+	if report.Failing {
+		return errFailing
+	}
+	return nil
 }

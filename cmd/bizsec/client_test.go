@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -75,5 +76,25 @@ func TestSettingsClient(t *testing.T) {
 		if _, err := cli(c.stdin, c.args...); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%v: %v, want an error about %q", c.args, err, c.want)
 		}
+	}
+}
+
+// TestCheckCommand: bizsec check prints each rule and fails (exit 1) while
+// a requirement fails.
+func TestCheckCommand(t *testing.T) {
+	dir := t.TempDir()
+	setupTenant(t, []string{"-data", dir})
+	st, err := store.OpenSQLite(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 2)}).Handler())
+	defer srv.Close()
+	var out bytes.Buffer
+	err = run(context.Background(), []string{"check", "--business", "tenantbusiness.acme", "-server", srv.URL, "-email", "admin@acme.example"},
+		strings.NewReader("crash-test-pw\n"), &out)
+	if code := exitCode(err, io.Discard); code != 1 || !strings.Contains(out.String(), "FAIL  lockout") || !strings.Contains(out.String(), "NIST SP 800-63B 5.2.2") {
+		t.Errorf("exit %d (%v), output:\n%s", code, err, out.String())
 	}
 }

@@ -44,40 +44,40 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "bizsec:", err)
-		os.Exit(1)
-	}
+	os.Exit(exitCode(run(ctx, os.Args[1:], os.Stdin, os.Stdout), os.Stderr))
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
+		cmd = "help"
 	}
 	switch cmd {
+	case "help":
+		fmt.Fprint(stdout, overview)
+		return nil
+	case "version":
+		fmt.Fprintln(stdout, "bizsec", version())
+		return nil
 	case "serve":
 		return serve(ctx, args)
 	case "bench":
 		return bench(ctx, args, stdout)
 	case "settings":
 		return settingsCmd(ctx, args, stdin, stdout)
-	case "tenant", "user":
-		if cmd == "user" && len(args) > 0 && args[0] == "unlock" {
-			return unlockUser(ctx, args[1:], stdout)
-		}
+	case "check":
+		return checkCmd(ctx, args, stdin, stdout)
+	case "user":
+		return userCmd(ctx, args, stdin, stdout)
+	case "tenant":
 		if len(args) == 0 || args[0] != "create" {
-			if cmd == "user" {
-				return errors.New("usage: bizsec user create|unlock [flags]")
-			}
-			return fmt.Errorf("usage: bizsec %s create [flags]", cmd)
+			return usagef("usage: bizsec tenant create [flags]")
 		}
-		if cmd == "tenant" {
-			return createTenant(ctx, args[1:], stdin, stdout)
-		}
-		return createUser(ctx, args[1:], stdin, stdout)
+		return createTenant(ctx, args[1:], stdin, stdout)
 	}
-	return fmt.Errorf("unknown command %q (want serve, tenant create, user create, user unlock, settings or bench)", cmd)
+	return usagef("unknown command %q; bizsec help lists the commands", cmd)
 }
 
 // env returns the environment variable's value, or def when it is unset.
@@ -129,7 +129,7 @@ func serve(ctx context.Context, args []string) error {
 	bodyMemory := fs.Int64("body-memory", httpapi.DefaultBodyMemory, "bytes of request bodies held in memory at once")
 	authCache := fs.Int("auth-cache", store.DefaultAuthCacheSize,
 		"sessions and roles kept in memory, at most; 0 reads every one from the database")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	trusted, err := parsePrefixes(*proxies)
@@ -284,11 +284,11 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 	email := fs.String("admin-email", "", "email of the tenant's first Site Admin")
 	name := fs.String("admin-name", "Site Admin", "display name of the first Site Admin")
 	pwStdin := fs.Bool("password-stdin", false, "read the admin's password from standard input instead of generating one")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *id == "" || *email == "" {
-		return errors.New("tenant create needs -id and -admin-email")
+		return usagef("tenant create needs -id and -admin-email")
 	}
 	if err := checkUser(*email, auth.RoleSiteAdmin); err != nil {
 		return err
@@ -314,11 +314,11 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	role := fs.String("role", "", "role in the business: SiteAdmin or Auditor (default: none)")
 	business := fs.String("business", "", "business of the role (default: the tenant's root business)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of generating one")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *tenant == "" || *email == "" {
-		return errors.New("user create needs -tenant and -email")
+		return usagef("user create needs -tenant and -email")
 	}
 	if *name == "" {
 		*name = *email
@@ -420,11 +420,11 @@ func unlockUser(ctx context.Context, args []string, stdout io.Writer) error {
 	db := addDBFlags(fs)
 	tenant := fs.String("tenant", "", "tenant ID")
 	email := fs.String("email", "", "the suspended user's email")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if *tenant == "" || *email == "" {
-		return errors.New("user unlock needs -tenant and -email")
+		return usagef("user unlock needs -tenant and -email")
 	}
 	st, err := db.open(ctx)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -156,5 +157,86 @@ func TestUserUnlock(t *testing.T) {
 	entries, err := st.Audit(ctx, "tenantbusiness.acme", store.AccountKind, 10, 0)
 	if err != nil || len(entries) != 2 || entries[0].Actor != "cli" || !strings.Contains(string(entries[0].New), `"Event":"unlocked"`) {
 		t.Errorf("audit %+v (%v): want suspended, then unlocked by cli", entries, err)
+	}
+}
+
+// TestCLIBehaves: help lists the commands and exits 0, -h exits 0 for
+// every command, a usage error exits 2 and is printed once, version prints.
+func TestCLIBehaves(t *testing.T) {
+	ctx := context.Background()
+	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
+		var out, errOut bytes.Buffer
+		if code := exitCode(run(ctx, args, strings.NewReader(""), &out), &errOut); code != 0 || !strings.Contains(out.String(), "user set-password") {
+			t.Errorf("%v: exit %d, output %q", args, code, out.String())
+		}
+	}
+	for _, args := range [][]string{{"serve", "-h"}, {"tenant", "create", "-h"}, {"user", "create", "-h"}, {"user", "list", "-h"},
+		{"user", "role", "-h"}, {"user", "unlock", "-h"}, {"settings", "get", "login", "-h"}, {"check", "-h"}, {"bench", "-h"}} {
+		if code := exitCode(run(ctx, args, strings.NewReader(""), io.Discard), io.Discard); code != 0 {
+			t.Errorf("%v: exit %d, want 0", args, code)
+		}
+	}
+	for _, args := range [][]string{{"frobnicate"}, {"user"}, {"user", "promote"}, {"tenant"}, {"user", "list"},
+		{"serve", "-no-such-flag"}, {"settings", "get", "colours"}} {
+		var errOut bytes.Buffer
+		code := exitCode(run(ctx, args, strings.NewReader(""), io.Discard), &errOut)
+		if code != 2 || strings.Count(errOut.String(), "bizsec:") > 1 {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and the error once", args, code, errOut.String())
+		}
+	}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"version"}, nil, &out); err != nil || !strings.HasPrefix(out.String(), "bizsec ") {
+		t.Errorf("version: %v %q", err, out.String())
+	}
+}
+
+// TestUserCommands: list, role, set-password and delete, against a real database.
+func TestUserCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	db := []string{"-data", dir, "-tenant", "acme"}
+	var out bytes.Buffer
+	if err := run(ctx, []string{"tenant", "create", "-data", dir, "-id", "acme", "-admin-email", "a@acme.example"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, append([]string{"user", "create", "-email", "b@acme.example"}, db...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, append([]string{"user", "role", "-email", "b@acme.example", "-role", "Auditor"}, db...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := run(ctx, append([]string{"user", "list"}, db...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`a@acme.example .*SiteAdmin of tenantbusiness.acme`).MatchString(out.String()) ||
+		!regexp.MustCompile(`b@acme.example .*Auditor of tenantbusiness.acme`).MatchString(out.String()) {
+		t.Errorf("user list:\n%s", out.String())
+	}
+	if err := run(ctx, append([]string{"user", "set-password", "-email", "b@acme.example"}, db...), strings.NewReader("a fresh password\n"), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, append([]string{"user", "set-password", "-email", "b@acme.example"}, db...), strings.NewReader("short\n"), &out); err == nil {
+		t.Error("a short password was set")
+	}
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := st.UserByEmail(ctx, "acme", "b@acme.example")
+	if ok, _ := auth.NewHasher(auth.DefaultParams, 1).Verify(ctx, "a fresh password", u.PasswordHash); !ok {
+		t.Error("set-password did not set the password")
+	}
+	st.Close()
+	if err := run(ctx, append([]string{"user", "role", "-email", "b@acme.example", "-role", "none"}, db...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(ctx, append([]string{"user", "delete", "-email", "b@acme.example"}, db...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	run(ctx, append([]string{"user", "list"}, db...), nil, &out)
+	if strings.Contains(out.String(), "b@acme.example") {
+		t.Errorf("deleted user still listed:\n%s", out.String())
 	}
 }

@@ -212,3 +212,36 @@ func TestActiveContent(t *testing.T) {
 		t.Errorf("file served with CSP %q", csp)
 	}
 }
+
+// TestSecurityCheck: the standards check rates the business's current
+// settings, for Auditors too, and follows a change at once.
+func TestSecurityCheck(t *testing.T) {
+	e := newEnv(t)
+	auditor := e.login("auditor@acme.example")
+	status := func() (map[string]string, bool) {
+		r := e.do(call{method: "GET", path: settingsPath + "securitycheck", as: auditor})
+		var out struct {
+			Finding []struct{ ID, Requirement, Status, Reason string }
+			Failing bool
+		}
+		if err := json.Unmarshal(r.body, &out); r.status != 200 || err != nil {
+			t.Fatalf("securitycheck: %d %s", r.status, r.body)
+		}
+		m := map[string]string{}
+		for _, f := range out.Finding {
+			m[f.ID] = f.Status
+		}
+		return m, out.Failing
+	}
+	got, failing := status()
+	if got["lockout"] != "fail" || got["second-factor"] != "fail" || !failing {
+		t.Errorf("defaults: %v failing %v", got, failing)
+	}
+	e.setPolicy(`{"MaxSequentialFailureAttemptsAllowed":"10","AttemptsPeriod":"15","SuspensionMinutes":"15"}`)
+	if got, _ := status(); got["lockout"] != "pass" {
+		t.Errorf("after turning suspension on: %v", got)
+	}
+	if r := e.do(call{method: "GET", path: settingsPath + "securitycheck"}); r.status != 401 {
+		t.Errorf("anonymous: %d", r.status)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -128,4 +129,114 @@ func (s *Store) Role(ctx context.Context, userID, business string) (_ auth.Role,
 		s.auth.storeRole(userID, business, auth.Role(role), t)
 	}
 	return auth.Role(role), err
+}
+
+// UserInfo is a user as an operator lists them.
+type UserInfo struct {
+	User
+	Roles          map[string]auth.Role // business ID -> role
+	SuspendedUntil time.Time            // zero when not suspended
+}
+
+// Users lists a tenant's users by email, with their roles and suspensions.
+func (s *Store) Users(ctx context.Context, tenant string) (_ []UserInfo, err error) {
+	defer fault.Wrap(&err, "store.Users(%q)", tenant)
+	rows, err := s.db.QueryContext(ctx, `SELECT u.id, u.tenant_id, u.email, u.name, COALESCE(f.locked_until, 0)
+		FROM users u LEFT JOIN login_failures f ON f.tenant_id = u.tenant_id AND f.email = u.email
+		WHERE u.tenant_id = ? ORDER BY u.email`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var out []UserInfo
+	index := map[string]int{}
+	now := s.now()
+	for rows.Next() {
+		var u UserInfo
+		var until int64
+		if err := rows.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &until); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if t := fromMillis(until); t.After(now) {
+			u.SuspendedUntil = t
+		}
+		u.Roles = map[string]auth.Role{}
+		index[u.ID] = len(out)
+		out = append(out, u)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	roles, err := s.db.QueryContext(ctx, `SELECT r.user_id, r.business_id, r.role FROM roles r
+		JOIN users u ON u.id = r.user_id WHERE u.tenant_id = ?`, tenant)
+	if err != nil {
+		return nil, err
+	}
+	defer roles.Close()
+	for roles.Next() {
+		var id, biz, role string
+		if err := roles.Scan(&id, &biz, &role); err != nil {
+			return nil, err
+		}
+		if i, ok := index[id]; ok {
+			out[i].Roles[biz] = auth.Role(role)
+		}
+	}
+	return out, roles.Err()
+}
+
+// RevokeRole takes a user's role in a business away.
+func (s *Store) RevokeRole(ctx context.Context, userID, business string) (err error) {
+	defer fault.Wrap(&err, "store.RevokeRole(%q, %q)", userID, business)
+	defer s.auth.revokeUser(userID)
+	return s.inTx(ctx, func(tx *txn) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE user_id = ? AND business_id = ?`, userID, business); err != nil {
+			return err
+		}
+		return changedAuth(ctx, tx, userID)
+	})
+}
+
+// SetPassword sets a user's password hash and ends the user's sessions.
+func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) (err error) {
+	defer fault.Wrap(&err, "store.SetPassword(%q)", userID)
+	defer s.auth.revokeUser(userID)
+	return s.inTx(ctx, func(tx *txn) error {
+		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fault.New(fault.NotFound, "user %q not found", userID)
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
+			return err
+		}
+		return changedAuth(ctx, tx, userID)
+	})
+}
+
+// DeleteUser deletes a user with their sessions, roles, devices, answers
+// and failure record; the audit history keeps their ID.
+func (s *Store) DeleteUser(ctx context.Context, userID string) (err error) {
+	defer fault.Wrap(&err, "store.DeleteUser(%q)", userID)
+	defer s.auth.revokeUser(userID)
+	return s.inTx(ctx, func(tx *txn) error {
+		var tenant, email string
+		if err := tx.QueryRowContext(ctx, `SELECT tenant_id, email FROM users WHERE id = ?`, userID).Scan(&tenant, &email); err != nil {
+			return notFoundIf(err, "user %q not found", userID)
+		}
+		for _, q := range []string{`DELETE FROM sessions WHERE user_id = ?`, `DELETE FROM roles WHERE user_id = ?`,
+			`DELETE FROM devices WHERE user_id = ?`, `DELETE FROM user_answers WHERE user_id = ?`,
+			`DELETE FROM password_resets WHERE user_id = ?`, `DELETE FROM users WHERE id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM login_failures WHERE tenant_id = ? AND email = ?`, tenant, email); err != nil {
+			return err
+		}
+		return changedAuth(ctx, tx, userID)
+	})
 }

@@ -1,0 +1,63 @@
+package settings
+
+import (
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	base := func() Snapshot {
+		return Snapshot{TwoFA: DefaultTwoFA(), Login: DefaultLoginPolicy(), Security: DefaultSecurity(), Challenges: DefaultChallenges()}
+	}
+	tests := []struct {
+		name   string
+		change func(*Snapshot)
+		id     string
+		want   Status
+	}{
+		{"lockout off by default", func(*Snapshot) {}, "lockout", Fail},
+		{"lockout at 10", func(s *Snapshot) { s.Login.MaxSequentialFailureAttemptsAllowed = 10 }, "lockout", Pass},
+		{"lockout past NIST's 100", func(s *Snapshot) { s.Login.MaxSequentialFailureAttemptsAllowed = 101 }, "lockout", Fail},
+		{"idle 30 minutes", func(*Snapshot) {}, "session-idle", Pass},
+		{"idle 31 minutes", func(s *Snapshot) { s.Login.InactiveSessionTimeout = 31 }, "session-idle", Fail},
+		{"absolute 12 hours", func(s *Snapshot) { s.Login.ActiveSessionTimeout = 720 }, "session-absolute", Pass},
+		{"absolute a week", func(s *Snapshot) { s.Login.ActiveSessionTimeout = 7 * 24 * 60 }, "session-absolute", Warn},
+		{"absolute two months", func(s *Snapshot) { s.Login.ActiveSessionTimeout = 60 * 24 * 60 }, "session-absolute", Fail},
+		{"2FA off", func(*Snapshot) {}, "second-factor", Fail},
+		{"2FA by email", func(s *Snapshot) { s.TwoFA.TwoFAEnabled = true }, "second-factor", Warn},
+		{"code for 5 minutes", func(s *Snapshot) { s.TwoFA.TwoFAEnabled = true }, "code-lifetime", Pass},
+		{"code for an hour", func(s *Snapshot) { s.TwoFA.TwoFAEnabled, s.TwoFA.CodeValidSeconds = true, 3600 }, "code-lifetime", Fail},
+		{"20 tries per code", func(s *Snapshot) { s.TwoFA.TwoFAEnabled, s.TwoFA.MaxAttempts = true, 20 }, "code-attempts", Warn},
+		{"questions active", func(*Snapshot) {}, "security-questions", Fail},
+		{"no question active", func(s *Snapshot) {
+			for i := range s.Challenges {
+				s.Challenges[i].Active = false
+			}
+		}, "security-questions", Pass},
+		{"encrypted answers", func(s *Snapshot) { s.Security.EncryptChallengeAnswers = Enabled }, "answer-storage", Warn},
+		{"write CSRF off", func(s *Snapshot) { s.Security.WriteRequestCSRFSupport = Disabled }, "csrf-writes", Fail},
+		{"SameSite None", func(s *Snapshot) { s.Security.AuthTokenCookieSameSite = "None" }, "cookie-samesite", Warn},
+		{"enumeration allowed", func(*Snapshot) {}, "user-enumeration", Warn},
+		{"enumeration masked", func(s *Snapshot) { s.Security.AllowUserEnum = Disabled }, "user-enumeration", Pass},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := base()
+			tc.change(&s)
+			var got *Finding
+			for _, f := range Check(s) {
+				if f.ID == tc.id {
+					got = &f
+				}
+			}
+			if got == nil {
+				t.Fatalf("no finding %q", tc.id)
+			}
+			if got.Status != tc.want || got.Requirement == "" || got.Reason == "" {
+				t.Errorf("%s: got %+v, want %s", tc.id, *got, tc.want)
+			}
+		})
+	}
+	if !Failing(Check(base())) {
+		t.Error("the platform's defaults (no lockout, no 2FA) should fail")
+	}
+}
