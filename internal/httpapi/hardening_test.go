@@ -245,3 +245,16 @@ func TestSecurityCheck(t *testing.T) {
 		t.Errorf("anonymous: %d", r.status)
 	}
 }
+
+// TestMetricsFromTheStart: the build is described, and outcome counters
+// exist at zero before their first event.
+func TestMetricsFromTheStart(t *testing.T) {
+	e := newEnv(t)
+	m := string(e.do(call{method: "GET", path: "/metrics"}).body)
+	for _, want := range []string{`bizsec_build_info{goversion="go`, `bizsec_logins_total{outcome="captcha_refused"} 0`,
+		`bizsec_logins_total{outcome="throttled"} 0`, `bizsec_twofa_total{outcome="void"} 0`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("no %s in /metrics", want)
+		}
+	}
+}

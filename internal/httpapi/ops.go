@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"net/http"
 	"strconv"
 	"sync"
@@ -46,9 +48,40 @@ func newMetrics() *metrics {
 			Name: "bizsec_twofa_total", Help: "Two-factor events by outcome: sent, ok, wrong, void.",
 		}, []string{"outcome"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.twoFA,
+	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "bizsec_build_info", Help: "The running build: version and Go version (always 1).",
+	}, []string{"version", "goversion"})
+	version, goVersion := buildVersion()
+	buildInfo.WithLabelValues(version, goVersion).Set(1)
+	// Outcomes exist at zero from the start, so rates and alerts work
+	// before the first event.
+	for _, o := range []string{"success", "bad_credentials", "suspended", "twofa_pending", "captcha_refused", "throttled"} {
+		m.logins.WithLabelValues(o)
+	}
+	for _, o := range []string{"sent", "ok", "wrong", "void"} {
+		m.twoFA.WithLabelValues(o)
+	}
+	m.registry.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.twoFA, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// buildVersion is the module version (or VCS revision) and Go version.
+func buildVersion() (string, string) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown", runtime.Version()
+	}
+	v := info.Main.Version
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
+			v = s.Value
+		}
+	}
+	if v == "" {
+		v = "(devel)"
+	}
+	return v, info.GoVersion
 }
 
 // Login, Suspended and TwoFA count the login service's outcomes (login.Metrics).

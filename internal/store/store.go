@@ -230,12 +230,26 @@ func (s *Store) migrate(ctx context.Context) error {
 		names = append(names, e.Name())
 	}
 	sort.Strings(names)
+	known := 0
+	for _, name := range names {
+		if v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0]); err == nil {
+			known = max(known, v)
+		}
+	}
 	return s.inTx(ctx, func(tx *txn) error {
 		if err := tx.lock(ctx, "bizsec:migrate"); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY)`); err != nil {
 			return err
+		}
+		var newest int
+		if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
+			return err
+		}
+		if newest > known {
+			return fmt.Errorf("the database was written by a newer bizsec (schema version %d; this one knows up to %d): "+
+				"run that version, or restore a backup made for this one", newest, known)
 		}
 		for _, name := range names {
 			version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])

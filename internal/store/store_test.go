@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -322,5 +323,27 @@ func TestDataDirectoryPrivate(t *testing.T) {
 	os.Chmod(dir, 0o777)
 	if _, err := store.OpenSQLite(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "can be written by other users") {
 		t.Errorf("a world-writable directory: %v", err)
+	}
+}
+
+// TestNewerDatabaseRefused: a database migrated by a newer bizsec is not
+// served by this one.
+func TestNewerDatabaseRefused(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.OpenSQLite(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	db, err := sql.Open("sqlite", store.SQLiteDSN(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`INSERT INTO schema_migrations (version) VALUES (9999)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if _, err := store.OpenSQLite(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "written by a newer bizsec") {
+		t.Errorf("open: %v", err)
 	}
 }
