@@ -2,9 +2,9 @@ package httpapi
 
 import (
 	"log/slog"
+	"net/http"
 	"runtime"
 	"runtime/debug"
-	"net/http"
 	"strconv"
 	"sync"
 	"time"
