@@ -2,7 +2,9 @@ package httpapi_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"path/filepath"
 	"os/exec"
 	"strings"
 	"testing"
@@ -71,60 +73,213 @@ func read[T any](t *testing.T, ctx context.Context, a chromedp.Action[T]) T {
 	return v
 }
 
-// TestConsole drives the web console in headless Chromium: log in, edit
-// the login policy and a security setting, see a validation error inline.
+// axe returns the WCAG 2.1 A/AA violations axe-core finds on the page, as
+// "rule: target" lines. The axe-core script comes from BIZSEC_AXE (CI
+// installs it from npm); without it the test fails where a browser is
+// required and skips the audit elsewhere.
+func axe(t *testing.T, ctx context.Context, page string) []string {
+	t.Helper()
+	path := os.Getenv("BIZSEC_AXE")
+	if path == "" {
+		if os.Getenv("BIZSEC_REQUIRE_BROWSER") != "" {
+			t.Fatal("BIZSEC_AXE (the path of axe.min.js) is not set")
+		}
+		t.Log("BIZSEC_AXE not set: no accessibility audit")
+		return nil
+	}
+	script, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps(t, ctx, chromedp.Evaluate[chromedp.Void](string(script)))
+	out := read(t, ctx, chromedp.Evaluate[[]string](`axe.run(document, {runOnly: {type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+		.then(r => r.violations.flatMap(v => v.nodes.map(n => v.id + " (" + v.impact + "): " + n.target.join(" "))))`, chromedp.EvalAwaitPromise))
+	for _, v := range out {
+		t.Errorf("%s: %s", page, v)
+	}
+	return out
+}
+
+// shoot saves a screenshot of the page as a test artifact, in
+// BIZSEC_CONSOLE_SCREENSHOTS (default: a directory under the system's temp).
+func shoot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("BIZSEC_CONSOLE_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "bizsec-console-screenshots")
+	}
+	os.MkdirAll(dir, 0o755)
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), read(t, ctx, chromedp.FullScreenshot(100)), 0o644); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestConsole drives the web console in headless Chromium as a Site Admin
+// would: log in with 2FA, edit each settings object through its controls,
+// see a validation error next to its field, read the history, unlock an
+// account, and then as an Auditor see read-only pages. Each page is
+// audited with axe-core at 1280 and 390 pixels wide and photographed.
 func TestConsole(t *testing.T) {
 	e := newEnv(t)
 	// A real browser drops cookies that expired by its own clock.
 	e.clock.Advance(time.Since(e.clock.Now()))
+	admin := e.login("admin@acme.example")
+	e.put(admin, "twofasettings", `{"TwoFAEnabled":true,"RecurrenceMode":"twofa.each.login"}`)
 	ctx := browser(t)
+	audit := func(page string) {
+		t.Helper()
+		for _, width := range []int64{1280, 390} {
+			steps(t, ctx, chromedp.EmulateViewport(width, 900))
+			axe(t, ctx, fmt.Sprintf("%s at %dpx", page, width))
+			shoot(t, ctx, fmt.Sprintf("%s-%d", page, width))
+		}
+		steps(t, ctx, chromedp.EmulateViewport(1280, 900))
+	}
 	steps(t, ctx,
 		chromedp.Navigate(e.srv.URL+"/console/"),
 		chromedp.WaitVisible("#email"),
+	)
+	audit("login")
+	steps(t, ctx,
 		chromedp.SendKeys("#email", "admin@acme.example"),
 		chromedp.SendKeys("#password", password),
 		chromedp.Click("#login-button"),
+		chromedp.WaitVisible("#code"),
+	)
+	steps(t, ctx,
+		chromedp.SendKeys("#code", e.lastCode("admin@acme.example")),
+		chromedp.Click("#code-button"),
 		chromedp.WaitVisible("#f-AttemptsPeriod"),
+	)
+	// Human labels, help, units, switches: no wire names on the page.
+	label := read(t, ctx, chromedp.Text(`label[for="f-MaxSequentialFailureAttemptsAllowed"]`))
+	help := read(t, ctx, chromedp.Text("#h-MaxSequentialFailureAttemptsAllowed"))
+	if label != "Failed attempts before suspension" || !strings.Contains(help, "0 turns suspension off") {
+		t.Errorf("label %q, help %q", label, help)
+	}
+	audit("loginpolicy")
+
+	// Lockout and sessions: numbers and a switch.
+	steps(t, ctx,
 		chromedp.SetValue("#f-AttemptsPeriod", "12"),
+		chromedp.Click("#f-PersistentSession"),
 		chromedp.Click("#save"),
 		chromedp.WaitVisible(`//p[@id="form-status" and contains(., "Saved")]`),
 	)
-	status := read(t, ctx, chromedp.Text("#form-status"))
-	value := read(t, ctx, chromedp.Value("#f-AttemptsPeriod"))
-	if !strings.Contains(status, "Saved (version 1)") || value != "12" {
-		t.Errorf("after saving the page shows %q and AttemptsPeriod %q", status, value)
-	}
-	admin := e.login("admin@acme.example")
-	if got := string(e.get(admin, "loginpolicy")); !strings.Contains(got, `"AttemptsPeriod":"12"`) {
+	if got := string(e.get(admin, "loginpolicy")); !strings.Contains(got, `"AttemptsPeriod":"12"`) || !strings.Contains(got, `"PersistentSession":"false"`) {
 		t.Errorf("the server holds %s", got)
 	}
-
+	// A validation error shows next to its field, and nothing is stored.
 	steps(t, ctx,
 		chromedp.SetValue("#f-AttemptsPeriod", "-3"),
 		chromedp.Click("#save"),
 		chromedp.WaitVisible(`//p[@id="form-error" and contains(., "AttemptsPeriod")]`),
 	)
-	errText := read(t, ctx, chromedp.Text("#form-error"))
+	message := read(t, ctx, chromedp.Text("#m-AttemptsPeriod"))
 	rowClass := read(t, ctx, chromedp.AttributeValue(`//div[@data-name="AttemptsPeriod"]`, "class")).Value
-	if !strings.Contains(errText, "AttemptsPeriod must be between 1 and") || !strings.Contains(rowClass, "invalid") {
-		t.Errorf("inline error %q, field class %q", errText, rowClass)
+	if !strings.Contains(message, "AttemptsPeriod must be between 1 and") || !strings.Contains(rowClass, "invalid") {
+		t.Errorf("inline error %q, field class %q", message, rowClass)
 	}
+	audit("loginpolicy-error")
 	if got := string(e.get(admin, "loginpolicy")); !strings.Contains(got, `"AttemptsPeriod":"12"`) {
 		t.Errorf("a refused save changed the server: %s", got)
 	}
+	// History: who changed what, old and new.
+	steps(t, ctx, chromedp.Click("#revert"), chromedp.WaitVisible(`//ol[@id="history-list"]/li[contains(., "admin@acme.example")]`))
+	history := read(t, ctx, chromedp.Text("#history-list"))
+	if !strings.Contains(history, "Counting window: 5 → 12") {
+		t.Errorf("history shows %q", history)
+	}
 
+	// Two-factor: a choice with readable names and a number.
+	steps(t, ctx,
+		chromedp.Click(`button[data-tab="twofasettings"]`),
+		chromedp.WaitVisible("#f-CodeValidSeconds"),
+		chromedp.SetValue("#f-CodeValidSeconds", "240"),
+		chromedp.SetValue("#f-RecurrenceMode", "twofa.once.each.interval"),
+		chromedp.Click("#save"),
+		chromedp.WaitVisible(`//p[@id="form-status" and contains(., "Saved")]`),
+	)
+	mode := read(t, ctx, chromedp.Evaluate[string](`document.getElementById("f-RecurrenceMode").selectedOptions[0].textContent`))
+	if got := string(e.get(admin, "twofasettings")); mode != "Once per interval" || !strings.Contains(got, `"CodeValidSeconds":240`) ||
+		!strings.Contains(got, `"RecurrenceMode":"twofa.once.each.interval"`) {
+		t.Errorf("page shows %q, server holds %s", mode, got)
+	}
+	audit("twofasettings")
+
+	// Security: a select and an on/off switch over com.soa.feature.*.
 	steps(t, ctx,
 		chromedp.Click(`button[data-tab="securitysettings"]`),
 		chromedp.WaitVisible("#f-AuthTokenCookieSameSite"),
 		chromedp.SetValue("#f-AuthTokenCookieSameSite", "Strict"),
+		chromedp.Click("#f-AllowUserEnum"),
 		chromedp.Click("#save"),
 		chromedp.WaitVisible(`//p[@id="form-status" and contains(., "Saved")]`),
 	)
-	sameSite := read(t, ctx, chromedp.Value("#f-AuthTokenCookieSameSite"))
-	if got := string(e.get(admin, "securitysettings")); sameSite != "Strict" || !strings.Contains(got, `"AuthTokenCookieSameSite":"Strict"`) {
-		t.Errorf("page shows %q, server holds %s", sameSite, got)
+	if got := string(e.get(admin, "securitysettings")); !strings.Contains(got, `"AuthTokenCookieSameSite":"Strict"`) ||
+		!strings.Contains(got, `"AllowUserEnum":"com.soa.feature.disabled"`) {
+		t.Errorf("the server holds %s", got)
 	}
-	if path := os.Getenv("BIZSEC_CONSOLE_SCREENSHOT"); path != "" {
-		os.WriteFile(path, read(t, ctx, chromedp.FullScreenshot(100)), 0o644)
+	audit("securitysettings")
+
+	// Security questions: a table; edit one, add one.
+	steps(t, ctx,
+		chromedp.Click(`button[data-tab="challenges"]`),
+		chromedp.WaitVisible("#questions-body"),
+		chromedp.Click("#add-question"),
+		chromedp.SendKeys(`#questions-body tr:last-child input[data-name="ChallengeCode"]`, "school"),
+		chromedp.SendKeys(`#questions-body tr:last-child input[data-name="ChallengeQuestion"]`, "What was your first school?"),
+		chromedp.SetValue(`#questions-body tr:last-child input[data-name="MinimumLength"]`, "2"),
+		chromedp.Click("#save"),
+		chromedp.WaitVisible(`//p[@id="form-status" and contains(., "Saved")]`),
+	)
+	if got := string(e.get(admin, "challenges?IncludeInactive=true")); !strings.Contains(got, `"ChallengeCode":"school"`) || !strings.Contains(got, `"MinimumLength":2`) {
+		t.Errorf("the server holds %s", got)
 	}
+	audit("challenges")
+
+	// Accounts: a suspended user, unlocked with a button.
+	e.setPolicy(`{"MaxSequentialFailureAttemptsAllowed":"2"}`)
+	e.tryLogin("dev@acme.example", "nope")
+	e.tryLogin("dev@acme.example", "nope")
+	steps(t, ctx,
+		chromedp.Click(`button[data-tab="accounts"]`),
+		chromedp.WaitVisible(`//table[@id="suspended"]//td[contains(., "dev@acme.example")]`),
+	)
+	audit("accounts")
+	steps(t, ctx,
+		chromedp.Click(`//button[@aria-label="Unlock dev@acme.example"]`),
+		chromedp.WaitVisible(`//p[contains(., "No account is suspended")]`),
+	)
+	if r := e.tryLogin("dev@acme.example", password); r.status != 200 {
+		t.Errorf("login after the console's unlock: %d", r.status)
+	}
+
+	// Standards check panel.
+	steps(t, ctx, chromedp.Click(`button[data-tab="check"]`), chromedp.WaitVisible("#findings"))
+	if findings := read(t, ctx, chromedp.Text("#findings")); !strings.Contains(findings, "ASVS 4.0.3") {
+		t.Errorf("findings: %q", findings)
+	}
+	audit("check")
+
+	// An Auditor: read-only pages, no Save.
+	steps(t, ctx,
+		chromedp.Click("#logout"),
+		chromedp.WaitVisible("#email"),
+		chromedp.SendKeys("#email", "auditor@acme.example"),
+		chromedp.SendKeys("#password", password),
+		chromedp.Click("#login-button"),
+		chromedp.WaitVisible("#code"),
+	)
+	steps(t, ctx,
+		chromedp.SendKeys("#code", e.lastCode("auditor@acme.example")),
+		chromedp.Click("#code-button"),
+		chromedp.WaitVisible("#f-AttemptsPeriod"),
+		chromedp.WaitVisible(`//p[@id="role-note" and contains(., "Auditor")]`),
+	)
+	disabled := read(t, ctx, chromedp.Evaluate[bool](`document.getElementById("f-AttemptsPeriod").disabled && document.getElementById("save").hidden`))
+	if !disabled {
+		t.Error("the Auditor's page is editable or offers Save")
+	}
+	audit("auditor")
 }

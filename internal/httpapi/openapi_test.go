@@ -90,6 +90,7 @@ func TestOpenAPI(t *testing.T) {
 	check(call{method: "GET", path: biz + "audit?setting=account", as: admin})
 	check(call{method: "GET", path: biz + "suspendedusers", as: admin})
 	check(call{method: "GET", path: biz + "securitycheck", as: admin})
+	check(call{method: "GET", path: biz + "myrole", as: admin})
 	check(call{method: "POST", path: biz + "suspendedusers/" + e.users["dev@acme.example"] + "/unlock", as: admin})
 	check(call{method: "PUT", path: biz + "files/a.json", as: admin, body: `{"a":1}`})
 	check(call{method: "GET", path: biz + "files/a.json", as: admin})

@@ -145,6 +145,8 @@ func (s *Server) Handler() http.Handler {
 	}
 	s.route(mux, "GET "+biz+"/audit", auth.Read, jsonTypes, s.getAudit)
 	s.notAllowed(mux, biz+"/audit", "GET, HEAD")
+	s.route(mux, "GET "+biz+"/myrole", auth.Read, jsonTypes, s.getMyRole)
+	s.notAllowed(mux, biz+"/myrole", "GET, HEAD")
 	s.route(mux, "GET "+biz+"/securitycheck", auth.Read, jsonTypes, s.getSecurityCheck)
 	s.notAllowed(mux, biz+"/securitycheck", "GET, HEAD")
 	s.route(mux, "GET "+biz+"/suspendedusers", auth.Read, settingsTypes, s.getSuspended)
