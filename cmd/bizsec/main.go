@@ -111,6 +111,10 @@ func serve(ctx context.Context, args []string) error {
 	secure := fs.Bool("secure-cookies", env("BIZSEC_SECURE_COOKIES", "") == "true", "mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
 	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
 	smtpAddr := fs.String("smtp-addr", env("BIZSEC_SMTP_ADDR", ""), "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox (env BIZSEC_SMTP_ADDR; credentials in BIZSEC_SMTP_USERNAME, BIZSEC_SMTP_PASSWORD)")
+	smtpTLS := fs.String("smtp-tls", env("BIZSEC_SMTP_TLS", "auto"),
+		"auto (TLS from the first byte on port 465, else STARTTLS when offered), starttls (required) or implicit (env BIZSEC_SMTP_TLS)")
+	smtpRequireTLS := fs.Bool("smtp-require-tls", env("BIZSEC_SMTP_REQUIRE_TLS", "") == "true",
+		"refuse to send mail over a connection that is not TLS (env BIZSEC_SMTP_REQUIRE_TLS=true)")
 	from := fs.String("mail-from", env("BIZSEC_MAIL_FROM", "bizsec@localhost"), "sender address of the server's mail (env BIZSEC_MAIL_FROM)")
 	proxies := fs.String("trusted-proxies", env("BIZSEC_TRUSTED_PROXIES", ""),
 		"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (env BIZSEC_TRUSTED_PROXIES)")
@@ -148,7 +152,12 @@ func serve(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	var mailer httpapi.Mailer = &mail.Outbox{Dir: filepath.Join(*data, "outbox"), From: *from}
 	if *smtpAddr != "" {
-		mailer = &mail.SMTP{Addr: *smtpAddr, From: *from,
+		mode := map[string]string{"auto": mail.TLSAuto, "starttls": mail.TLSStart, "implicit": mail.TLSImplicit}
+		tlsMode, ok := mode[*smtpTLS]
+		if !ok {
+			return usagef("-smtp-tls must be auto, starttls or implicit, got %q", *smtpTLS)
+		}
+		mailer = &mail.SMTP{Addr: *smtpAddr, From: *from, TLS: tlsMode, RequireTLS: *smtpRequireTLS,
 			Username: os.Getenv("BIZSEC_SMTP_USERNAME"), Password: os.Getenv("BIZSEC_SMTP_PASSWORD")}
 		log.Info("mail via SMTP", "addr", *smtpAddr)
 	} else {

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/smtp"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -42,14 +44,25 @@ func (m Message) render(from string, now time.Time) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// SMTP sends through an SMTP server, upgrading to TLS when it offers
-// STARTTLS and authenticating when a username is set.
+// TLS modes of an SMTP connection.
+const (
+	TLSAuto     = ""         // implicit TLS on port 465, else STARTTLS when the server offers it
+	TLSStart    = "starttls" // STARTTLS, required
+	TLSImplicit = "implicit" // TLS from the first byte (SMTPS, port 465)
+)
+
+// SMTP sends through an SMTP server: over TLS (implicit, or STARTTLS) and
+// authenticating, when a username is set, with the best mechanism the
+// server offers (PLAIN or LOGIN, only over TLS; CRAM-MD5).
 type SMTP struct {
-	Addr     string // host:port
-	From     string
-	Username string
-	Password string
-	Timeout  time.Duration // for the whole conversation; default 15s
+	Addr       string // host:port
+	From       string
+	Username   string
+	Password   string
+	TLS        string        // TLSAuto, TLSStart or TLSImplicit
+	RequireTLS bool          // refuse to send over a connection that is not TLS
+	Timeout    time.Duration // for the whole conversation; default 15s
+	RootCAs    *x509.CertPool // nil: the system's
 }
 
 // Send delivers m.
@@ -64,13 +77,20 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", s.Addr)
+	host, port, _ := net.SplitHostPort(s.Addr)
+	tlsConfig := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12, RootCAs: s.RootCAs}
+	implicit := s.TLS == TLSImplicit || s.TLS == TLSAuto && port == "465"
+	var conn net.Conn
+	if implicit {
+		conn, err = (&tls.Dialer{Config: tlsConfig}).DialContext(ctx, "tcp", s.Addr)
+	} else {
+		conn, err = (&net.Dialer{}).DialContext(ctx, "tcp", s.Addr)
+	}
 	if err != nil {
 		return fmt.Errorf("mail: dial %s: %w", s.Addr, err)
 	}
 	deadline, _ := ctx.Deadline()
 	conn.SetDeadline(deadline)
-	host, _, _ := net.SplitHostPort(s.Addr)
 	c, err := smtp.NewClient(conn, host)
 	if err != nil {
 		conn.Close()
@@ -80,13 +100,22 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 	if err := c.Hello("bizsec"); err != nil {
 		return fmt.Errorf("mail: EHLO: %w", err)
 	}
-	if ok, _ := c.Extension("STARTTLS"); ok {
-		if err := c.StartTLS(&tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}); err != nil {
+	secure := implicit
+	if ok, _ := c.Extension("STARTTLS"); ok && !implicit {
+		if err := c.StartTLS(tlsConfig); err != nil {
 			return fmt.Errorf("mail: STARTTLS: %w", err)
 		}
+		secure = true
+	}
+	if !secure && (s.RequireTLS || s.TLS == TLSStart) {
+		return fmt.Errorf("mail: %s offers no TLS, and TLS is required", s.Addr)
 	}
 	if s.Username != "" {
-		if err := c.Auth(smtp.PlainAuth("", s.Username, s.Password, host)); err != nil {
+		auth, err := s.auth(c, host, secure)
+		if err != nil {
+			return err
+		}
+		if err := c.Auth(auth); err != nil {
 			return fmt.Errorf("mail: AUTH: %w", err)
 		}
 	}
@@ -107,6 +136,44 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 		return fmt.Errorf("mail: DATA: %w", err)
 	}
 	return c.Quit()
+}
+
+// auth picks the mechanism: PLAIN, else LOGIN (both send the password, so
+// only over TLS), else CRAM-MD5.
+func (s *SMTP) auth(c *smtp.Client, host string, secure bool) (smtp.Auth, error) {
+	_, offered := c.Extension("AUTH")
+	mechs := strings.Fields(strings.ToUpper(offered))
+	has := func(m string) bool { return slices.Contains(mechs, m) }
+	switch {
+	case secure && has("PLAIN"):
+		return smtp.PlainAuth("", s.Username, s.Password, host), nil
+	case secure && has("LOGIN"):
+		return &loginAuth{s.Username, s.Password}, nil
+	case has("CRAM-MD5"):
+		return smtp.CRAMMD5Auth(s.Username, s.Password), nil
+	case !secure:
+		return nil, fmt.Errorf("mail: %s offers no TLS, and the password is not sent in clear", s.Addr)
+	}
+	return nil, fmt.Errorf("mail: %s offers none of PLAIN, LOGIN, CRAM-MD5 (it offers %q)", s.Addr, offered)
+}
+
+// loginAuth is the LOGIN mechanism many relays (Microsoft 365, older
+// Exchange) offer instead of PLAIN; net/smtp lacks it.
+type loginAuth struct{ username, password string }
+
+func (a *loginAuth) Start(*smtp.ServerInfo) (string, []byte, error) { return "LOGIN", nil, nil }
+
+func (a *loginAuth) Next(challenge []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	switch strings.ToLower(strings.TrimSpace(string(challenge))) {
+	case "username:":
+		return []byte(a.username), nil
+	case "password:":
+		return []byte(a.password), nil
+	}
+	return nil, fmt.Errorf("mail: unexpected LOGIN challenge %q", challenge)
 }
 
 // Outbox writes each message as an .eml file into a directory.

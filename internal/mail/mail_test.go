@@ -2,6 +2,9 @@ package mail_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,4 +56,51 @@ func TestSenders(t *testing.T) {
 			t.Fatal("a line break in a header was accepted")
 		}
 	})
+}
+
+// TestSMTPTLSAndAuth: implicit TLS and STARTTLS, PLAIN or LOGIN as the
+// server offers, and no password or message in clear when TLS is required.
+func TestSMTPTLSAndAuth(t *testing.T) {
+	// Borrow a certificate for 127.0.0.1 and a pool that trusts it.
+	certSrv := httptest.NewTLSServer(nil)
+	defer certSrv.Close()
+	serverTLS := &tls.Config{Certificates: certSrv.TLS.Certificates}
+	roots := certSrv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	msg := mail.Message{To: "user@example.com", Subject: "Your code", Body: "Code 123456.\n"}
+	for _, c := range []struct {
+		name    string
+		opts    mailtest.Options
+		smtp    mail.SMTP
+		wantErr bool
+		tls     bool
+		user    string
+	}{
+		{"implicit TLS, PLAIN", mailtest.Options{TLS: serverTLS, Implicit: true, Auth: []string{"PLAIN", "LOGIN"}},
+			mail.SMTP{TLS: mail.TLSImplicit, Username: "alice", Password: "pw"}, false, true, "PLAIN alice"},
+		{"STARTTLS, LOGIN only", mailtest.Options{TLS: serverTLS, Auth: []string{"LOGIN"}},
+			mail.SMTP{Username: "alice", Password: "pw"}, false, true, "LOGIN alice"},
+		{"no TLS offered, TLS required", mailtest.Options{}, mail.SMTP{RequireTLS: true}, true, false, ""},
+		{"no TLS offered, password", mailtest.Options{Auth: []string{"LOGIN"}}, mail.SMTP{Username: "alice", Password: "pw"}, true, false, ""},
+		{"no TLS offered, no password", mailtest.Options{}, mail.SMTP{}, false, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := mailtest.StartWith(t, c.opts)
+			s := c.smtp
+			s.Addr, s.From, s.RootCAs = srv.Addr, "bizsec@example.com", roots
+			err := s.Send(context.Background(), msg)
+			if (err != nil) != c.wantErr {
+				t.Fatalf("send: %v, want error %v", err, c.wantErr)
+			}
+			got := srv.Messages()
+			if c.wantErr {
+				if len(got) != 0 {
+					t.Errorf("a message was sent: %+v", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].TLS != c.tls || got[0].User != c.user {
+				t.Errorf("received %+v, want TLS %v user %q", got, c.tls, c.user)
+			}
+		})
+	}
 }
