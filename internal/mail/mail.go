@@ -59,9 +59,9 @@ type SMTP struct {
 	From       string
 	Username   string
 	Password   string
-	TLS        string        // TLSAuto, TLSStart or TLSImplicit
-	RequireTLS bool          // refuse to send over a connection that is not TLS
-	Timeout    time.Duration // for the whole conversation; default 15s
+	TLS        string         // TLSAuto, TLSStart or TLSImplicit
+	RequireTLS bool           // refuse to send over a connection that is not TLS
+	Timeout    time.Duration  // for the whole conversation; default 15s
 	RootCAs    *x509.CertPool // nil: the system's
 }
 
