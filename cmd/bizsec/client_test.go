@@ -17,20 +17,28 @@ import (
 )
 
 // TestSettingsClient drives `bizsec settings` against a real server on loopback.
-func TestSettingsClient(t *testing.T) {
-	dir := t.TempDir()
+// clientServer serves a tenant "acme" over HTTP for the CLI's client
+// commands, and returns its data directory and URL.
+func clientServer(t *testing.T) (dir, url string) {
+	t.Helper()
+	dir = t.TempDir()
 	setupTenant(t, []string{"-data", dir})
 	st, err := store.OpenSQLite(context.Background(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 2)}).Handler())
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return dir, srv.URL
+}
+
+func TestSettingsClient(t *testing.T) {
+	dir, url := clientServer(t)
 	cli := func(stdin string, args ...string) (string, error) {
 		var out bytes.Buffer
 		full := append([]string{"settings"}, args...)
-		full = append(full, "--business", "tenantbusiness.acme", "-server", srv.URL, "-email", "admin@acme.example")
+		full = append(full, "--business", "tenantbusiness.acme", "-server", url, "-email", "admin@acme.example")
 		err := run(context.Background(), full, strings.NewReader(stdin), &out)
 		return out.String(), err
 	}
@@ -82,17 +90,9 @@ func TestSettingsClient(t *testing.T) {
 // TestCheckCommand: bizsec check prints each rule and fails (exit 1) while
 // a requirement fails.
 func TestCheckCommand(t *testing.T) {
-	dir := t.TempDir()
-	setupTenant(t, []string{"-data", dir})
-	st, err := store.OpenSQLite(context.Background(), dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 2)}).Handler())
-	defer srv.Close()
+	_, url := clientServer(t)
 	var out bytes.Buffer
-	err = run(context.Background(), []string{"check", "--business", "tenantbusiness.acme", "-server", srv.URL, "-email", "admin@acme.example"},
+	err := run(context.Background(), []string{"check", "--business", "tenantbusiness.acme", "-server", url, "-email", "admin@acme.example"},
 		strings.NewReader("crash-test-pw\n"), &out)
 	if code := exitCode(err, io.Discard); code != 1 || !strings.Contains(out.String(), "FAIL  lockout") || !strings.Contains(out.String(), "NIST SP 800-63B 5.2.2") {
 		t.Errorf("exit %d (%v), output:\n%s", code, err, out.String())

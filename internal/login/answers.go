@@ -18,13 +18,19 @@ type AnsweredQuestion struct {
 	ChallengeQuestion string
 }
 
-// Answered lists the questions a user has answered, in the order set.
-func (s *Service) Answered(ctx context.Context, u store.User) ([]AnsweredQuestion, error) {
+// answersOf returns a user's stored answers and the tenant's questions.
+func (s *Service) answersOf(ctx context.Context, u store.User) ([]settings.Answer, []settings.Challenge, error) {
 	answers, err := s.store.Answers(ctx, u.ID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))
+	return answers, questions, err
+}
+
+// Answered lists the questions a user has answered, in the order set.
+func (s *Service) Answered(ctx context.Context, u store.User) ([]AnsweredQuestion, error) {
+	answers, questions, err := s.answersOf(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -70,11 +76,7 @@ func (s *Service) SetAnswers(ctx context.Context, u store.User, answers []settin
 
 // checkAnswer reports whether given is the user's answer to the question.
 func (s *Service) checkAnswer(ctx context.Context, u store.User, code, given string) (bool, error) {
-	answers, err := s.store.Answers(ctx, u.ID)
-	if err != nil {
-		return false, err
-	}
-	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))
+	answers, questions, err := s.answersOf(ctx, u)
 	if err != nil {
 		return false, err
 	}

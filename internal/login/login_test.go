@@ -109,31 +109,24 @@ func newFixture(t *testing.T, limits login.Limits) *fixture {
 	return f
 }
 
-func (f *fixture) policy(t *testing.T, lp string, mutate func(*settings.LoginPolicy)) {
+// update changes one settings object of the tenant's root business.
+func update[T any](t *testing.T, f *fixture, k store.Kind[T], mutate func(*T)) {
 	t.Helper()
-	_, _, err := store.Update(context.Background(), f.store, store.LoginPolicyKind, store.RootBusinessID(tenant),
-		store.Write{IfMatch: store.AnyVersion}, func(p *settings.LoginPolicy) error { mutate(p); return nil })
+	_, _, err := store.Update(context.Background(), f.store, k, store.RootBusinessID(tenant),
+		store.Write{IfMatch: store.AnyVersion}, func(v *T) error { mutate(v); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 }
 
+func (f *fixture) policy(t *testing.T, mutate func(*settings.LoginPolicy)) {
+	update(t, f, store.LoginPolicyKind, mutate)
+}
 func (f *fixture) twoFA(t *testing.T, mutate func(*settings.TwoFA)) {
-	t.Helper()
-	_, _, err := store.Update(context.Background(), f.store, store.TwoFAKind, store.RootBusinessID(tenant),
-		store.Write{IfMatch: store.AnyVersion}, func(v *settings.TwoFA) error { mutate(v); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	update(t, f, store.TwoFAKind, mutate)
 }
-
 func (f *fixture) security(t *testing.T, mutate func(*settings.Security)) {
-	t.Helper()
-	_, _, err := store.Update(context.Background(), f.store, store.SecurityKind, store.RootBusinessID(tenant),
-		store.Write{IfMatch: store.AnyVersion}, func(v *settings.Security) error { mutate(v); return nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	update(t, f, store.SecurityKind, mutate)
 }
 
 func (f *fixture) login(pw string) (login.Result, error) {
@@ -184,7 +177,7 @@ func TestLoginOutcomes(t *testing.T) {
 // in the audit history with who and when.
 func TestSuspensionAndUnlock(t *testing.T) {
 	f := newFixture(t, unlimited)
-	f.policy(t, "", func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.SuspensionMinutes = 3, 10 })
+	f.policy(t, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.SuspensionMinutes = 3, 10 })
 	for i, want := range []error{login.ErrWrongPassword, login.ErrWrongPassword, login.ErrSuspended, login.ErrSuspended} {
 		if _, err := f.login("nope"); err != want {
 			t.Fatalf("failure %d: got %v, want %v", i+1, err, want)
@@ -243,7 +236,7 @@ func TestSuspensionAndUnlock(t *testing.T) {
 // nor leaves the earlier code alive.
 func TestTwoFAFailuresCountAcrossLogins(t *testing.T) {
 	f := newFixture(t, unlimited)
-	f.policy(t, "", func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.AttemptsPeriod = 7, 60 })
+	f.policy(t, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.AttemptsPeriod = 7, 60 })
 	f.twoFA(t, func(v *settings.TwoFA) { v.TwoFAEnabled, v.RecurrenceMode, v.MaxAttempts = true, settings.EachLogin, 3 })
 	ctx := context.Background()
 	guesses := 0
@@ -295,7 +288,7 @@ const (
 func TestResetKeepsQuestionAndLiftsSuspension(t *testing.T) {
 	f := newFixture(t, unlimited)
 	ctx := context.Background()
-	f.policy(t, "", func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.SuspensionMinutes = 4, 60 })
+	f.policy(t, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.SuspensionMinutes = 4, 60 })
 	answers := []settings.Answer{{ChallengeCode: cityQ, Answer: "Paris"}, {ChallengeCode: colorQ, Answer: "green"},
 		{ChallengeCode: motherQ, Answer: "Smith"}}
 	if err := f.svc.SetAnswers(ctx, f.user, answers); err != nil {

@@ -174,11 +174,7 @@ func (s *Service) findReset(ctx context.Context, tenant, email, code string, now
 // user can still answer it, else one of the user's answered, active
 // questions at random; nil when there is none.
 func (s *Service) ask(ctx context.Context, u store.User, reset store.Reset) (*settings.Challenge, error) {
-	answers, err := s.store.Answers(ctx, u.ID)
-	if err != nil {
-		return nil, err
-	}
-	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))
+	answers, questions, err := s.answersOf(ctx, u)
 	if err != nil {
 		return nil, err
 	}
