@@ -275,7 +275,7 @@ func (s *Server) admit(r *http.Request, level auth.Access, q *request) error {
 	if q.session, q.policy, err = s.login.Authenticate(ctx, tenant, s.authCookie(r, tenant)); err != nil {
 		return err
 	}
-	if err := checkCSRF(r, tenant, q.session, q.policy.Security, !isRead(r)); err != nil {
+	if err := checkCSRF(r, tenant, q.session, q.policy.Security, !isRead(r)); err != nil && ambient(r, tenant) {
 		return err
 	}
 	if level == auth.Self {
@@ -370,13 +370,30 @@ func CSRFCookie(tenant string) string { return "Csrf-Token_" + tenant }
 // CSRFHeader names the header that carries the CSRF token.
 func CSRFHeader(tenant string) string { return "X-Csrf-Token_" + tenant }
 
-// authCookie returns the value of the request's auth cookie for tenant.
+// authCookie returns the request's auth token for tenant: the value of
+// its AtmoAuthToken_{tenant} cookie or, for clients that cannot name a
+// per-tenant cookie (OpenAPI tools), the same value as a bearer token.
 func (s *Server) authCookie(r *http.Request, tenant string) string {
-	c, err := r.Cookie(AuthCookie(tenant))
-	if err != nil {
-		return ""
+	if c, err := r.Cookie(AuthCookie(tenant)); err == nil {
+		return c.Value
 	}
-	return c.Value
+	v, _ := bearer(r)
+	return v
+}
+
+// bearer returns the token of an Authorization: Bearer header. A browser
+// never sends one by itself, so a request authenticated by it cannot be
+// forged cross-site and needs no CSRF header.
+func bearer(r *http.Request) (string, bool) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	return strings.TrimSpace(token), ok && strings.TrimSpace(token) != ""
+}
+
+// ambient reports whether the request's credential is the cookie, which
+// browsers attach on their own: only then is the CSRF header needed.
+func ambient(r *http.Request, tenant string) bool {
+	_, err := r.Cookie(AuthCookie(tenant))
+	return err == nil
 }
 
 // checkCSRF enforces the X-Csrf-Token header as the tenant's security
