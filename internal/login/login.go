@@ -97,6 +97,7 @@ type Service struct {
 
 	background sync.WaitGroup // mail that outlives its request
 	resets     chan struct{}  // wakes the reset mail worker
+	resetting  sync.Mutex     // held while the worker handles a queued reset
 	notices    chan notice    // mail for the notice worker
 }
 
@@ -144,7 +145,11 @@ type discardMail struct{}
 func (discardMail) Send(context.Context, mail.Message) error { return nil }
 
 // Wait returns when mail started for answered requests has been sent.
-func (s *Service) Wait() { s.background.Wait() }
+func (s *Service) Wait() {
+	s.background.Wait()
+	s.resetting.Lock() // a queued reset being mailed now
+	s.resetting.Unlock()
+}
 
 // ResetValidFor is how long a mailed password reset code works.
 const ResetValidFor = 30 * time.Minute

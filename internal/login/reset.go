@@ -122,8 +122,8 @@ func (s *Service) resetWorker() {
 var errQueueEmpty = errors.New("login: no queued reset")
 
 func (s *Service) sendQueuedReset(ctx context.Context) error {
-	s.background.Add(1) // Wait, at shutdown, lets a started mail finish
-	defer s.background.Done()
+	s.resetting.Lock() // Wait, at shutdown, lets a started mail finish
+	defer s.resetting.Unlock()
 	tenant, email, ok, err := s.store.NextReset(ctx)
 	if err != nil || !ok {
 		return cmp.Or(err, errQueueEmpty)
