@@ -67,7 +67,7 @@ func (s *Store) changeCount(ctx context.Context) (n int64, err error) {
 // CLI) changed roles or users in the SQLite database: within a second.
 func (s *Store) pollChanges(last int64) {
 	defer s.done.Done()
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
