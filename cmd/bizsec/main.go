@@ -59,7 +59,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		fmt.Fprint(stdout, overview)
 		return nil
 	case "version":
-		fmt.Fprintln(stdout, "bizsec", version())
+		v, goVersion := httpapi.BuildVersion()
+		fmt.Fprintln(stdout, "bizsec", v, goVersion)
 		return nil
 	case "serve":
 		return serve(ctx, args)

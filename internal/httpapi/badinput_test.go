@@ -12,15 +12,8 @@ import (
 func TestBadInput(t *testing.T) {
 	e := newEnv(t)
 	admin := e.login("admin@acme.example")
-	resources := []string{"twofasettings", "loginpolicy", "securitysettings", "challenges"}
-	snapshot := func() map[string]string {
-		m := map[string]string{}
-		for _, r := range resources {
-			r2 := e.do(call{method: "GET", path: "/api/businesses/" + business + "/" + r + "?IncludeInactive=true", as: admin})
-			m[r] = string(r2.body)
-		}
-		return m
-	}
+	resources := settingsResources
+	snapshot := func() map[string]string { return e.snapshot(admin) }
 	const xmlType = "application/xml"
 	oversize := `{"XssKeywords":"` + strings.Repeat("a", 300<<10) + `"}`
 	challenge := func(fields string) string {
@@ -186,4 +179,17 @@ func TestInternalErrorLeaksNothing(t *testing.T) {
 	if strings.Contains(strings.ToLower(string(r.body)), "sql") {
 		t.Errorf("body leaks internals: %s", r.body)
 	}
+}
+
+// settingsResources are the four settings objects of a business.
+var settingsResources = []string{"twofasettings", "loginpolicy", "securitysettings", "challenges"}
+
+// snapshot reads every settings object as it is stored, to check that a
+// refused request changed none.
+func (e *env) snapshot(as *session) map[string]string {
+	m := map[string]string{}
+	for _, r := range settingsResources {
+		m[r] = string(e.do(call{method: "GET", path: "/api/businesses/" + business + "/" + r + "?IncludeInactive=true", as: as}).body)
+	}
+	return m
 }

@@ -51,7 +51,7 @@ func newMetrics() *metrics {
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bizsec_build_info", Help: "The running build: version and Go version (always 1).",
 	}, []string{"version", "goversion"})
-	version, goVersion := buildVersion()
+	version, goVersion := BuildVersion()
 	buildInfo.WithLabelValues(version, goVersion).Set(1)
 	// Outcomes exist at zero from the start, so rates and alerts work
 	// before the first event.
@@ -66,8 +66,9 @@ func newMetrics() *metrics {
 	return m
 }
 
-// buildVersion is the module version (or VCS revision) and Go version.
-func buildVersion() (string, string) {
+// BuildVersion is the module version (or the VCS revision of a source
+// build) and the Go version, as bizsec_build_info and bizsec version show them.
+func BuildVersion() (string, string) {
 	info, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown", runtime.Version()
@@ -75,7 +76,7 @@ func buildVersion() (string, string) {
 	v := info.Main.Version
 	for _, s := range info.Settings {
 		if s.Key == "vcs.revision" && (v == "" || v == "(devel)") {
-			v = s.Value
+			v = s.Value[:min(12, len(s.Value))]
 		}
 	}
 	if v == "" {

@@ -17,14 +17,8 @@ var goNames = regexp.MustCompile(`strconv|reflect|jsontext|json:|xml:|encoding/|
 func TestStrictWire(t *testing.T) {
 	e := newEnv(t)
 	admin := e.login("admin@acme.example")
-	resources := []string{"twofasettings", "loginpolicy", "securitysettings", "challenges"}
-	snapshot := func() map[string]string {
-		m := map[string]string{}
-		for _, r := range resources {
-			m[r] = string(e.do(call{method: "GET", path: "/api/businesses/" + business + "/" + r + "?IncludeInactive=true", as: admin}).body)
-		}
-		return m
-	}
+	resources := settingsResources
+	snapshot := func() map[string]string { return e.snapshot(admin) }
 	const xmlType = "application/xml"
 	challenge := func(fields string) string {
 		return `{"Challenge":[{"ChallengeCode":"a","ChallengeQuestion":"Q1?"},{"ChallengeCode":"b","ChallengeQuestion":"Q2?"},` +

@@ -83,16 +83,14 @@ func (s *Service) Status(ctx context.Context, tenant, cookie string) (Result, er
 	return Result{User: u, Session: sess, Expires: sess.ExpiresAt(p.Login), Policy: p}, nil
 }
 
-// Renew swaps the live session of a cookie value for a new one with new
+// Renew swaps a live session for a new one with new
 // tokens; the old token stops working at once. The new session is fresh
 // for InactiveSessionTimeout, but keeps the original login's absolute
 // lifetime: renewing never extends a session past ActiveSessionTimeout
 // from the login (OWASP ASVS 3.3.2's absolute timeout).
-func (s *Service) Renew(ctx context.Context, tenant, cookie string) (Result, error) {
-	old, p, err := s.Authenticate(ctx, tenant, cookie)
-	if err != nil {
-		return Result{}, err
-	}
+// old and p are what Authenticate returned for the cookie.
+func (s *Service) Renew(ctx context.Context, old auth.Session, p Policy) (Result, error) {
+	tenant := old.TenantID
 	u, err := s.store.UserByID(ctx, old.UserID)
 	if err != nil {
 		return Result{}, err

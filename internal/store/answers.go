@@ -81,6 +81,15 @@ func readReset(ctx context.Context, q queryer, userID string, codeHash []byte) (
 	return r, err
 }
 
+// lockReset takes the user's reset lock for the transaction and reads the
+// reset if codeHash is its code.
+func lockReset(ctx context.Context, tx *txn, userID string, codeHash []byte) (Reset, error) {
+	if err := tx.lock(ctx, "reset:"+userID); err != nil {
+		return Reset{}, err
+	}
+	return readReset(ctx, tx, userID, codeHash)
+}
+
 // ResetFor returns the user's outstanding reset if codeHash is its code.
 func (s *Store) ResetFor(ctx context.Context, userID string, codeHash []byte) (_ Reset, err error) {
 	defer fault.Wrap(&err, "store.ResetFor(%q)", userID)
@@ -94,10 +103,7 @@ func (s *Store) AskReset(ctx context.Context, userID string, codeHash []byte, ch
 	defer fault.Wrap(&err, "store.AskReset(%q)", userID)
 	var asked string
 	err = s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lock(ctx, "reset:"+userID); err != nil {
-			return err
-		}
-		r, err := readReset(ctx, tx, userID, codeHash)
+		r, err := lockReset(ctx, tx, userID, codeHash)
 		if err != nil {
 			return err
 		}
@@ -119,10 +125,7 @@ func (s *Store) FailReset(ctx context.Context, userID string, codeHash []byte, m
 	fail func(*auth.Lockout) error) (void bool, err error) {
 	defer fault.Wrap(&err, "store.FailReset(%q)", userID)
 	err = s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lock(ctx, "reset:"+userID); err != nil {
-			return err
-		}
-		r, err := readReset(ctx, tx, userID, codeHash)
+		r, err := lockReset(ctx, tx, userID, codeHash)
 		if err != nil {
 			return err
 		}
@@ -155,10 +158,7 @@ func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byt
 	defer fault.Wrap(&err, "store.CompleteReset(%q)", userID)
 	defer s.auth.revokeUser(userID)
 	return s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lock(ctx, "reset:"+userID); err != nil {
-			return err
-		}
-		if _, err := readReset(ctx, tx, userID, codeHash); err != nil {
+		if _, err := lockReset(ctx, tx, userID, codeHash); err != nil {
 			return err
 		}
 		if err := tx.notify(ctx, userKey(userID)); err != nil {
