@@ -169,7 +169,7 @@ func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store,
 		s.done.Add(1)
 		go s.writer()
 	}
-	if err := s.migrate(ctx); err != nil {
+	if err := s.migrateWhenFree(ctx); err != nil {
 		close(s.stop)
 		s.done.Wait()
 		db.Close()
@@ -215,6 +215,25 @@ func (s *Store) Ready(ctx context.Context) (err error) {
 		return errors.New("store: settings change listener is not connected")
 	}
 	return nil
+}
+
+// migrateWhenFree migrates, waiting while another process holds SQLite's
+// lock as it opens the same file: the first connection to turn a new
+// database to WAL answers others SQLITE_BUSY without waiting for the busy
+// timeout. PostgreSQL's advisory lock makes instances wait their turn.
+func (s *Store) migrateWhenFree(ctx context.Context) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		err := s.migrate(ctx)
+		if err == nil || s.db.d.name != "sqlite" || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+	}
 }
 
 // migrate applies the dialect's migrations not yet applied, in one
