@@ -107,6 +107,7 @@ func New(cfg Config) *Server {
 	}
 	s.login = login.New(login.Config{Store: cfg.Store, Hasher: cfg.Hasher, Box: cfg.Box, Captcha: cfg.Captcha,
 		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits})
+	s.login.Start()
 	return s
 }
 

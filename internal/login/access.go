@@ -73,7 +73,7 @@ func (s *Service) Unlock(ctx context.Context, tenant, userID, actor string) erro
 	if !was {
 		return fault.New(fault.NotFound, "user %q is not suspended", userID)
 	}
-	s.failures.Reset(accountKey(tenant, u.Email))
+	s.resetFailures(ctx, tenant, u.Email)
 	s.log.InfoContext(ctx, "account unlocked", "tenant", tenant, "user", u.ID, "by", actor)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/throttle"
 )
 
 // AnsweredQuestion is a question a user has answered; answers are never
@@ -48,6 +49,12 @@ func (s *Service) Answered(ctx context.Context, u store.User) ([]AnsweredQuestio
 func (s *Service) SetAnswers(ctx context.Context, u store.User, answers []settings.Answer) error {
 	p, err := s.Policy(ctx, u.TenantID)
 	if err != nil {
+		return err
+	}
+	// Each change hashes every answer: bounded per user, so that one
+	// account cannot keep the hasher busy.
+	if err := s.take(ctx, s.now(), "changes of this user's security answers",
+		throttle.Charge{Key: "answers:" + u.ID, Rate: s.limits.AnswerChanges}); err != nil {
 		return err
 	}
 	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))

@@ -11,53 +11,142 @@ import (
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/throttle"
 )
 
-// clientKey is what a client is throttled as: its IPv4 address, or the
-// /64 of its IPv6 address, since one host commonly holds a whole /64.
+// The budgets, kept in the database so that every instance shares them and
+// a restart resets none (see package throttle):
+//
+//   - client:ADDR, per client address, every request to the login service;
+//     an IPv6 client is charged to its /64, /56 and /48 at once, each four
+//     times the one below, so a host that owns a /48 gets no more than 16
+//     times one address;
+//   - fail:ACCOUNT|CLIENT, an account's failed factors from one client
+//     (its IPv4 address or IPv6 /64), taken before the factor is checked and
+//     given back when it was right, so concurrency cannot overspend it;
+//   - fail:ACCOUNT, the account's failures from every client, ten times the
+//     above: what strangers spend from elsewhere does not lock the owner
+//     out until they have spent ten clients' worth, and past that the
+//     login policy's suspension (which a Site Admin sees and lifts) is the
+//     hard stop. An unlock resets both;
+//   - mail:PURPOSE:ACCOUNT, codes mailed to an address;
+//   - answers:USER, changes of a user's security answers (each hashes).
+
+// clientCharges are what a request from ip is charged to.
+func (s *Service) clientCharges(ip string) []throttle.Charge {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return []throttle.Charge{{Key: "client:" + ip, Rate: s.limits.Client}}
+	}
+	a = a.Unmap()
+	if !a.Is6() {
+		return []throttle.Charge{{Key: "client:" + a.String(), Rate: s.limits.Client}}
+	}
+	var out []throttle.Charge
+	for i, bits := range []int{64, 56, 48} {
+		p, _ := a.Prefix(bits)
+		out = append(out, throttle.Charge{Key: "client:" + p.String(), Rate: s.limits.Client.Times(1 << (2 * i))})
+	}
+	return out
+}
+
+// clientKey names a client within an account's failures: its IPv4
+// address, or the /64 of its IPv6 address, since one host commonly holds a
+// whole /64.
 func clientKey(ip string) string {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return "client:" + ip
+		return ip
 	}
 	a = a.Unmap()
 	if a.Is6() {
 		p, _ := a.Prefix(64)
-		return "client:" + p.String()
+		return p.String()
 	}
-	return "client:" + a.String()
+	return a.String()
 }
 
 // accountKey names an account by tenant and email, registered or not, so
 // that throttling answers alike for both.
 func accountKey(tenant, email string) string { return tenant + "/" + store.NormalizeEmail(email) }
 
+// failureKey is the budget of an account's failures; below it, per client.
+func failureKey(tenant, email string) string { return "fail:" + accountKey(tenant, email) }
+
+// accountCeiling is how many clients' worth of failures the account-wide
+// budget holds.
+const accountCeiling = 10
+
 func throttled(wait time.Duration, what string) error {
 	secs := max(1, int(math.Ceil(wait.Seconds())))
 	return fault.Throttled(time.Duration(secs)*time.Second, "Too many %s; try again in %d seconds.", what, secs)
 }
 
-func (s *Service) throttleClient(ip string, now time.Time) error {
-	if ok, wait := s.clients.Allow(clientKey(ip), now); !ok {
-		return throttled(wait, "requests from this address")
+func (s *Service) take(ctx context.Context, now time.Time, what string, charges ...throttle.Charge) error {
+	ok, wait, err := s.budgets.Take(ctx, now, charges...)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return throttled(wait, what)
 	}
 	return nil
 }
 
-// throttleAccount refuses an attempt on an account whose failure budget is
-// spent; the failures themselves are charged when they happen.
-func (s *Service) throttleAccount(acct string, now time.Time) error {
-	if ok, wait := s.failures.Check(acct, now); !ok {
-		return throttled(wait, "failed attempts for this account")
-	}
-	return nil
+func (s *Service) throttleClient(ctx context.Context, ip string, now time.Time) error {
+	return s.take(ctx, now, "requests from this address", s.clientCharges(ip)...)
 }
 
-func (s *Service) throttleMail(purpose, tenant, email string, now time.Time) error {
-	if ok, wait := s.mails.Allow(purpose+":"+accountKey(tenant, email), now); !ok {
-		return throttled(wait, "codes mailed to this address")
+// attempt is one try of a secret (a password, a code, an answer) charged
+// to the account's failure budgets before it is checked. Unless Wrong is
+// called, Done gives the charge back: only a factor that was checked and
+// was wrong counts.
+type attempt struct {
+	s       *Service
+	charges []throttle.Charge
+	wrong   bool
+}
+
+// chargeAttempt takes an attempt from the account's budgets for a client.
+func (s *Service) chargeAttempt(ctx context.Context, tenant, email, ip string, now time.Time) (*attempt, error) {
+	key := failureKey(tenant, email)
+	charges := []throttle.Charge{
+		{Key: throttle.Sub(key, clientKey(ip)), Rate: s.limits.AccountFailures},
+		{Key: key, Rate: s.limits.AccountFailures.Times(accountCeiling)},
 	}
-	return nil
+	if err := s.take(ctx, now, "failed attempts for this account", charges...); err != nil {
+		return nil, err
+	}
+	return &attempt{s: s, charges: charges}, nil
+}
+
+// Wrong marks the attempt's factor wrong: its charge stands.
+func (a *attempt) Wrong() { a.wrong = true }
+
+// Done gives the charge back unless the factor was wrong. It outlives the
+// request's context: a client that hangs up must not keep the charge.
+func (a *attempt) Done(ctx context.Context) {
+	if a == nil || a.wrong {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := a.s.budgets.GiveBack(ctx, a.charges...); err != nil {
+		a.s.log.WarnContext(ctx, "failure budget not given back", "err", err)
+	}
+}
+
+// resetFailures gives an account full failure budgets again (an unlock, a
+// completed reset).
+func (s *Service) resetFailures(ctx context.Context, tenant, email string) {
+	if err := s.budgets.Reset(ctx, failureKey(tenant, email)); err != nil {
+		s.log.WarnContext(ctx, "failure budget not reset", "tenant", tenant, "err", err)
+	}
+}
+
+func (s *Service) throttleMail(ctx context.Context, purpose, tenant, email string, now time.Time) error {
+	return s.take(ctx, now, "codes mailed to this address",
+		throttle.Charge{Key: "mail:" + purpose + ":" + accountKey(tenant, email), Rate: s.limits.Mail})
 }
 
 func errMailDown(what string) error {
@@ -95,14 +184,30 @@ func (s *Service) sendLater(ctx context.Context, u store.User, m mail.Message, w
 	}
 }
 
-// noticeWorker sends queued notices for the life of the process.
+// noticeWorker sends queued notices until Close, then those still queued.
 func (s *Service) noticeWorker() {
-	for n := range s.notices {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		if err := s.mailer.Send(ctx, n.msg); err != nil {
-			s.log.ErrorContext(ctx, n.what+" not sent", "user", n.userID, "err", err)
+	for {
+		select {
+		case n := <-s.notices:
+			s.sendNotice(n)
+		case <-s.stop:
+			for {
+				select {
+				case n := <-s.notices:
+					s.sendNotice(n)
+				default:
+					return
+				}
+			}
 		}
-		cancel()
-		s.background.Done()
 	}
+}
+
+func (s *Service) sendNotice(n notice) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.mailer.Send(ctx, n.msg); err != nil {
+		s.log.ErrorContext(ctx, n.what+" not sent", "user", n.userID, "err", err)
+	}
+	s.background.Done()
 }

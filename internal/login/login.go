@@ -39,19 +39,25 @@ func (noMetrics) Login(string) {}
 func (noMetrics) Suspended()   {}
 func (noMetrics) TwoFA(string) {}
 
-// Limits bound how often the service may be asked to work. Each is per
-// instance and kept in memory; the login policy's suspension, kept in the
-// database, is what holds across instances.
+// Limits bound how often the service may be asked to work. The budgets are
+// kept in the database, shared by every instance and kept across restarts
+// (see limits.go for the keys).
 type Limits struct {
 	// Client: requests to the login endpoints per client address (an
-	// IPv6 client is its /64).
+	// IPv6 client also per /56 and /48, at 4 and 16 times this).
 	Client throttle.Rate
 	// AccountFailures: failed factors (password, 2FA code, reset answer)
-	// per account, known or not; past it, the account's attempts get 429.
+	// per account and client, known account or not; past it, that client's
+	// attempts on the account get 429. The account's failures from all
+	// clients together are bounded at ten times this.
 	AccountFailures throttle.Rate
 	// Mail: codes mailed per address and purpose (2FA, reset).
 	Mail throttle.Rate
-	// MaxKeys bounds the clients and accounts tracked at once.
+	// AnswerChanges: changes of one user's security answers (each hashes
+	// every answer).
+	AnswerChanges throttle.Rate
+	// MaxKeys bounds the refusals remembered in memory in front of the
+	// database; past it, refusals are asked of the database again.
 	MaxKeys int
 }
 
@@ -62,7 +68,23 @@ var DefaultLimits = Limits{
 	Client:          throttle.Rate{N: 120, Per: time.Minute},
 	AccountFailures: throttle.Rate{N: 10, Per: 50 * time.Minute},
 	Mail:            throttle.Rate{N: 3, Per: 15 * time.Minute},
+	AnswerChanges:   throttle.Rate{N: 10, Per: time.Hour},
 	MaxKeys:         100_000,
+}
+
+// orDefault fills the limits left zero from DefaultLimits.
+func (l Limits) orDefault() Limits {
+	d := DefaultLimits
+	for _, f := range []struct{ to, def *throttle.Rate }{{&l.Client, &d.Client}, {&l.AccountFailures, &d.AccountFailures},
+		{&l.Mail, &d.Mail}, {&l.AnswerChanges, &d.AnswerChanges}} {
+		if f.to.N == 0 {
+			*f.to = *f.def
+		}
+	}
+	if l.MaxKeys == 0 {
+		l.MaxKeys = d.MaxKeys
+	}
+	return l
 }
 
 // Config wires a Service.
@@ -91,17 +113,22 @@ type Service struct {
 
 	digest auth.Digest // what is stored for 2FA and reset codes
 
-	clients  *throttle.Limiter
-	failures *throttle.Limiter
-	mails    *throttle.Limiter
+	limits  Limits
+	budgets *throttle.Budgets
 
 	background sync.WaitGroup // mail that outlives its request
 	resets     chan struct{}  // wakes the reset mail worker
 	resetting  sync.Mutex     // held while the worker handles a queued reset
 	notices    chan notice    // mail for the notice worker
+
+	starting sync.Once
+	stop     chan struct{} // closed by Close: the workers return
+	workers  sync.WaitGroup
 }
 
-// New returns a Service for cfg.
+// New returns a Service for cfg. It starts nothing: a one-shot command (the
+// CLI's unlock) must not take queued work off a server's hands; a server
+// calls Start.
 func New(cfg Config) *Service {
 	s := &Service{store: cfg.Store, hasher: cfg.Hasher, box: cfg.Box, captcha: cfg.Captcha, mailer: cfg.Mailer,
 		log: cfg.Logger, metrics: cfg.Metrics, now: cfg.Now}
@@ -124,20 +151,39 @@ func New(cfg Config) *Service {
 	if s.box != nil {
 		s.digest = s.box.MAC
 	}
-	l := cfg.Limits
-	if l == (Limits{}) {
-		l = DefaultLimits
-	}
+	s.limits = cfg.Limits.orDefault()
 	s.resets = make(chan struct{}, 1)
 	s.notices = make(chan notice, 1000)
-	go s.noticeWorker()
+	s.stop = make(chan struct{})
 	if s.store != nil {
-		go s.resetWorker()
+		s.budgets = throttle.New(s.store, s.limits.MaxKeys)
 	}
-	s.clients = throttle.New(l.Client, l.MaxKeys)
-	s.failures = throttle.New(l.AccountFailures, l.MaxKeys)
-	s.mails = throttle.New(l.Mail, l.MaxKeys)
 	return s
+}
+
+// Start starts the workers that send mail after the answer: suspension
+// notices, and the queued password resets (every instance's, so any
+// instance may mail a reset another queued). It is for servers, once.
+func (s *Service) Start() {
+	s.starting.Do(func() {
+		s.workers.Add(1)
+		go func() { defer s.workers.Done(); s.noticeWorker() }()
+		if s.store != nil {
+			s.workers.Add(1)
+			go func() { defer s.workers.Done(); s.resetWorker() }()
+		}
+	})
+}
+
+// Close stops the workers once what they hold has been sent.
+func (s *Service) Close() {
+	s.starting.Do(func() {}) // never start after Close
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.workers.Wait()
 }
 
 type discardMail struct{}
@@ -237,7 +283,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, fault.New(fault.Invalid, "email or password is too long")
 	}
 	now := s.now()
-	if err := s.throttleClient(a.ClientIP, now); err != nil {
+	if err := s.throttleClient(ctx, a.ClientIP, now); err != nil {
 		s.metrics.Login("throttled")
 		return Result{}, err
 	}
@@ -249,11 +295,14 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 		s.metrics.Login("captcha_refused")
 		return Result{}, err
 	}
-	acct := accountKey(a.Tenant, a.Email)
-	if err := s.throttleAccount(acct, now); err != nil {
-		s.metrics.Login("throttled")
+	try, err := s.chargeAttempt(ctx, a.Tenant, a.Email, a.ClientIP, now)
+	if err != nil {
+		if fault.CodeOf(err) == fault.TooMany {
+			s.metrics.Login("throttled")
+		}
 		return Result{}, err
 	}
+	defer try.Done(ctx)
 	user, err := s.store.UserByEmail(ctx, a.Tenant, a.Email)
 	known := err == nil
 	if err != nil && fault.CodeOf(err) != fault.NotFound {
@@ -264,6 +313,9 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, err
 	}
 	good := match && known
+	if !good {
+		try.Wrong()
+	}
 	needTwoFA := false
 	if good {
 		if needTwoFA, err = s.needsTwoFA(ctx, user.ID, p.TwoFA, a.DeviceToken, now); err != nil {
@@ -300,7 +352,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, err
 	}
 	if outcome != nil {
-		return Result{}, s.refuse(ctx, a.Tenant, user, known, suspended, acct, now, outcome, p)
+		return Result{}, s.refuse(ctx, a.Tenant, user, known, suspended, now, outcome, p)
 	}
 	if needTwoFA {
 		return s.startTwoFA(ctx, user, p, now)
@@ -333,9 +385,7 @@ func (s *Service) fail(l *auth.Lockout, now time.Time, p settings.LoginPolicy, k
 
 // refuse finishes a failed factor: counts it, tells the owner of a newly
 // suspended account, and masks the answer when AllowUserEnum is disabled.
-func (s *Service) refuse(ctx context.Context, tenant string, u store.User, known, suspended bool, acct string, now time.Time,
-	outcome error, p Policy) error {
-	s.failures.Allow(acct, now)
+func (s *Service) refuse(ctx context.Context, tenant string, u store.User, known, suspended bool, now time.Time, outcome error, p Policy) error {
 	if suspended {
 		s.metrics.Suspended()
 		if known {

@@ -3,8 +3,10 @@ package login_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -105,6 +107,8 @@ func newFixture(t *testing.T, limits login.Limits) *fixture {
 	}
 	f := &fixture{store: st, mail: &outbox{}, now: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC), user: u}
 	f.svc = login.New(login.Config{Store: st, Hasher: hasher, Mailer: f.mail, Now: f.clock, Limits: limits})
+	f.svc.Start()
+	t.Cleanup(f.svc.Close)
 	t.Cleanup(f.svc.Wait)
 	return f
 }
@@ -361,15 +365,67 @@ func TestThrottle(t *testing.T) {
 	t.Run("account failures, known and unknown alike", func(t *testing.T) {
 		f := newFixture(t, limits)
 		f.security(t, func(s *settings.Security) { s.AllowUserEnum = settings.Disabled })
-		for _, addr := range []string{email, "nobody@acme.example"} {
+		f.policy(t, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed = 0 }) // no suspension: the budgets alone
+		for n, addr := range []string{email, "nobody@acme.example"} {
 			var errs []error
-			for i := range 4 {
-				_, err := f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: addr, Password: "nope", ClientIP: "192.0.2." + string(rune('1'+i))})
+			for range 4 {
+				_, err := f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: addr, Password: "nope", ClientIP: fmt.Sprintf("192.0.2.%d", n)})
 				errs = append(errs, err)
 			}
 			if errs[2] != login.ErrBadLogin || fault.CodeOf(errs[3]) != fault.TooMany || fault.RetryAfterOf(errs[3]) <= 0 {
 				t.Errorf("%s: %v; want 3 refusals then 429 with a wait", addr, errs)
 			}
+			// Every client has a budget of its own, up to ten clients' worth
+			// for the account: the 31st failure from anywhere is refused.
+			failed := 3
+			for i := range 12 {
+				for range 3 {
+					_, err := f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: addr, Password: "nope", ClientIP: fmt.Sprintf("198.51.%d.%d", n, i)})
+					if err == login.ErrBadLogin {
+						failed++
+					}
+				}
+			}
+			if failed != 30 {
+				t.Errorf("%s: %d failures over 13 clients, want 30 (ten clients' worth)", addr, failed)
+			}
+		}
+	})
+	t.Run("strangers' failures leave the owner a way in", func(t *testing.T) {
+		f := newFixture(t, limits)
+		for range 4 {
+			f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: email, Password: "nope", ClientIP: "203.0.113.9"})
+		}
+		if _, err := f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: email, Password: password, ClientIP: "203.0.113.9"}); fault.CodeOf(err) != fault.TooMany {
+			t.Errorf("the attacker's address: %v, want 429", err)
+		}
+		// The owner fails once from home, then gets in: the right password
+		// gives its token back, so the owner's budget is whole again.
+		f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: email, Password: "typo", ClientIP: "192.0.2.77"})
+		for i := range 3 {
+			if _, err := f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: email, Password: password, ClientIP: "192.0.2.77"}); err != nil {
+				t.Fatalf("the owner's login %d from another address: %v", i+1, err)
+			}
+		}
+	})
+	t.Run("concurrent wrong passwords check at most the budget", func(t *testing.T) {
+		f := newFixture(t, limits)
+		f.policy(t, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed = 0 })
+		var wg sync.WaitGroup
+		var checked atomic.Int32
+		for range 30 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := f.svc.Login(ctx, login.Attempt{Tenant: tenant, Email: email, Password: "nope", ClientIP: "192.0.2.5"})
+				if fault.CodeOf(err) == fault.Unauthorized {
+					checked.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if checked.Load() != 3 {
+			t.Errorf("30 concurrent wrong passwords: %d checked, want the budget of 3", checked.Load())
 		}
 	})
 	t.Run("per client", func(t *testing.T) {

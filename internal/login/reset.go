@@ -48,7 +48,7 @@ func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
 		return fault.New(fault.Invalid, "emailAddress is required")
 	}
 	now := s.now()
-	if err := s.throttleClient(q.ClientIP, now); err != nil {
+	if err := s.throttleClient(ctx, q.ClientIP, now); err != nil {
 		return err
 	}
 	p, err := s.Policy(ctx, q.Tenant)
@@ -58,7 +58,7 @@ func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
 	if err := s.checkCaptcha(ctx, q.CaptchaResponse, q.ClientIP, p.Security); err != nil {
 		return err
 	}
-	if err := s.throttleMail("reset", q.Tenant, q.Email, now); err != nil {
+	if err := s.throttleMail(ctx, "reset", q.Tenant, q.Email, now); err != nil {
 		return err
 	}
 	if !settings.Feature(p.Security.AllowUserEnum) {
@@ -115,6 +115,8 @@ func (s *Service) resetWorker() {
 		select {
 		case <-s.resets:
 		case <-tick.C:
+		case <-s.stop:
+			return
 		}
 	}
 }
@@ -210,7 +212,7 @@ func (s *Service) ask(ctx context.Context, u store.User, reset store.Reset) (*se
 // ValidateResetCode checks a reset code and returns the question to answer.
 func (s *Service) ValidateResetCode(ctx context.Context, tenant, email, code, clientIP string) (ResetStep, error) {
 	now := s.now()
-	if err := s.throttleClient(clientIP, now); err != nil {
+	if err := s.throttleClient(ctx, clientIP, now); err != nil {
 		return ResetStep{}, err
 	}
 	u, reset, err := s.findReset(ctx, tenant, email, code, now)
@@ -239,13 +241,14 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 		return ResetStep{}, fault.New(fault.Invalid, "NewPassword must be %d to %d characters", MinPassword, MaxPassword)
 	}
 	now := s.now()
-	if err := s.throttleClient(a.ClientIP, now); err != nil {
+	if err := s.throttleClient(ctx, a.ClientIP, now); err != nil {
 		return ResetStep{}, err
 	}
-	acct := accountKey(a.Tenant, a.Email)
-	if err := s.throttleAccount(acct, now); err != nil {
+	try, err := s.chargeAttempt(ctx, a.Tenant, a.Email, a.ClientIP, now)
+	if err != nil {
 		return ResetStep{}, err
 	}
+	defer try.Done(ctx)
 	u, reset, err := s.findReset(ctx, a.Tenant, a.Email, a.Code, now)
 	if err != nil {
 		return ResetStep{}, err
@@ -263,7 +266,8 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 			}
 		}
 		if !right {
-			return s.wrongAnswer(ctx, u, reset, account, acct, p, now)
+			try.Wrong()
+			return s.wrongAnswer(ctx, u, reset, account, p, now)
 		}
 	} else if answers, err := s.store.Answers(ctx, u.ID); err != nil || len(answers) > 0 {
 		if err == nil {
@@ -279,12 +283,12 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 		func(l *auth.Lockout) error { l.Succeed(); return nil }); err != nil {
 		return ResetStep{}, err
 	}
-	s.failures.Reset(acct)
+	s.resetFailures(ctx, a.Tenant, u.Email)
 	s.log.InfoContext(ctx, "password reset", "user", u.ID)
 	return ResetStep{User: u, Status: ResetValidAnswer}, nil
 }
 
-func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Reset, account store.LockoutChange, acct string,
+func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Reset, account store.LockoutChange,
 	p Policy, now time.Time) (ResetStep, error) {
 	account.Actor = ""
 	var suspended bool
@@ -295,7 +299,6 @@ func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Res
 	if err != nil {
 		return ResetStep{}, err
 	}
-	s.failures.Allow(acct, now)
 	if suspended {
 		s.metrics.Suspended()
 		s.mailSuspension(ctx, u, now, p.Login)

@@ -35,7 +35,7 @@ func (s *Service) needsTwoFA(ctx context.Context, userID string, t settings.TwoF
 // startTwoFA answers a good password with a pending session, replacing
 // any other of the user's, and mails the code.
 func (s *Service) startTwoFA(ctx context.Context, u store.User, p Policy, now time.Time) (Result, error) {
-	if err := s.throttleMail("2fa", u.TenantID, u.Email, now); err != nil {
+	if err := s.throttleMail(ctx, "2fa", u.TenantID, u.Email, now); err != nil {
 		s.metrics.Login("throttled")
 		return Result{}, err
 	}
@@ -104,17 +104,18 @@ func (s *Service) pendingStatus(ctx context.Context, tenant, cookie string) (Res
 // account's failures, and on twofa.login.new.device remembers the device.
 func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clientIP string) (Result, error) {
 	now := s.now()
-	if err := s.throttleClient(clientIP, now); err != nil {
+	if err := s.throttleClient(ctx, clientIP, now); err != nil {
 		return Result{}, err
 	}
 	pending, u, p, err := s.pending(ctx, tenant, cookie)
 	if err != nil {
 		return Result{}, err
 	}
-	acct := accountKey(tenant, u.Email)
-	if err := s.throttleAccount(acct, now); err != nil {
+	try, err := s.chargeAttempt(ctx, tenant, u.Email, clientIP, now)
+	if err != nil {
 		return Result{}, err
 	}
+	defer try.Done(ctx)
 	next, token, csrf := newSession(u.ID, tenant, now, now, p.Login)
 	var outcome error
 	var suspended bool
@@ -139,7 +140,7 @@ func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clien
 		return Result{}, err
 	}
 	if result != auth.CodeOK {
-		s.failures.Allow(acct, now)
+		try.Wrong()
 		if suspended {
 			s.metrics.Suspended()
 			s.mailSuspension(ctx, u, now, p.Login)

@@ -16,6 +16,7 @@ import (
 // entry. A read that raced with any revocation does not store what it read.
 type authCache struct {
 	on      *atomic.Bool // shared with the settings cache: off while changes may be missed
+	feed    *feed        // entries are served only while the feed is proven live
 	max     int64
 	size    atomic.Int64
 	epoch   atomic.Uint64
@@ -42,8 +43,8 @@ type roleEntry struct {
 // authTicket is taken before a database read whose result may be stored.
 type authTicket struct{ epoch, revoked uint64 }
 
-func newAuthCache(on *atomic.Bool, max int) *authCache {
-	return &authCache{on: on, max: int64(max)}
+func newAuthCache(on *atomic.Bool, f *feed, max int) *authCache {
+	return &authCache{on: on, feed: f, max: int64(max)}
 }
 
 func (c *authCache) userGen(userID string) uint64 {
@@ -58,7 +59,7 @@ func (c *authCache) ticket() authTicket {
 }
 
 func (c *authCache) valid(epoch, userGen uint64, userID string) bool {
-	return c.on.Load() && epoch == c.epoch.Load() && userGen == c.userGen(userID)
+	return c.on.Load() && epoch == c.epoch.Load() && userGen == c.userGen(userID) && c.feed.live()
 }
 
 func (c *authCache) session(hash []byte) (auth.Session, bool) {

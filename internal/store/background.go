@@ -64,10 +64,13 @@ func (s *Store) changeCount(ctx context.Context) (n int64, err error) {
 }
 
 // pollChanges forgets cached sessions and roles when another process (the
-// CLI) changed roles or users in the SQLite database: within a second.
+// CLI) changed roles or users in the SQLite database. Each poll that
+// answers proves the feed live up to when it began, so a poll that stalls
+// or fails turns the cache off within StaleBound.
 func (s *Store) pollChanges(last int64) {
 	defer s.done.Done()
-	tick := time.NewTicker(250 * time.Millisecond)
+	s.feed.prove(s.feed.now())
+	tick := time.NewTicker(heartbeatEvery)
 	defer tick.Stop()
 	for {
 		select {
@@ -75,14 +78,18 @@ func (s *Store) pollChanges(last int64) {
 			return
 		case <-tick.C:
 		}
-		n, err := s.changeCount(context.Background())
+		began := s.feed.now()
+		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		n, err := s.changeCount(ctx)
+		cancel()
 		if err != nil {
-			s.auth.flush() // cannot tell: forget
-			continue
+			continue // no proof: the cache turns off by itself
 		}
 		if n != last {
 			s.auth.flush()
+			s.feed.applied()
 		}
 		last = n
+		s.feed.prove(began)
 	}
 }

@@ -11,8 +11,9 @@ import (
 // key (and no flush) happened since the read began, so a slow read can
 // never put back a value a write replaced.
 type cache struct {
-	on      atomic.Bool
-	entries sync.Map // key -> any
+	on      atomic.Bool // off while changes may be missed (no listener)
+	feed    *feed       // and, while on, trusted only as long as the feed is proven live
+	entries sync.Map    // key -> any
 
 	mu    sync.Mutex        // guards epoch and gens; taken by puts and invalidations only
 	epoch uint64            // bumped by setOn
@@ -21,14 +22,14 @@ type cache struct {
 
 type ticket struct{ epoch, gen uint64 }
 
-func newCache(on bool) *cache {
-	c := &cache{gens: map[string]uint64{}}
+func newCache(on bool, f *feed) *cache {
+	c := &cache{gens: map[string]uint64{}, feed: f}
 	c.on.Store(on)
 	return c
 }
 
 func (c *cache) get(key string) (any, bool) {
-	if !c.on.Load() {
+	if !c.on.Load() || !c.feed.live() {
 		return nil, false
 	}
 	return c.entries.Load(key)
@@ -42,6 +43,8 @@ func (c *cache) ticket(key string) ticket {
 }
 
 // put stores what a read found, unless the key changed since its ticket.
+// It may store while the feed is not proven live: a change missed meanwhile
+// is applied before the next proof, and nothing is served until then.
 func (c *cache) put(key string, v any, t ticket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -81,5 +84,3 @@ func (c *cache) setOn(on bool) {
 	c.epoch++
 	c.entries.Clear()
 }
-
-func (c *cache) isOn() bool { return c.on.Load() }

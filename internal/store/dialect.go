@@ -18,15 +18,17 @@ type dialect struct {
 	// notifySQL tells other instances, at commit, that a key changed; ""
 	// where there are no other instances.
 	notifySQL string
+	// greatest is the scalar maximum of its arguments.
+	greatest string
 }
 
 var (
-	sqliteDialect = dialect{name: "sqlite"}
+	sqliteDialect = dialect{name: "sqlite", greatest: "MAX"}
 	// PostgreSQL runs transactions concurrently, so read-modify-write
 	// transactions take an advisory lock on what they change.
 	postgresDialect = dialect{name: "postgres", numbered: true,
 		lockSQL:   `SELECT pg_advisory_xact_lock(hashtextextended(?, 0))`,
-		notifySQL: `SELECT pg_notify('` + channel + `', ?)`}
+		notifySQL: `SELECT pg_notify('` + channel + `', ?)`, greatest: "GREATEST"}
 )
 
 // rebind turns ? placeholders into the dialect's. Queries here never hold

@@ -35,10 +35,26 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 		return nil, err
 	}
 	s.dsn = dsn
+	beats, err := sql.Open("pgx", dsn)
+	if err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: open postgres: %w", err)
+	}
+	beats.SetMaxOpenConns(1)
+	id := make([]byte, 8)
+	rand.Read(id)
+	s.beats.id = hex.EncodeToString(id)
 	ctx, s.stopListen = context.WithCancel(context.Background())
 	s.listening = make(chan struct{})
 	ready := make(chan error, 1)
-	go func() { defer close(s.listening); s.listen(ctx, ready) }()
+	go func() {
+		defer close(s.listening)
+		done := make(chan struct{})
+		go func() { defer close(done); s.heartbeat(ctx, beats) }()
+		s.listen(ctx, ready)
+		<-done
+		beats.Close()
+	}()
 	if err := <-ready; err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: listen for settings changes: %w", err)

@@ -61,6 +61,11 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 	if err := exec(`DELETE FROM sessions WHERE state = ? AND issued_at <= ?`, auth.StatePending, millis(now.Add(-24*time.Hour))); err != nil {
 		return total, err
 	}
+	n, err := s.pruneBudgets(ctx, now)
+	if err != nil {
+		return total, err
+	}
+	total += n
 	s.auth.flush() // what was pruned may be in memory: start afresh
 	return total, exec(`DELETE FROM password_resets WHERE issued_at <= ?`, millis(now.Add(-resetTTL)))
 }

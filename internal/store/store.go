@@ -40,6 +40,8 @@ type Store struct {
 
 	cache      *cache
 	auth       *authCache
+	feed       *feed      // proof that other instances' changes are applied
+	beats      heartbeats // PostgreSQL: the proofs sent to our own listener
 	authMax    int
 	stopListen context.CancelFunc
 	listening  chan struct{}
@@ -158,12 +160,21 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store, error) {
 	// With SQLite this process is the only writer of settings, so its cache
 	// is always right; PostgreSQL's turns on once the change listener runs.
-	s := &Store{db: conn{db, d}, w: conn{w, d}, now: time.Now, cache: newCache(d.name == "sqlite"),
+	// On SQLite settings change only through this process; users and roles
+	// also through the CLI, which the change poll notices. On PostgreSQL the
+	// listener's heartbeats prove both caches current.
+	changes := newFeed(false)
+	settingsFeed := changes
+	if d.name == "sqlite" {
+		settingsFeed = newFeed(true)
+	}
+	s := &Store{db: conn{db, d}, w: conn{w, d}, now: time.Now, cache: newCache(d.name == "sqlite", settingsFeed),
 		log: slog.New(slog.DiscardHandler), authMax: DefaultAuthCacheSize, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
-	s.auth = newAuthCache(&s.cache.on, s.authMax)
+	s.auth = newAuthCache(&s.cache.on, changes, s.authMax)
+	s.feed = changes
 	if d.name == "sqlite" {
 		s.queue = make(chan writeJob)
 		s.done.Add(1)
@@ -204,15 +215,16 @@ func (s *Store) Close() error {
 	return s.closeErr
 }
 
-// Ready reports whether the store can serve: the database answers and, on
-// PostgreSQL, the settings change listener is connected.
+// Ready reports whether the store can serve: the database answers, and the
+// change feed (PostgreSQL's listener, SQLite's poll) was proven live within
+// StaleBound.
 func (s *Store) Ready(ctx context.Context) (err error) {
 	defer fault.Wrap(&err, "store.Ready")
 	if err := s.db.PingContext(ctx); err != nil {
 		return err
 	}
-	if s.stopListen != nil && !s.cache.isOn() {
-		return errors.New("store: settings change listener is not connected")
+	if st := s.Feed(); !st.Live {
+		return fmt.Errorf("store: the change feed has not been proven live for %v (the bound is %v)", st.Lag.Round(time.Millisecond), StaleBound)
 	}
 	return nil
 }

@@ -1,0 +1,96 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/throttle"
+)
+
+// The budgets are a GCRA per key (the generic cell rate algorithm, which is
+// a token bucket kept as one number): tat, the theoretical arrival time, is
+// when the bucket would be full again. A take is allowed while
+// max(tat, now) + interval <= now + period, and moves tat to
+// max(tat, now) + interval. Each take is one statement, so concurrent
+// takes on any number of instances serialize on the key's row.
+
+// errRefused rolls back a Take whose budgets are not all there.
+var errRefused = errors.New("store: budget spent")
+
+// Take implements throttle.Ledger: one token from each charge, all or none,
+// in one transaction.
+func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Charge) (refused int, wait time.Duration, err error) {
+	defer fault.Wrap(&err, "store.Take")
+	refused = -1
+	g := s.db.d.greatest
+	take := `INSERT INTO budgets (key, tat) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET tat = ` + g + `(budgets.tat, ?) + ?
+		WHERE ` + g + `(budgets.tat, ?) + ? <= ?
+		RETURNING tat`
+	at := now.UnixNano()
+	err = s.inTx(ctx, func(tx *txn) error {
+		refused, wait = -1, 0
+		for i, c := range charges {
+			iv := int64(c.Rate.Interval())
+			var tat int64
+			err := tx.QueryRowContext(ctx, take, c.Key, at+iv, at, iv, at, iv, at+int64(c.Rate.Per)).Scan(&tat)
+			if errors.Is(err, sql.ErrNoRows) {
+				if err := tx.QueryRowContext(ctx, `SELECT tat FROM budgets WHERE key = ?`, c.Key).Scan(&tat); err != nil {
+					return err
+				}
+				refused = i
+				wait = time.Duration(max(tat, at) + iv - at - int64(c.Rate.Per))
+				return errRefused
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errRefused) {
+		return refused, max(wait, time.Nanosecond), nil
+	}
+	return -1, 0, err
+}
+
+// GiveBack implements throttle.Ledger.
+func (s *Store) GiveBack(ctx context.Context, charges []throttle.Charge) (err error) {
+	defer fault.Wrap(&err, "store.GiveBack")
+	return s.inTx(ctx, func(tx *txn) error {
+		for _, c := range charges {
+			if _, err := tx.ExecContext(ctx, `UPDATE budgets SET tat = tat - ? WHERE key = ?`, int64(c.Rate.Interval()), c.Key); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ResetBudgets implements throttle.Ledger.
+func (s *Store) ResetBudgets(ctx context.Context, key string) (err error) {
+	defer fault.Wrap(&err, "store.ResetBudgets")
+	return s.inTx(ctx, func(tx *txn) error { return resetBudgets(ctx, tx, key) })
+}
+
+func resetBudgets(ctx context.Context, tx *txn, key string) error {
+	below := key + "|"
+	_, err := tx.ExecContext(ctx, `DELETE FROM budgets WHERE key = ? OR substr(key, 1, ?) = ?`,
+		key, utf8.RuneCountInString(below), below)
+	return err
+}
+
+// pruneBudgets deletes full buckets: a key that comes back starts full anyway.
+func (s *Store) pruneBudgets(ctx context.Context, now time.Time) (int64, error) {
+	res, err := s.exec(ctx, `DELETE FROM budgets WHERE tat <= ?`, now.UnixNano())
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+var _ throttle.Ledger = (*Store)(nil)

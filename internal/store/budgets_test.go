@@ -1,0 +1,115 @@
+package store_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/store"
+	"github.com/bizsec/bizsec/internal/throttle"
+)
+
+// TestBudgetContract: a budget's tokens are exact under concurrency and
+// across two stores on one database (two instances on PostgreSQL, the
+// server and the CLI on SQLite), survive a reopen, refill at the rate, come
+// back when given back, and a reset gives the key and its sub-keys full
+// buckets while other keys keep theirs.
+func TestBudgetContract(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		a, b := open(), open()
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000)
+		rate := throttle.Rate{N: 10, Per: 10 * time.Minute} // one token a minute
+		acct := throttle.Charge{Key: "fail:acme/a@x", Rate: rate}
+		sub := throttle.Charge{Key: throttle.Sub("fail:acme/a@x", "client:192.0.2.1"), Rate: rate}
+		other := throttle.Charge{Key: "fail:acme/a@x.evil", Rate: rate}
+
+		var took atomic.Int64
+		var wg sync.WaitGroup
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := a
+				if i%2 == 1 {
+					st = b
+				}
+				i, _, err := st.Take(ctx, now, []throttle.Charge{acct})
+				if err != nil {
+					t.Error(err)
+				}
+				if i < 0 {
+					took.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		if took.Load() != 10 {
+			t.Fatalf("40 concurrent takes over two stores from a budget of 10 took %d", took.Load())
+		}
+
+		i, wait, err := a.Take(ctx, now, []throttle.Charge{acct})
+		if err != nil || i != 0 || wait != time.Minute {
+			t.Fatalf("a spent budget: refused %d, wait %v, %v; want 0, 1m0s", i, wait, err)
+		}
+		// All or none: a take whose second charge is refused takes nothing
+		// from the first.
+		if i, _, _ := b.Take(ctx, now, []throttle.Charge{other, acct}); i != 1 {
+			t.Fatalf("the spent charge is %d, want 1", i)
+		}
+		for range 10 {
+			if i, _, _ := b.Take(ctx, now, []throttle.Charge{other}); i >= 0 {
+				t.Fatal("a refused take charged the other key")
+			}
+		}
+
+		// A reopened store sees the spent budget.
+		c := open()
+		if i, _, _ := c.Take(ctx, now, []throttle.Charge{acct}); i != 0 {
+			t.Fatal("a reopened store forgot the spent budget")
+		}
+		// One token per minute comes back.
+		if i, _, _ := c.Take(ctx, now.Add(time.Minute), []throttle.Charge{acct}); i >= 0 {
+			t.Fatal("no token a minute later")
+		}
+		if i, _, _ := c.Take(ctx, now.Add(time.Minute), []throttle.Charge{acct}); i != 0 {
+			t.Fatal("two tokens a minute later")
+		}
+		// A token given back can be taken again.
+		if err := a.GiveBack(ctx, []throttle.Charge{acct}); err != nil {
+			t.Fatal(err)
+		}
+		if i, _, _ := b.Take(ctx, now.Add(time.Minute), []throttle.Charge{acct}); i >= 0 {
+			t.Fatal("the token given back is not there")
+		}
+
+		// Reset: the key and its sub-keys are full, a key that merely shares
+		// the prefix is not.
+		for range 10 {
+			a.Take(ctx, now, []throttle.Charge{sub})
+		}
+		if err := b.ResetBudgets(ctx, "fail:acme/a@x"); err != nil {
+			t.Fatal(err)
+		}
+		for _, ch := range []throttle.Charge{acct, sub} {
+			for n := range 10 {
+				if i, _, _ := a.Take(ctx, now.Add(time.Minute), []throttle.Charge{ch}); i >= 0 {
+					t.Fatalf("%s after reset: take %d refused", ch.Key, n+1)
+				}
+			}
+		}
+		if i, _, _ := a.Take(ctx, now, []throttle.Charge{other}); i != 0 {
+			t.Fatal("resetting a key reset another key with the same prefix")
+		}
+
+		// Full buckets are pruned, spent ones are not.
+		if _, err := a.Prune(ctx, now.Add(time.Hour), 30*time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		if i, _, _ := a.Take(ctx, now.Add(time.Hour), []throttle.Charge{other}); i >= 0 {
+			t.Fatal("an hour later the budget is not full")
+		}
+	})
+}
