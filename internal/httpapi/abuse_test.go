@@ -261,14 +261,15 @@ func TestThrottling(t *testing.T) {
 		t.Fatalf("flood answers %v: want at most %d refusals by password, then 429", statuses, login.DefaultLimits.Client.N)
 	}
 
-	// Account failures: after 10, the account answers 429, known or not, alike.
+	// Account failures: after 10 from one client, the account answers that
+	// client 429, known or not, alike.
 	admin := e.do(call{method: "POST", path: "/api/login", header: from("198.51.100.5"),
 		body: `{"email":"admin@acme.example","password":"` + password + `"}`})
 	e.put(sessionOf(tenant, admin), "securitysettings", `{"AllowUserEnum":"com.soa.feature.disabled"}`)
 	answers := map[string][]string{}
-	for _, email := range []string{"dev@acme.example", "ghost@acme.example"} {
-		for i := range 11 {
-			r := e.do(call{method: "POST", path: "/api/login", header: from(fmt.Sprintf("192.0.2.%d", i+1)),
+	for n, email := range []string{"dev@acme.example", "ghost@acme.example"} {
+		for range 11 {
+			r := e.do(call{method: "POST", path: "/api/login", header: from(fmt.Sprintf("192.0.2.%d", n+1)),
 				body: `{"email":"` + email + `","password":"nope"}`})
 			code, msg := r.fault()
 			answers[email] = append(answers[email], fmt.Sprint(r.status, code, msg))
