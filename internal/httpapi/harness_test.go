@@ -71,6 +71,12 @@ type env struct {
 	trusted []netip.Prefix
 	// secure marks cookies Secure, as behind a TLS-terminating proxy.
 	secure bool
+	// bodyMemory, dbTimeout and maxConns, when set, replace the defaults.
+	bodyMemory int64
+	dbTimeout  time.Duration
+	maxConns   int
+	// config, when set, edits the server's configuration before it starts.
+	config func(*httpapi.Config)
 }
 
 // unlimited is a login.Limits that no test reaches.
@@ -142,11 +148,24 @@ func (e *env) start() {
 	}
 	st.SetSecretBox(box)
 	e.box = box
-	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
+	cfg := httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted, SecureCookies: e.secure})
-	e.store, e.srv = st, httptest.NewServer(api.Handler())
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted, SecureCookies: e.secure,
+		OpsOnPublic: true, BodyMemory: e.bodyMemory, DBTimeout: e.dbTimeout}
+	if e.config != nil {
+		e.config(&cfg)
+	}
+	e.store, e.srv = st, serve(httpapi.New(cfg).Handler(), e.maxConns)
 	e.t.Cleanup(e.stop)
+}
+
+// serve starts h on loopback behind httpapi.GuardListener, as the binary
+// serves it.
+func serve(h http.Handler, maxConns int) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = httpapi.GuardListener(srv.Config, srv.Listener, maxConns)
+	srv.Start()
+	return srv
 }
 
 // instance starts a second server on the same database, as a second

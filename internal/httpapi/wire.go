@@ -162,13 +162,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, mediaType string, v any)
 		return err
 	}
 	body, err := readAll(w, r, maxBody)
-	var tooBig *http.MaxBytesError
+	var f *fault.Error
 	switch {
-	case errors.As(err, &tooBig):
+	case errors.Is(err, errTooLarge):
 		return fault.New(fault.Invalid, "the request body is larger than %d bytes", maxBody)
+	case errors.As(err, &f):
+		return err // no room in the body budget
 	case err != nil:
 		return fault.New(fault.Invalid, "the request body could not be read")
-	case len(strings.TrimSpace(string(body))) == 0:
+	case len(bytes.TrimSpace(body)) == 0:
 		return fault.New(fault.Invalid, "the request body is empty")
 	}
 	if isXML(mediaType) {
@@ -192,7 +194,7 @@ func decodeJSONObject(body []byte, v any, rejectUnknown bool) error {
 	if !utf8.Valid(body) {
 		return fault.New(fault.Invalid, "the request body is not valid UTF-8")
 	}
-	if trimmed := strings.TrimSpace(string(body)); trimmed[0] != '{' {
+	if trimmed := bytes.TrimSpace(body); trimmed[0] != '{' {
 		return fault.New(fault.Invalid, "the request body must be a JSON object")
 	}
 	// One pass over the tokens first: syntax, duplicate names and nulls are
@@ -300,20 +302,6 @@ func typeName(t reflect.Type) string {
 		return "a list"
 	}
 	return "an object"
-}
-
-// readAll reads a body of at most limit bytes into a buffer of its
-// declared size, so memory held matches what the body budget reserved.
-func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	if n := r.ContentLength; n > 0 && n <= limit {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(body, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(body)
 }
 
 // identityEncoding refuses a body sent with a Content-Encoding the server
