@@ -16,15 +16,17 @@ import (
 // The body budget bounds the memory that request bodies hold at once. It is
 // charged as bytes arrive, never for what a client announces: a connection
 // that announces 256 KiB and sends one byte holds one chunk. Every byte held
-// is charged twice, once for the buffer and once for the value it decodes
-// into, so that the budget bounds what the bodies cost, not only their text.
+// is charged decodeFactor times (the buffer, the syntax pass, the value it
+// decodes into), so that the budget bounds what bodies cost, not only their
+// text.
 // One client (address, as clientIP names it) holds at most perClientShare
 // of the budget, so strangers cannot fill it from one place.
 const (
 	// firstChunk is the buffer a body starts with; it grows by doubling.
 	firstChunk = 4 << 10
-	// decodeFactor is what each byte held is charged: buffer and value.
-	decodeFactor = 2
+	// decodeFactor is what each byte held is charged: the buffer, the
+	// decoder's pass over it and the value it decodes into.
+	decodeFactor = 3
 	// budgetWait is how long a body waits for room before 503.
 	budgetWait = 5 * time.Second
 	// loginBodyTimeout bounds the time to receive a login service body, all
@@ -166,6 +168,7 @@ func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 				// Content-Length reached: a further byte means the body lies.
 				var one [1]byte
 				if n, _ := r.Body.Read(one[:]); n > 0 {
+					w.Header().Set("Connection", "close")
 					return nil, errTooLarge
 				}
 				acct.done()
@@ -174,6 +177,9 @@ func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 			size := min(max(2*int64(cap(buf)), firstChunk), want)
 			if acct != nil {
 				if err := acct.grow(size - int64(cap(buf))); err != nil {
+					// The rest of the body is not read: the connection
+					// closes after the answer instead of waiting for it.
+					w.Header().Set("Connection", "close")
 					return nil, err
 				}
 			}
@@ -184,6 +190,7 @@ func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error
 		n, err := r.Body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > limit {
+			w.Header().Set("Connection", "close")
 			return nil, errTooLarge
 		}
 		if err == io.EOF {

@@ -96,6 +96,13 @@ func (g *connGuard) Accept() (net.Conn, error) {
 		if g.max <= 0 || len(g.conns) < g.max {
 			gc := &guardConn{Conn: c, guard: g}
 			g.conns[gc] = struct{}{}
+			if g.underPressure() {
+				for ic := range g.conns {
+					if ic.idle && ic.timer == nil {
+						g.closeWhenIdle(ic)
+					}
+				}
+			}
 			g.mu.Unlock()
 			return gc, nil
 		}
@@ -145,18 +152,28 @@ func (g *connGuard) state(c *guardConn, s http.ConnState) {
 		return
 	}
 	c.idleSince = time.Now()
-	if g.max > 0 && len(g.conns) > g.max*3/4 {
-		since := c.idleSince
-		c.timer = time.AfterFunc(pressureIdle, func() {
-			g.mu.Lock()
-			still := c.idle && c.idleSince.Equal(since)
-			g.mu.Unlock()
-			if still {
-				c.Close()
-			}
-		})
+	if g.underPressure() {
+		g.closeWhenIdle(c)
 	}
 	g.signal()
+}
+
+// underPressure says more than three quarters of the connections are in
+// use; g.mu is held.
+func (g *connGuard) underPressure() bool { return g.max > 0 && len(g.conns) > g.max*3/4 }
+
+// closeWhenIdle closes c if it is still idle, since the same moment, after
+// pressureIdle; g.mu is held.
+func (g *connGuard) closeWhenIdle(c *guardConn) {
+	since := c.idleSince
+	c.timer = time.AfterFunc(pressureIdle, func() {
+		g.mu.Lock()
+		still := c.idle && c.idleSince.Equal(since)
+		g.mu.Unlock()
+		if still {
+			c.Close()
+		}
+	})
 }
 
 func (g *connGuard) remove(c *guardConn) {

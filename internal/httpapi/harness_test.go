@@ -116,7 +116,10 @@ func newEnvWith(t testing.TB, params auth.Params) *env { return newEnvLimited(t,
 // newEnvLimited starts an env whose login service has the given limits.
 func newEnvLimited(t testing.TB, params auth.Params, limits login.Limits, trusted ...netip.Prefix) *env {
 	t.Helper()
-	e := &env{t: t, limits: limits, trusted: trusted, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+	// The database deadline is long by default: under the race detector a
+	// burst of 100 requests for one account (serialised, each hashing) takes
+	// longer than production's 3 s. Deadline tests set their own.
+	e := &env{t: t, limits: limits, trusted: trusted, dbTimeout: 30 * time.Second, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
 		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t), logs: &syncBuffer{}}
 	t.Cleanup(e.siteverify.Close)
