@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -397,7 +398,7 @@ func TestLoginService(t *testing.T) {
 	var status struct {
 		UserFDN, LoginDomainID, Status string
 		PendingTasks                   []string
-		AuthTokenValidUntil            int64
+		AuthTokenValidUntil            string
 	}
 	if err := json.Unmarshal(r.body, &status); r.status != 200 || err != nil {
 		t.Fatalf("status: %d %s", r.status, r.body)
@@ -405,8 +406,8 @@ func TestLoginService(t *testing.T) {
 	if status.UserFDN != e.users["admin@acme.example"] || status.LoginDomainID != "siteusers."+tenant || status.Status != "Success" {
 		t.Errorf("status body %s", r.body)
 	}
-	if want := e.clock.Now().Add(30 * time.Minute).UnixMilli(); status.AuthTokenValidUntil != want {
-		t.Errorf("authTokenValidUntil %d, want %d", status.AuthTokenValidUntil, want)
+	if want := strconv.FormatInt(e.clock.Now().Add(30*time.Minute).UnixMilli(), 10); status.AuthTokenValidUntil != want {
+		t.Errorf("authTokenValidUntil %q, want %q", status.AuthTokenValidUntil, want)
 	}
 	if r := e.do(call{method: "GET", path: "/api/login/status"}); r.status != 401 {
 		t.Errorf("status without a session: %d", r.status)

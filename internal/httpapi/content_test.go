@@ -42,6 +42,26 @@ func TestXssKeywords(t *testing.T) {
 	}
 }
 
+// TestCharacterReferences: question text that is a script URL or markup
+// once its character references are decoded is refused, and nothing is
+// stored (browsers decode references in attributes).
+func TestCharacterReferences(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	before := string(e.get(admin, "challenges"))
+	for _, q := range []string{"java&#115;cript:alert(1)", "javascript&colon;alert(1)", "&lt;img src=x onerror=alert(1)&gt;", "java&amp;#115;cript:x"} {
+		r := e.do(call{method: "PUT", path: settingsPath + "challenges", as: admin, body: `{"Challenge":[` +
+			`{"ChallengeCode":"a","ChallengeQuestion":"A?"},{"ChallengeCode":"b","ChallengeQuestion":"B?"},` +
+			`{"ChallengeCode":"c","ChallengeQuestion":"` + q + `"}]}`})
+		if r.status != http.StatusBadRequest {
+			t.Errorf("%q: %d %s, want 400", q, r.status, r.body)
+		}
+	}
+	if after := string(e.get(admin, "challenges")); after != before {
+		t.Errorf("refused questions were stored: %s", after)
+	}
+}
+
 // TestFileUpload checks AllowedFileTypes and the strict policy's sniffing.
 func TestFileUpload(t *testing.T) {
 	e := newEnv(t)

@@ -2,11 +2,15 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/bizsec/bizsec/internal/fault"
 )
@@ -54,10 +58,30 @@ type faultBody struct {
 	FaultString string   `json:"faultstring" xml:"faultstring"`
 }
 
+// retryAfterDeadline is what a request that ran out of time asks the client
+// to wait before trying again.
+const retryAfterDeadline = time.Second
+
+// classify gives errors that are not *fault.Error but have a meaning for
+// the client their fault: a request whose database work ran out of time
+// (context.DeadlineExceeded) is 503 with Retry-After, not 500.
+func classify(err error) error {
+	if fault.CodeOf(err) == fault.Internal && errors.Is(err, context.DeadlineExceeded) {
+		e := fault.New(fault.Unavailable, "the server could not answer in time; try again")
+		e.RetryAfter = retryAfterDeadline
+		return fmt.Errorf("%w: %w", e, err)
+	}
+	return err
+}
+
 // writeError sends err in the platform's error format. Errors that are not
 // *fault.Error are logged and answered with a generic 500.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, mediaType string, err error) {
+	err = classify(err)
 	code := fault.CodeOf(err)
+	if code == fault.Unavailable && errors.Is(err, context.DeadlineExceeded) {
+		log.WarnContext(r.Context(), "request ran out of time", "method", r.Method, "path", clip(r.URL.Path, maxLoggedPath), "err", err)
+	}
 	if code == fault.Internal {
 		log.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	}

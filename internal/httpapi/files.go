@@ -38,9 +38,11 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, q *request) err
 		return err
 	}
 	content, err := readAll(w, r, maxFile)
-	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	if errors.Is(err, errTooLarge) {
 		return fault.New(fault.Invalid, "the file is larger than %d bytes", maxFile)
+	}
+	if _, ok := err.(*fault.Error); ok {
+		return err
 	}
 	if err != nil {
 		return fault.New(fault.Invalid, "the file could not be read")

@@ -71,6 +71,12 @@ type env struct {
 	trusted []netip.Prefix
 	// secure marks cookies Secure, as behind a TLS-terminating proxy.
 	secure bool
+	// bodyMemory, dbTimeout and maxConns, when set, replace the defaults.
+	bodyMemory int64
+	dbTimeout  time.Duration
+	maxConns   int
+	// config, when set, edits the server's configuration before it starts.
+	config func(*httpapi.Config)
 }
 
 // unlimited is a login.Limits that no test reaches.
@@ -110,7 +116,10 @@ func newEnvWith(t testing.TB, params auth.Params) *env { return newEnvLimited(t,
 // newEnvLimited starts an env whose login service has the given limits.
 func newEnvLimited(t testing.TB, params auth.Params, limits login.Limits, trusted ...netip.Prefix) *env {
 	t.Helper()
-	e := &env{t: t, limits: limits, trusted: trusted, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
+	// The database deadline is long by default: under the race detector a
+	// burst of 100 requests for one account (serialised, each hashing) takes
+	// longer than production's 3 s. Deadline tests set their own.
+	e := &env{t: t, limits: limits, trusted: trusted, dbTimeout: 30 * time.Second, clock: &clock{now: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)},
 		hasher: auth.NewHasher(params, 4), users: map[string]string{},
 		siteverify: httptest.NewServer(http.HandlerFunc(siteverify)), smtp: mailtest.Start(t), logs: &syncBuffer{}}
 	t.Cleanup(e.siteverify.Close)
@@ -142,11 +151,24 @@ func (e *env) start() {
 	}
 	st.SetSecretBox(box)
 	e.box = box
-	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
+	cfg := httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
 		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted, SecureCookies: e.secure})
-	e.store, e.srv = st, httptest.NewServer(api.Handler())
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted, SecureCookies: e.secure,
+		OpsOnPublic: true, BodyMemory: e.bodyMemory, DBTimeout: e.dbTimeout}
+	if e.config != nil {
+		e.config(&cfg)
+	}
+	e.store, e.srv = st, serve(httpapi.New(cfg).Handler(), e.maxConns)
 	e.t.Cleanup(e.stop)
+}
+
+// serve starts h on loopback behind httpapi.GuardListener, as the binary
+// serves it.
+func serve(h http.Handler, maxConns int) *httptest.Server {
+	srv := httptest.NewUnstartedServer(h)
+	srv.Listener = httpapi.GuardListener(srv.Config, srv.Listener, maxConns)
+	srv.Start()
+	return srv
 }
 
 // instance starts a second server on the same database, as a second

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/xml"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -28,10 +29,12 @@ type loginResponse struct {
 	UserFDN              string   `json:"userFDN" xml:"userFDN"`
 	LoginDomainID        string   `json:"loginDomainID" xml:"loginDomainID"`
 	PendingNotifications int      `json:"pendingNotifications" xml:"pendingNotifications"`
-	AuthTokenValidUntil  int64    `json:"authTokenValidUntil" xml:"authTokenValidUntil"`
-	LoginState           string   `json:"loginState" xml:"loginState"`
-	Status               string   `json:"Status" xml:"Status"`
-	PendingTasks         []string `json:"pendingTasks" xml:"pendingTasks>pendingTask"`
+	// AuthTokenValidUntil is epoch milliseconds in a string: the public
+	// platform clients (ghchinoy/atmotool, ghchinoy/rwctl) decode it as one.
+	AuthTokenValidUntil string   `json:"authTokenValidUntil" xml:"authTokenValidUntil"`
+	LoginState          string   `json:"loginState" xml:"loginState"`
+	Status              string   `json:"Status" xml:"Status"`
+	PendingTasks        []string `json:"pendingTasks" xml:"pendingTasks>pendingTask"`
 }
 
 func loginResponseOf(res login.Result) loginResponse {
@@ -39,7 +42,7 @@ func loginResponseOf(res login.Result) loginResponse {
 		UserName:            res.User.Name,
 		UserFDN:             res.User.ID,
 		LoginDomainID:       "siteusers." + res.User.TenantID,
-		AuthTokenValidUntil: res.Expires.UnixMilli(),
+		AuthTokenValidUntil: strconv.FormatInt(res.Expires.UnixMilli(), 10),
 		LoginState:          "LoggedIn",
 		Status:              "Success",
 		PendingTasks:        []string{},

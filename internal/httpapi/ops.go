@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"runtime"
@@ -199,11 +200,26 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 // on PostgreSQL, the settings change listener is connected.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
-	if err := s.store.Ready(r.Context()); err != nil {
+	ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+	defer cancel()
+	if err := ready(ctx, s.store.Ready); err != nil {
 		s.log.WarnContext(r.Context(), "not ready", "err", err)
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte(`{"status":"unavailable"}`))
 		return
 	}
 	w.Write([]byte(`{"status":"ready"}`))
+}
+
+// ready runs check under ctx and returns when ctx ends even if check does
+// not: a store that ignores its deadline cannot hold a probe.
+func ready(ctx context.Context, check func(context.Context) error) error {
+	done := make(chan error, 1)
+	go func() { done <- check(ctx) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

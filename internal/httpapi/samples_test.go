@@ -49,8 +49,10 @@ func TestSamples(t *testing.T) {
 			"security-put-1.request.json", "security-put-1.response.json", "application/json"},
 		{"PUT securitysettings with CAPTCHA", "PUT", "securitysettings", "application/json", "application/json",
 			"security-put-2.request.json", "security-put-2.response.json", "application/json"},
-		{"GET securitysettings returns what PUT returned", "GET", "securitysettings", "application/vnd.soa.v81+json", "", "",
-			"security-put-2.response.json", "application/vnd.soa.v81+json"},
+		// The PUT answer echoes the secret the request sent, as sample
+		// response #2 does; GET masks it (write-only).
+		{"GET securitysettings returns what PUT returned, the secret masked", "GET", "securitysettings", "application/vnd.soa.v81+json", "", "",
+			"security-get-2.response.json", "application/vnd.soa.v81+json"},
 		{"PUT challenges", "PUT", "challenges", "application/vnd.soa.v72+json", "application/json",
 			"challenges-put.request.json", "challenges-put.response.json", "application/vnd.soa.v72+json"},
 		{"GET challenges returns the set", "GET", "challenges", "application/vnd.soa.v81+json", "", "",
@@ -81,7 +83,8 @@ func TestSamples(t *testing.T) {
 }
 
 // TestCaptchaSecretSealed checks that CaptchaSiteSecret is stored sealed,
-// still works after a restart, and is answered only masked: write-only.
+// still works after a restart, and is answered only masked, except to the
+// PUT that carried it: write-only.
 func TestCaptchaSecretSealed(t *testing.T) {
 	e := newEnv(t)
 	admin := e.login("admin@acme.example")
@@ -106,9 +109,23 @@ func TestCaptchaSecretSealed(t *testing.T) {
 		t.Errorf("an Auditor reads the secret: %s", got)
 	}
 	// Sending the mask back (a client that PUTs what it GOT) keeps the secret.
-	if got := string(e.put(admin, "securitysettings", `{"CaptchaSiteSecret":"********","XssKeywords":"eval"}`)); strings.Contains(got, plain) {
-		t.Errorf("PUT echoes the secret: %s", got)
+	if got := string(e.put(admin, "securitysettings", `{"CaptchaSiteSecret":"********","XssKeywords":"eval"}`)); strings.Contains(got, plain) ||
+		!strings.Contains(got, `"CaptchaSiteSecret":"********"`) {
+		t.Errorf("a PUT that did not send the secret shows it: %s", got)
 	}
+	// A PUT of other fields does not show the stored secret either.
+	if got := string(e.put(admin, "securitysettings", `{"XssKeywords":"eval"}`)); strings.Contains(got, plain) {
+		t.Errorf("a PUT without the secret shows it: %s", got)
+	}
+	// A PUT that sends a new secret sees that one echoed, and GET masks it.
+	const other = "6Le_othersecretvalue0000000000000000000"
+	if got := string(e.put(admin, "securitysettings", `{"CaptchaSiteSecret":"`+other+`"}`)); !strings.Contains(got, `"CaptchaSiteSecret":"`+other+`"`) {
+		t.Errorf("PUT of a new secret does not echo it: %s", got)
+	}
+	if got := string(e.get(admin, "securitysettings")); strings.Contains(got, other) {
+		t.Errorf("GET shows the new secret: %s", got)
+	}
+	e.put(admin, "securitysettings", `{"CaptchaSiteSecret":"`+plain+`"}`)
 	r = e.do(call{method: "POST", path: "/api/login",
 		body: `{"email":"admin@acme.example","password":"` + password + `","captchaResponse":"human"}`})
 	if r.status != 200 {

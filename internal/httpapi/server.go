@@ -6,7 +6,6 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/subtle"
 	"fmt"
 	"log/slog"
@@ -18,8 +17,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sync/semaphore"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
@@ -57,16 +54,31 @@ type Config struct {
 	// NoAccessLog drops the per-request log line (a proxy in front logs
 	// requests): it is the one write every request serialises on.
 	NoAccessLog bool
-	// OpsSeparate leaves /metrics and /readyz off Handler, for OpsHandler
-	// on a listener of their own.
+	// OpsOnPublic serves /metrics and /readyz on Handler too. Off, they are
+	// only on OpsHandler, which operators run on a listener of their own.
+	OpsOnPublic bool
+	// OpsSeparate is the former switch; /metrics and /readyz are off
+	// Handler unless OpsOnPublic is set, so it changes nothing.
+	//
+	// Deprecated: leave it unset; set OpsOnPublic to serve them publicly.
 	OpsSeparate bool
 	// BodyMemory bounds the bytes of request bodies held at once; zero:
 	// DefaultBodyMemory.
 	BodyMemory int64
+	// DBTimeout bounds the database work of one request: its context has
+	// this deadline (counted again once its body has arrived), and a request
+	// that cannot finish in time answers 503. Zero: DefaultDBTimeout.
+	DBTimeout time.Duration
 }
 
 // DefaultBodyMemory bounds the request bodies in memory at once.
 const DefaultBodyMemory = 32 << 20
+
+// DefaultDBTimeout is the database deadline of a request.
+const DefaultDBTimeout = 3 * time.Second
+
+// readyTimeout bounds /readyz: a probe gets its answer in about a second.
+const readyTimeout = time.Second
 
 // Server is the HTTP API.
 type Server struct {
@@ -78,9 +90,9 @@ type Server struct {
 	trusted       []netip.Prefix
 	metrics       *metrics
 	accessLog     bool
-	opsSeparate   bool
-	bodies        *semaphore.Weighted
-	bodyMemory    int64
+	opsOnPublic   bool
+	bodies        *bodyBudget
+	dbTimeout     time.Duration
 
 	encoded      sync.Map // encodedKey -> *encodedBody
 	encodedCount atomic.Int64
@@ -93,12 +105,16 @@ func (s *Server) Wait() { s.login.Wait() }
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		trusted: cfg.TrustedProxies, metrics: newMetrics(), accessLog: !cfg.NoAccessLog, opsSeparate: cfg.OpsSeparate,
-		bodyMemory: cfg.BodyMemory}
-	if s.bodyMemory <= 0 {
-		s.bodyMemory = DefaultBodyMemory
+		trusted: cfg.TrustedProxies, metrics: newMetrics(), accessLog: !cfg.NoAccessLog, opsOnPublic: cfg.OpsOnPublic,
+		dbTimeout: cfg.DBTimeout}
+	memory := cfg.BodyMemory
+	if memory <= 0 {
+		memory = DefaultBodyMemory
 	}
-	s.bodies = semaphore.NewWeighted(s.bodyMemory)
+	s.bodies = newBodyBudget(memory)
+	if s.dbTimeout <= 0 {
+		s.dbTimeout = DefaultDBTimeout
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -182,14 +198,14 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /console/", web.Handler("/console/"))
 	mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusFound))
 	mux.HandleFunc("GET /healthz", s.healthz)
-	if !s.opsSeparate {
+	if s.opsOnPublic {
 		mux.HandleFunc("GET /readyz", s.readyz)
 		mux.Handle("GET /metrics", s.metricsHandler())
 	}
 	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
 	})
-	return s.recoverPanics(s.canonicalPaths(fixDocTypos(s.observe(mux))))
+	return s.recoverPanics(s.refuseAmbiguousLength(s.canonicalPaths(fixDocTypos(s.observe(mux)))))
 }
 
 // canonicalPaths answers a path the mux would clean ("..", ".", "//") with
@@ -222,22 +238,29 @@ func (s *Server) OpsHandler() http.Handler {
 	return mux
 }
 
-// route registers h for pattern behind the adapter, which bounds the
-// memory of the body, negotiates the media type and admits the caller at
-// level.
+// route registers h for pattern behind the adapter, which puts the
+// request under its database deadline and the body budget, negotiates the
+// media type and admits the caller at level.
 func (s *Server) route(mux *http.ServeMux, pattern string, level auth.Access, types mediaTypes, h handler) {
-	bodyMax := int64(maxBody)
-	if strings.HasSuffix(pattern, "/files/{name}") {
-		bodyMax = maxFile
-	}
+	loginService := strings.Contains(pattern, " /api/login") || strings.Contains(pattern, " /api/passwordmanagement/")
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := &request{}
-		release, err := s.reserveBody(r, bodyMax)
-		if err != nil {
-			writeError(w, r, s.log, "", err)
-			return
+		ctx, cancel := newDeadline(r.Context(), s.dbTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
+		if r.Body != nil && r.Body != http.NoBody {
+			acct := &bodyAccount{budget: s.bodies, ctx: ctx, capped: level == auth.Public, arrived: ctx.restart}
+			if acct.capped {
+				acct.client = s.clientIP(r)
+			}
+			defer acct.release()
+			r.Body = &budgetBody{ReadCloser: r.Body, account: acct}
+			if loginService {
+				// Small bodies: one that does not arrive soon holds nothing for long.
+				http.NewResponseController(w).SetReadDeadline(time.Now().Add(loginBodyTimeout))
+			}
 		}
-		defer release()
+		var err error
 		q.mediaType, err = types.negotiate(r)
 		if err == nil {
 			err = s.admit(r, level, q)
@@ -285,26 +308,6 @@ func (s *Server) admit(r *http.Request, level auth.Access, q *request) error {
 	return s.login.Authorize(ctx, q.session, q.business, level)
 }
 
-// reserveBody holds room for the request's body in the server's body
-// budget until the handler returns, so that many large bodies at once wait
-// (or get 503) instead of exhausting memory.
-func (s *Server) reserveBody(r *http.Request, limit int64) (func(), error) {
-	n := r.ContentLength
-	switch {
-	case n == 0 || r.Body == nil || r.Body == http.NoBody:
-		return func() {}, nil
-	case n < 0 || n > limit:
-		n = limit // unknown length: what the handler may read; too long: refused after limit bytes
-	}
-	n = min(n, s.bodyMemory)
-	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-	defer cancel()
-	if err := s.bodies.Acquire(ctx, n); err != nil {
-		return nil, fault.New(fault.Unavailable, "the server is busy receiving other requests; try again")
-	}
-	return func() { s.bodies.Release(n) }, nil
-}
-
 // unknown answers a business or user that does not exist. Authentication
 // comes before existence: a request with no live session of any tenant
 // gets the 401 it would get for an ID that exists, so IDs cannot be probed.
@@ -312,14 +315,48 @@ func (s *Server) unknown(r *http.Request, level auth.Access, err error) error {
 	if level == auth.Public || fault.CodeOf(err) != fault.NotFound {
 		return err
 	}
-	for _, c := range r.Cookies() {
-		if tenant, ok := strings.CutPrefix(c.Name, "AtmoAuthToken_"); ok {
-			if _, _, authErr := s.login.Authenticate(r.Context(), tenant, c.Value); authErr == nil {
-				return err
-			}
+	for _, c := range authCookies(r) {
+		if _, _, authErr := s.login.Authenticate(r.Context(), c.tenant, c.value); authErr == nil {
+			return err
 		}
 	}
 	return login.ErrNoSession
+}
+
+// maxAuthCookies bounds the auth cookies one request makes the server look
+// up: a request with hundreds of AtmoAuthToken_* cookies costs a handful.
+const maxAuthCookies = 3
+
+type authCookie struct{ tenant, value string }
+
+// authCookies returns the auth cookies worth a lookup for a path whose
+// business or user was not found: the one of the tenant the ID names (its
+// suffix after the last dot, as in tenantbusiness.{tenant}) first, then the
+// first others, at most maxAuthCookies in all.
+func authCookies(r *http.Request) []authCookie {
+	id := r.PathValue("BusinessID")
+	if id == "" {
+		id = r.PathValue("UserID")
+	}
+	named := ""
+	if i := strings.LastIndexByte(id, '.'); i >= 0 {
+		named = id[i+1:]
+	}
+	var out []authCookie
+	if named != "" {
+		if c, err := r.Cookie(AuthCookie(named)); err == nil {
+			out = append(out, authCookie{named, c.Value})
+		}
+	}
+	for _, c := range r.Cookies() {
+		if len(out) == maxAuthCookies {
+			break
+		}
+		if tenant, ok := strings.CutPrefix(c.Name, "AtmoAuthToken_"); ok && tenant != named {
+			out = append(out, authCookie{tenant, c.Value})
+		}
+	}
+	return out
 }
 
 // notAllowed answers the methods no route of path takes.
@@ -442,7 +479,7 @@ func (s *Server) clientIP(r *http.Request) string {
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := parseHop(strings.TrimSpace(hops[i]))
 		if err != nil {
 			break // a hop we cannot read: trust nothing further out
 		}
@@ -451,6 +488,22 @@ func (s *Server) clientIP(r *http.Request) string {
 		}
 	}
 	return host
+}
+
+// parseHop reads one X-Forwarded-For hop: an address, or an address with a
+// port as some proxies write it (ip:port, [ipv6]:port, [ipv6]).
+func parseHop(h string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(h); err == nil {
+		return a.Unmap(), nil
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil {
+		return ap.Addr().Unmap(), nil
+	}
+	if strings.HasPrefix(h, "[") && strings.HasSuffix(h, "]") {
+		a, err := netip.ParseAddr(h[1 : len(h)-1])
+		return a.Unmap(), err
+	}
+	return netip.Addr{}, fmt.Errorf("not an address: %q", h)
 }
 
 func (s *Server) isTrusted(a netip.Addr) bool {

@@ -33,6 +33,9 @@ type settingsOp[T any, W any] struct {
 	kind  store.Kind[T]
 	types mediaTypes
 	out   func(T) any
+	// putOut, when set, is the PUT answer, which may show what the
+	// request itself carried; else out.
+	putOut func(v T, in *W) any
 	// change turns a decoded body into the change to make, checking what
 	// needs more than the body. Rules that span objects are the store's.
 	change func(s *Server, r *http.Request, q *request, in *W) (func(*T) error, error)
@@ -126,6 +129,10 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 		s.log.InfoContext(r.Context(), "settings changed", "business", q.business.ID, "setting", op.kind.Name,
 			"version", version, "user", q.session.UserID)
 		w.Header().Set("ETag", etag(version))
+		if op.putOut != nil {
+			writeBody(w, http.StatusOK, q.mediaType, op.putOut(v, &in))
+			return nil
+		}
 		writeBody(w, http.StatusOK, q.mediaType, op.out(v))
 		return nil
 	}
@@ -159,6 +166,16 @@ var (
 	securityOp = settingsOp[settings.Security, securityWire]{
 		kind: store.SecurityKind, types: settingsTypes,
 		out: func(sec settings.Security) any { return securityOut(sec) },
+		// As the platform's sample response #2: the PUT answer echoes the
+		// CaptchaSiteSecret this request sent (the caller has it; nothing is
+		// disclosed), and masks a secret it did not send. GET always masks.
+		putOut: func(sec settings.Security, in *securityWire) any {
+			out := securityOut(sec)
+			if out.CaptchaSiteSecret != nil && in.CaptchaSiteSecret != nil && *in.CaptchaSiteSecret != secretMask {
+				out.CaptchaSiteSecret = ptr(*in.CaptchaSiteSecret)
+			}
+			return out
+		},
 		change: func(s *Server, r *http.Request, _ *request, in *securityWire) (func(*settings.Security) error, error) {
 			if err := s.checkCookieSettings(r, in); err != nil {
 				return nil, err

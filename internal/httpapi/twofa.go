@@ -1,7 +1,7 @@
 package httpapi
 
 import (
-	"io"
+	"bytes"
 	"net/http"
 	"strings"
 
@@ -20,11 +20,14 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, q *request)
 	var in struct {
 		Parameters map[string]string `json:"parameters"`
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	body, err := readAll(w, r, 16<<10)
+	if _, ok := err.(*fault.Error); ok {
+		return err
+	}
 	if err != nil {
 		return fault.New(fault.Invalid, "the request body could not be read")
 	}
-	if len(strings.TrimSpace(string(body))) == 0 {
+	if len(bytes.TrimSpace(body)) == 0 {
 		return fault.New(fault.Invalid, "the request body is empty")
 	}
 	if err := decodeJSONObject(body, &in, false); err != nil {

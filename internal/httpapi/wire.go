@@ -162,13 +162,15 @@ func decodeBody(w http.ResponseWriter, r *http.Request, mediaType string, v any)
 		return err
 	}
 	body, err := readAll(w, r, maxBody)
-	var tooBig *http.MaxBytesError
+	var f *fault.Error
 	switch {
-	case errors.As(err, &tooBig):
+	case errors.Is(err, errTooLarge):
 		return fault.New(fault.Invalid, "the request body is larger than %d bytes", maxBody)
+	case errors.As(err, &f):
+		return err // no room in the body budget
 	case err != nil:
 		return fault.New(fault.Invalid, "the request body could not be read")
-	case len(strings.TrimSpace(string(body))) == 0:
+	case len(bytes.TrimSpace(body)) == 0:
 		return fault.New(fault.Invalid, "the request body is empty")
 	}
 	if isXML(mediaType) {
@@ -192,7 +194,7 @@ func decodeJSONObject(body []byte, v any, rejectUnknown bool) error {
 	if !utf8.Valid(body) {
 		return fault.New(fault.Invalid, "the request body is not valid UTF-8")
 	}
-	if trimmed := strings.TrimSpace(string(body)); trimmed[0] != '{' {
+	if trimmed := bytes.TrimSpace(body); trimmed[0] != '{' {
 		return fault.New(fault.Invalid, "the request body must be a JSON object")
 	}
 	// One pass over the tokens first: syntax, duplicate names and nulls are
@@ -302,20 +304,6 @@ func typeName(t reflect.Type) string {
 	return "an object"
 }
 
-// readAll reads a body of at most limit bytes into a buffer of its
-// declared size, so memory held matches what the body budget reserved.
-func readAll(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
-	body := http.MaxBytesReader(w, r.Body, limit)
-	if n := r.ContentLength; n > 0 && n <= limit {
-		buf := make([]byte, n)
-		if _, err := io.ReadFull(body, buf); err != nil {
-			return nil, err
-		}
-		return buf, nil
-	}
-	return io.ReadAll(body)
-}
-
 // identityEncoding refuses a body sent with a Content-Encoding the server
 // does not decode, rather than reading compressed bytes as text.
 func identityEncoding(r *http.Request) error {
@@ -333,10 +321,17 @@ func identityEncoding(r *http.Request) error {
 // appear once under its parent.
 var repeatable = map[string]bool{"Challenge": true, "AllowedSpecialCharacter": true, "UserIdentificationChallenge": true}
 
+// maxXMLDepth bounds the nesting of an XML body: no platform object is
+// deeper than four levels (Challenges, Challenge, a field).
+const maxXMLDepth = 4
+
 // checkXML holds an XML body to the same one-meaning rules as JSON before
 // it is decoded: UTF-8 only, no DOCTYPE, no attributes but namespace
-// declarations, every prefix declared, and no element twice under one
-// parent (whatever its namespace) unless it forms a list.
+// declarations, every prefix declared, no element twice under one parent
+// (whatever its namespace) unless it forms a list, no text beside child
+// elements (mixed content has no meaning in the platform's objects), and
+// at most maxXMLDepth levels. Each token costs constant time: prefixes in
+// scope are counted in one map, not looked up level by level.
 func checkXML(body []byte) error {
 	dec := xml.NewDecoder(bytes.NewReader(body))
 	var charset string
@@ -345,17 +340,16 @@ func checkXML(body []byte) error {
 		return nil, errors.New("charset")
 	}
 	type level struct {
-		prefixes map[string]bool
+		name     string
+		declared []string // prefixes this element declares
 		children map[string]bool
+		text     bool // non-space character data directly inside
 	}
-	stack := []level{{prefixes: map[string]bool{"xml": true}, children: map[string]bool{}}}
-	declared := func(prefix string) bool {
-		for i := len(stack) - 1; i >= 0; i-- {
-			if stack[i].prefixes[prefix] {
-				return true
-			}
-		}
-		return false
+	inScope := map[string]int{"xml": 1}
+	stack := make([]level, 1, maxXMLDepth+1)
+	stack[0].children = map[string]bool{}
+	mixed := func(l level) error {
+		return fault.New(fault.Invalid, "malformed XML: text beside elements inside <%s>", clip(l.name, 80))
 	}
 	for {
 		tok, err := dec.RawToken()
@@ -377,28 +371,53 @@ func checkXML(body []byte) error {
 			}
 		case xml.Directive:
 			return fault.New(fault.Invalid, "malformed XML: a DOCTYPE or other declaration is not allowed")
+		case xml.CharData:
+			top := &stack[len(stack)-1]
+			if len(bytes.TrimSpace(t)) == 0 {
+				continue
+			}
+			if len(stack) == 1 {
+				return fault.New(fault.Invalid, "malformed XML: text outside the root element")
+			}
+			top.text = true
+			if len(top.children) > 0 {
+				return mixed(*top)
+			}
 		case xml.StartElement:
-			l := level{prefixes: map[string]bool{}, children: map[string]bool{}}
+			if len(stack) > maxXMLDepth {
+				return fault.New(fault.Invalid, "malformed XML: elements nested deeper than %d levels", maxXMLDepth)
+			}
+			parent := &stack[len(stack)-1]
+			if parent.text {
+				return mixed(*parent)
+			}
+			l := level{name: t.Name.Local}
 			for _, a := range t.Attr {
 				switch {
 				case a.Name.Space == "xmlns":
-					l.prefixes[a.Name.Local] = true
+					l.declared = append(l.declared, a.Name.Local)
+					inScope[a.Name.Local]++
 				case a.Name.Space == "" && a.Name.Local == "xmlns":
 				default:
 					return fault.New(fault.Invalid, "malformed XML: unknown attribute %q on <%s>", clip(a.Name.Local, 80), clip(t.Name.Local, 80))
 				}
 			}
-			stack = append(stack, l)
-			if t.Name.Space != "" && !declared(t.Name.Space) {
+			if t.Name.Space != "" && inScope[t.Name.Space] == 0 {
 				return fault.New(fault.Invalid, "malformed XML: namespace prefix %q of <%s> is not declared", clip(t.Name.Space, 80), clip(t.Name.Local, 80))
 			}
-			parent := stack[len(stack)-2]
+			if parent.children == nil {
+				parent.children = map[string]bool{}
+			}
 			if parent.children[t.Name.Local] && !repeatable[t.Name.Local] {
 				return fault.New(fault.Invalid, "duplicate element <%s>", clip(t.Name.Local, 80))
 			}
 			parent.children[t.Name.Local] = true
+			stack = append(stack, l)
 		case xml.EndElement:
 			if len(stack) > 1 {
+				for _, p := range stack[len(stack)-1].declared {
+					inScope[p]--
+				}
 				stack = stack[:len(stack)-1]
 			}
 		}
@@ -443,7 +462,7 @@ func decodeXML(body []byte, v any) error {
 	if err := checkXML(body); err != nil {
 		return err
 	}
-	dec := xml.NewDecoder(strings.NewReader(string(body)))
+	dec := xml.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(v); err != nil {
 		return xmlFault(err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"errors"
+	"html"
 	"io"
 	"mime"
 	"net/http"
@@ -20,7 +21,43 @@ import (
 // clients of the API (a portal template) may render question text and
 // file names; this holds whatever the tenant's XssKeywords say. It is
 // a filter, not output encoding: renderers must still escape.
+//
+// The checks run on the text as sent and on it with its HTML character
+// references decoded (numeric and named, decoded again while that changes
+// it, as a renderer that decodes twice would), since browsers decode
+// references in attributes: "java&#115;cript:" is "javascript:" there.
 func CheckPlainText(field, value string) error {
+	for _, v := range decodedForms(value) {
+		if err := checkPlain(field, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// maxDecodes bounds how often references are decoded: each pass shortens
+// the text, so a few passes reach what any renderer would.
+const maxDecodes = 4
+
+// decodedForms returns value and its successive decodings of HTML
+// character references, each different from the one before.
+func decodedForms(value string) []string {
+	forms := []string{value}
+	for range maxDecodes {
+		if !strings.Contains(value, "&") {
+			break
+		}
+		next := html.UnescapeString(value)
+		if next == value {
+			break
+		}
+		forms = append(forms, next)
+		value = next
+	}
+	return forms
+}
+
+func checkPlain(field, value string) error {
 	for i, r := range value {
 		switch {
 		case r == '<' && i+1 < len(value) && startsMarkup(value[i+1]):
@@ -68,10 +105,12 @@ func clipText(s string, n int) string {
 // Keywords match whole words, case-insensitively: "eval(" and "onload=" are
 // refused, "evaluation" is not.
 func (s Security) CheckText(field, value string) error {
-	lower := strings.ToLower(value)
-	for _, k := range SplitList(strings.ToLower(s.XssKeywords)) {
-		if containsWord(lower, k) {
-			return fault.New(fault.Invalid, "%s contains the disallowed keyword %q", field, k)
+	for _, v := range decodedForms(value) {
+		lower := strings.ToLower(v)
+		for _, k := range SplitList(strings.ToLower(s.XssKeywords)) {
+			if containsWord(lower, k) {
+				return fault.New(fault.Invalid, "%s contains the disallowed keyword %q", field, k)
+			}
 		}
 	}
 	if Feature(s.WhiteListKeywordsSupport) {

@@ -21,6 +21,8 @@ func TestCheckText(t *testing.T) {
 		{s, "body onLoad=", "onload"},
 		{allow, "What is your mother's maiden name?", ""},
 		{allow, "Name, please.", "','"},
+		{s, "&#101;val(1)", "eval"},
+		{s, "x on&#108;oad=", "onload"},
 	}
 	for _, c := range cases {
 		err := c.s.CheckText("ChallengeQuestion", c.value)
@@ -82,6 +84,16 @@ func TestCheckPlainText(t *testing.T) {
 		{"report\u202Efdp.exe", false},
 		{"name\u2066x\u2069", false},
 		{"café résumé ☕", true},
+		// Character references, which browsers decode in attributes.
+		{"java&#115;cript:alert(1)", false},
+		{"java&#x73;cript:alert(1)", false},
+		{"javascript&colon;alert(1)", false},
+		{"java&Tab;script:alert(1)", false},
+		{"&lt;script&gt;alert(1)&lt;/script&gt;", false},
+		{"java&amp;#115;cript:alert(1)", false}, // decoded twice
+		{"report&#x202E;fdp.exe", false},
+		{"Tom &amp; Jerry's first pet?", true},
+		{"Is 3 &lt; 4?", true},
 	} {
 		t.Run(tc.value, func(t *testing.T) {
 			err := CheckPlainText("ChallengeQuestion", tc.value)
