@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -220,13 +221,13 @@ func (s *Store) Close() error {
 // StaleBound.
 func (s *Store) Ready(ctx context.Context) (err error) {
 	defer fault.Wrap(&err, "store.Ready")
-	if err := s.db.PingContext(ctx); err != nil {
-		return err
-	}
 	if st := s.Feed(); !st.Live {
-		return fmt.Errorf("store: the change feed has not been proven live for %v (the bound is %v)", st.Lag.Round(time.Millisecond), StaleBound)
+		if st.Lag == time.Duration(math.MaxInt64) {
+			return errors.New("store: the change feed is not connected")
+		}
+		return fmt.Errorf("store: the change feed was last proven live %v ago (the bound is %v)", st.Lag.Round(time.Millisecond), StaleBound)
 	}
-	return nil
+	return s.db.PingContext(ctx)
 }
 
 // migrateWhenFree migrates, waiting while another process holds SQLite's
