@@ -339,6 +339,7 @@ func TestConsole(t *testing.T) {
 		!strings.Contains(got, `"AllowUserEnum":"com.soa.feature.disabled"`) || !strings.Contains(got, `"AuthTokenCookieDomain":"com.soa.auth.token.cookie.domain.hostname"`) {
 		t.Errorf("the server holds %s", got)
 	}
+	c.do(chromedp.WaitVisible(`//ol[@id="history-list"]/li[contains(., "Cookie SameSite")]`))
 	if h := c.text("#history-list"); !strings.Contains(h, "Say whether an email is registered: On → Off") || strings.Contains(h, "com.soa") {
 		t.Errorf("history shows %q", h)
 	}

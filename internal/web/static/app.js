@@ -565,7 +565,7 @@ function humanConst(v) {
 
 // duration says a count of minutes or seconds in larger units.
 function duration(n, unit) {
-  if (!Number.isFinite(n) || n < 0) return "";
+  if (!Number.isFinite(n) || n < 0 || unit !== "minutes" && unit !== "seconds") return "";
   const minutes = unit === "seconds" ? n / 60 : n;
   if (unit === "seconds" && n < 60) return "";
   if (unit === "minutes" && n < 60) return "";
@@ -610,13 +610,17 @@ function humanValue(f, v) {
 // humanize puts a server message in the page's terms: labels for wire
 // names, "you entered" for "got".
 function humanize(message, fields = allFields) {
-  let m = message;
   const names = [...fields].sort((a, b) => b.name.length - a.name.length);
-  for (const f of names) m = m.replace(new RegExp("\\b" + f.name + "\\b", "g"), "“" + f.label + "”");
-  return m.replace(/, got (.+)$/, " (you entered $1)")
-    .replace(/\bchallenges\b/g, "questions").replace(/\bchallenge\b/g, "question")
-    .replace(/\bAllowedSpecialCharacters?\b/g, "special character")
-    .replace(/\b(com\.soa\.[a-z.]+)\b/g, (c) => c in CONSTANTS ? "“" + CONSTANTS[c] + "”" : c);
+  const words = (m) => {
+    for (const f of names) m = m.replace(new RegExp("\\b" + f.name + "\\b", "g"), "“" + f.label + "”");
+    return m.replace(/\bchallenges\b/g, "questions").replace(/\bchallenge\b/g, "question")
+      .replace(/\bAllowedSpecialCharacters?\b/g, "special character")
+      .replace(/\b(com\.soa\.[a-z.]+)\b/g, (c) => c in CONSTANTS ? "“" + CONSTANTS[c] + "”" : c);
+  };
+  let m = message.replace(/^duplicate (\w+) (".*")$/, "$1 $2 is taken by another question")
+    .replace(/, got (.+)$/, " (you entered $1)");
+  // Quoted values are what the admin typed: kept as they are.
+  return m.split(/("(?:[^"\\]|\\.)*")/).map((part, i) => i % 2 ? part : words(part)).join("");
 }
 
 // ---- the settings form ----
