@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -88,15 +89,36 @@ func TestConsoleConflict(t *testing.T) {
 	c.do(chromedp.WaitVisible(`//ol[@id="history-list"]/li[1][contains(., "Counting window: 22 minutes → 7 minutes") or contains(., "→ 7 minutes")]`))
 }
 
-// TestConsoleSuspendedLogin: a login refused for suspension says so in a
-// state of its own, with a way to use another account.
-func TestConsoleSuspendedLogin(t *testing.T) {
+// TestConsoleLoginStates walks the login's other states: the code step
+// sends a new code and goes back to another account; a login refused for
+// suspension says so in a state of its own.
+func TestConsoleLoginStates(t *testing.T) {
 	e := newEnv(t)
 	c := newConsole(t, e)
-	e.setPolicy(`{"MaxSequentialFailureAttemptsAllowed":"2"}`)
-	e.tryLogin("dev@acme.example", "nope")
-	e.tryLogin("dev@acme.example", "nope")
+	admin := e.setPolicy(`{"MaxSequentialFailureAttemptsAllowed":"2"}`)
+	e.put(admin, "twofasettings", `{"TwoFAEnabled":true,"RecurrenceMode":"twofa.each.login"}`)
+	mails := func() int {
+		n := 0
+		for _, m := range e.smtp.Messages() {
+			if m.To == "auditor@acme.example" {
+				n++
+			}
+		}
+		return n
+	}
 	c.open("")
+	c.do(chromedp.SetValue("#email", "auditor@acme.example"), chromedp.SetValue("#password", password),
+		chromedp.Click("#login-button"), chromedp.WaitVisible("#code"))
+	c.do(chromedp.Click("#resend"), chromedp.WaitVisible(`//p[@id="login-error" and contains(., "A new code was sent")]`))
+	if n := mails(); n != 2 {
+		t.Errorf("%d codes mailed after Send a new code, want 2", n)
+	}
+	c.do(chromedp.Click("#another"), chromedp.WaitVisible("#email"))
+	if v := c.eval(`document.getElementById("email").value`); v != "" {
+		t.Errorf("another account starts with %q", v)
+	}
+	e.tryLogin("dev@acme.example", "nope")
+	e.tryLogin("dev@acme.example", "nope")
 	c.do(chromedp.SetValue("#email", "dev@acme.example"), chromedp.SetValue("#password", password),
 		chromedp.Click("#login-button"), chromedp.WaitVisible("#suspended"))
 	if s := c.text("#suspended"); !strings.Contains(s, "Account suspended") || !strings.Contains(s, "dev@acme.example") {
@@ -106,5 +128,29 @@ func TestConsoleSuspendedLogin(t *testing.T) {
 	c.do(chromedp.Click("#suspended-back"), chromedp.WaitVisible("#email"))
 	if v := c.eval(`document.getElementById("email").value`); v != "" {
 		t.Errorf("another account starts with %q", v)
+	}
+}
+
+// TestConsoleHistoryPages pages through a long history, 20 entries at a time.
+func TestConsoleHistoryPages(t *testing.T) {
+	e := newEnv(t)
+	c := newConsole(t, e)
+	admin := e.login("admin@acme.example")
+	for i := range 25 {
+		e.put(admin, "loginpolicy", fmt.Sprintf(`{"AttemptsPeriod":"%d"}`, 10+i))
+	}
+	c.open("")
+	c.logIn("admin@acme.example", false)
+	c.do(chromedp.WaitVisible("#history-more"))
+	count := `document.querySelectorAll("#history-list > li").length`
+	if n := read(t, c.ctx, chromedp.Evaluate[int](count)); n != 20 {
+		t.Errorf("first page: %d entries", n)
+	}
+	c.do(chromedp.Click("#history-more"), chromedp.WaitNotVisible("#history-more"))
+	if n := read(t, c.ctx, chromedp.Evaluate[int](count)); n != 25 {
+		t.Errorf("both pages: %d entries", n)
+	}
+	if last := c.text("#history-list > li:last-child"); !strings.Contains(last, "Counting window: 5 minutes → 10 minutes") {
+		t.Errorf("the oldest entry reads %q", last)
 	}
 }

@@ -623,6 +623,14 @@ function humanize(message, fields = allFields) {
   return m.split(/("(?:[^"\\]|\\.)*")/).map((part, i) => i % 2 ? part : words(part)).join("");
 }
 
+// inWords adds larger units to long durations in a sentence.
+function inWords(text) {
+  return text.replace(/\b(\d+) (minutes|seconds)\b/g, (all, n, unit) => {
+    const d = duration(Number(n), unit);
+    return d ? all + " (" + d + ")" : all;
+  });
+}
+
 // ---- the settings form ----
 
 function describedBy(name) { return ["h-" + name, "d-" + name, "m-" + name, "w-" + name].join(" "); }
@@ -975,14 +983,19 @@ function fieldDiff(a, b) {
 function questionDiff(before, after) {
   const out = [];
   const list = (x) => Array.isArray(x) ? x : (x && x.Challenge) || [];
-  const b = list(before), a = list(after);
   const byCode = (xs) => new Map(xs.map((q) => [q.ChallengeCode, q]));
-  const bm = byCode(b), am = byCode(a);
-  const say = (q) => q ? "“" + q.ChallengeQuestion + "” (" + (q.Active ? "active" : "inactive") + "). " + rules(q) : "(none)";
+  const bm = byCode(list(before)), am = byCode(list(after));
+  const say = (q) => "“" + q.ChallengeQuestion + "” (" + (q.Active ? "active" : "inactive") + "). " + rules(q);
   for (const code of new Set([...bm.keys(), ...am.keys()])) {
     const x = bm.get(code), y = am.get(code);
     if (JSON.stringify(x) === JSON.stringify(y)) continue;
-    out.push(["Question " + code, say(x), say(y)]);
+    if (!x) { out.push(["Question added", "(none)", say(y)]); continue; }
+    if (!y) { out.push(["Question removed", say(x), "(none)"]); continue; }
+    const name = "“" + y.ChallengeQuestion + "”";
+    let said = false;
+    if (x.ChallengeQuestion !== y.ChallengeQuestion) { out.push(["Wording of question " + code, x.ChallengeQuestion, y.ChallengeQuestion]); said = true; }
+    if (!!x.Active !== !!y.Active) { out.push([name, x.Active ? "active" : "inactive", y.Active ? "active" : "inactive"]); said = true; }
+    if (rules(x) !== rules(y) || !said) out.push([name + ", answers", rules(x), rules(y)]);
   }
   return out;
 }
@@ -1289,7 +1302,7 @@ async function loadCheck(seq) {
     for (const f of sorted) {
       const word = { fail: "Fail", warn: "Review", pass: "Pass" }[f.Status] || f.Status;
       const item = el("li", { class: "finding " + f.Status, "data-id": f.ID },
-        el("span", { class: "badge", text: word }), " ", el("strong", { text: humanize(f.Reason) }), el("br"),
+        el("span", { class: "badge", text: word }), " ", el("strong", { text: inWords(humanize(f.Reason)) }), el("br"),
         el("small", { text: f.Requirement }));
       const fixes = FIXES[f.ID];
       if (fixes && f.Status !== "pass") {
