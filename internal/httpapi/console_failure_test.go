@@ -146,7 +146,7 @@ func TestConsoleHistoryPages(t *testing.T) {
 	if n := read(t, c.ctx, chromedp.Evaluate[int](count)); n != 20 {
 		t.Errorf("first page: %d entries", n)
 	}
-	c.do(chromedp.Click("#history-more"), chromedp.WaitNotVisible("#history-more"))
+	c.do(chromedp.Click("#history-more"), chromedp.WaitVisible("#history-list > li:nth-child(25)"), chromedp.WaitNotVisible("#history-more"))
 	if n := read(t, c.ctx, chromedp.Evaluate[int](count)); n != 25 {
 		t.Errorf("both pages: %d entries", n)
 	}

@@ -1189,8 +1189,8 @@ async function loadHistory(reset) {
   const list = $("history-list");
   const more = $("history-more");
   const tab = state.tab;
-  if (reset) { list.replaceChildren(); state.historyBefore = 0; }
-  more.hidden = true;
+  if (reset) { list.replaceChildren(); state.historyBefore = 0; more.hidden = true; }
+  more.disabled = true;
   try {
     const { data } = await api("GET", base() + "/audit?limit=" + PAGE + "&setting=" + tab + (state.historyBefore ? "&before=" + state.historyBefore : ""));
     if (tab !== state.tab) return;
@@ -1208,6 +1208,7 @@ async function loadHistory(reset) {
   } catch (e) {
     list.append(el("li", { text: e.message }));
   }
+  more.disabled = false;
 }
 $("history-more").addEventListener("click", () => loadHistory(false));
 
