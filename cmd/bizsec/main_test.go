@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"io"
 	"os"
 	"regexp"
 	"strings"
@@ -157,36 +156,6 @@ func TestUserUnlock(t *testing.T) {
 	entries, err := st.Audit(ctx, "tenantbusiness.acme", store.AccountKind, 10, 0)
 	if err != nil || len(entries) != 2 || entries[0].Actor != "cli" || !strings.Contains(string(entries[0].New), `"Event":"unlocked"`) {
 		t.Errorf("audit %+v (%v): want suspended, then unlocked by cli", entries, err)
-	}
-}
-
-// TestCLIBehaves: help lists the commands and exits 0, -h exits 0 for
-// every command, a usage error exits 2 and is printed once, version prints.
-func TestCLIBehaves(t *testing.T) {
-	ctx := context.Background()
-	for _, args := range [][]string{{"help"}, {"-h"}, {"--help"}} {
-		var out, errOut bytes.Buffer
-		if code := exitCode(run(ctx, args, strings.NewReader(""), &out), &errOut); code != 0 || !strings.Contains(out.String(), "user set-password") {
-			t.Errorf("%v: exit %d, output %q", args, code, out.String())
-		}
-	}
-	for _, args := range [][]string{{"serve", "-h"}, {"tenant", "create", "-h"}, {"user", "create", "-h"}, {"user", "list", "-h"},
-		{"user", "role", "-h"}, {"user", "unlock", "-h"}, {"settings", "get", "login", "-h"}, {"check", "-h"}, {"bench", "-h"}} {
-		if code := exitCode(run(ctx, args, strings.NewReader(""), io.Discard), io.Discard); code != 0 {
-			t.Errorf("%v: exit %d, want 0", args, code)
-		}
-	}
-	for _, args := range [][]string{{"frobnicate"}, {"user"}, {"user", "promote"}, {"tenant"}, {"user", "list"},
-		{"serve", "-no-such-flag"}, {"settings", "get", "colours"}} {
-		var errOut bytes.Buffer
-		code := exitCode(run(ctx, args, strings.NewReader(""), io.Discard), &errOut)
-		if code != 2 || strings.Count(errOut.String(), "bizsec:") > 1 {
-			t.Errorf("%v: exit %d, stderr %q; want 2 and the error once", args, code, errOut.String())
-		}
-	}
-	var out bytes.Buffer
-	if err := run(ctx, []string{"version"}, nil, &out); err != nil || !strings.HasPrefix(out.String(), "bizsec ") {
-		t.Errorf("version: %v %q", err, out.String())
 	}
 }
 
