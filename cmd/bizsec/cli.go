@@ -194,7 +194,7 @@ func exitCode(err error, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bizsec:", u.msg)
 		return exitUsage
 	case errors.As(err, &e):
-		fmt.Fprintln(stderr, "bizsec:", plain(err))
+		fmt.Fprintln(stderr, "bizsec:", err) // the CLI's own words
 		return e.status
 	}
 	var f *fault.Error

@@ -180,6 +180,9 @@ func TestExitCodes(t *testing.T) {
 			}
 		})
 	}
+	if n := sessionCount(t, dir); n != 0 {
+		t.Errorf("%d sessions after the commands that logged in for themselves, want 0: each logs out", n)
+	}
 }
 
 // TestEveryHelp: -h of every command and group prints its usage on
@@ -380,6 +383,41 @@ func TestLoginKeepsOneSession(t *testing.T) {
 	if n := sessionCount(t, dir); n != 1 {
 		t.Errorf("%d sessions after the one-call login, want 1", n)
 	}
+
+	// A session ended on the server (here by its own cookie): the command
+	// says to log in again; logout still deletes the file.
+	b, _ = os.ReadFile(keptSessionFile(t))
+	json.Unmarshal(b, &kept)
+	req, _ = http.NewRequest("GET", p.base+"/api/login/endsession", nil)
+	for name, value := range kept.Cookies {
+		req.AddCookie(&http.Cookie{Name: name, Value: value})
+	}
+	req.Header.Set("X-Csrf-Token_acme", kept.Cookies["Csrf-Token_acme"])
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 204 {
+		t.Fatalf("ending the kept session on the server: %v %v", err, resp)
+	}
+	if code, _, stderr := runBin(t, env, "", get...); code != exitRefused || !strings.Contains(stderr, "run bizsec login") {
+		t.Errorf("settings get with an ended session: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := runBin(t, env, "", "logout"); code != 0 {
+		t.Errorf("logout of an ended session: exit %d %s", code, stderr)
+	}
+	if _, err := os.Stat(keptFileName(t)); !os.IsNotExist(err) {
+		t.Errorf("the session file is still there after logout: %v", err)
+	}
+}
+
+// keptFileName is where the test server's session would be kept.
+func keptFileName(t *testing.T) string {
+	dir, err := sessionsDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	if len(names) > 0 {
+		return names[0]
+	}
+	return filepath.Join(dir, "none.json")
 }
 
 // TestFirstStart: serve on an empty database creates a tenant and its

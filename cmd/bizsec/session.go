@@ -224,7 +224,7 @@ func connect(ctx context.Context, cf clientFlags, stdin io.Reader) (*client, fun
 	}
 	r, err := c.login(ctx, *cf.email, password)
 	if err != nil {
-		return nil, nil, fmt.Errorf("login: %w", err)
+		return nil, nil, fmt.Errorf("logging in as %s: %w", *cf.email, err)
 	}
 	end := func() { c.logout(context.WithoutCancel(ctx)) }
 	if r.pending() {
@@ -306,7 +306,7 @@ func loginCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Wri
 		}
 		r, err := c.login(ctx, *cf.email, password)
 		if err != nil {
-			return fmt.Errorf("login: %w", err)
+			return fmt.Errorf("logging in as %s: %w", *cf.email, err)
 		}
 		s = &keptSession{Server: server, Email: store.NormalizeEmail(*cf.email)}
 		s.keep(c, r)
