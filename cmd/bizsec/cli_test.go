@@ -349,6 +349,33 @@ func TestLoginKeepsOneSession(t *testing.T) {
 		t.Errorf("%d sessions after renewal, want 1", n)
 	}
 
+	// Commands started at once, all due to renew: each succeeds, one session remains.
+	b, _ = os.ReadFile(file)
+	json.Unmarshal(b, &kept)
+	kept.Since, kept.ValidUntil = time.Now().Add(-time.Hour), time.Now().Add(time.Minute)
+	b, _ = json.Marshal(kept)
+	os.WriteFile(file, b, 0o600)
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			cmd := exec.Command(bin, get...)
+			cmd.Env = append(cleanEnv(), env...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				err = fmt.Errorf("%v: %s", err, out)
+			}
+			errs <- err
+		}()
+	}
+	for range 5 {
+		if err := <-errs; err != nil {
+			t.Errorf("settings get renewing at the same time as others: %v", err)
+		}
+	}
+	if n := sessionCount(t, dir); n != 1 {
+		t.Errorf("%d sessions after concurrent renewals, want 1", n)
+	}
+
 	if code, stdout, stderr := runBin(t, env, "", "logout"); code != 0 || !strings.Contains(stdout, "logged out") {
 		t.Fatalf("logout: exit %d\n%s%s", code, stdout, stderr)
 	}

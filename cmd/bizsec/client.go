@@ -178,6 +178,9 @@ type client struct {
 	cookies map[string]string // name -> value, as the server last set them
 	// onUnauthorized is added to a 401's message: what to do about it.
 	onUnauthorized string
+	// kept is the kept session the cookies come from, nil for a login
+	// of this command alone.
+	kept *keptSession
 }
 
 func newClient(base string) *client {
@@ -248,6 +251,14 @@ func (c *client) logout(ctx context.Context) error {
 // error carrying the server's faultcode and faultstring: exit status 1
 // for a refusal (4xx), 3 for a failure (5xx, network).
 func (c *client) call(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	out, err := c.send(ctx, method, path, body)
+	if isUnauthorized(err) && c.kept != nil && c.kept.renewedElsewhere(c) {
+		return c.send(ctx, method, path, body)
+	}
+	return out, err
+}
+
+func (c *client) send(ctx context.Context, method, path string, body []byte) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, usagef("-server %q: not a URL", c.base)

@@ -151,6 +151,7 @@ func (s *keptSession) save() error {
 }
 
 func (s *keptSession) remove() error {
+	os.Remove(s.path + ".lock")
 	if err := os.Remove(s.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return failed("deleting the session file: %s", cause(err))
 	}
@@ -175,6 +176,45 @@ func (s *keptSession) dueForRenewal(now time.Time) bool {
 	return !now.Before(s.Since.Add(s.ValidUntil.Sub(s.Since) * 2 / 3))
 }
 
+// renewedElsewhere reports whether the file now holds another token than
+// c (a command running at the same time renewed the session) and, if so,
+// gives c the new one.
+func (s *keptSession) renewedElsewhere(c *client) bool {
+	now, err := loadSession(s.path)
+	name := authCookiePrefix + s.Tenant
+	if err != nil || now.Cookies[name] == "" || now.Cookies[name] == c.cookies[name] {
+		return false
+	}
+	*s = *now
+	c.cookies = now.Cookies
+	return true
+}
+
+// renew swaps the kept session's token for a new one, under a lock so
+// that commands running at once renew it once.
+func (s *keptSession) renew(ctx context.Context, c *client) error {
+	unlock, err := lockFile(s.path + ".lock")
+	if err != nil {
+		return failed("locking the session file: %s", cause(err))
+	}
+	defer unlock()
+	if s.renewedElsewhere(c) && !s.dueForRenewal(time.Now()) {
+		return nil
+	}
+	r, err := c.postLogin(ctx, "/api/login/renewToken", nil)
+	switch {
+	case isUnauthorized(err) && s.renewedElsewhere(c):
+		return nil // without flock: another bizsec renewed it first, and c now holds its token
+	case isUnauthorized(err):
+		s.remove()
+		return refused("the session kept for %s has ended; run bizsec login", s.Server)
+	case err != nil:
+		return fmt.Errorf("renewing the session: %w", err)
+	}
+	s.keep(c, r)
+	return s.save()
+}
+
 // connect returns a client with a live session for the command and a
 // function to call when it is done: the kept session (renewed when near
 // its end), or, without one, a login for this command alone that done
@@ -195,19 +235,11 @@ func connect(ctx context.Context, cf clientFlags, stdin io.Reader) (*client, fun
 		}
 		c.cookies = kept.Cookies
 		if kept.dueForRenewal(time.Now()) {
-			r, err := c.postLogin(ctx, "/api/login/renewToken", nil)
-			if isUnauthorized(err) {
-				kept.remove()
-				return nil, nil, refused("the session kept for %s has ended; run bizsec login", server)
-			}
-			if err != nil {
-				return nil, nil, fmt.Errorf("renewing the session: %w", err)
-			}
-			kept.keep(c, r)
-			if err := kept.save(); err != nil {
+			if err := kept.renew(ctx, c); err != nil {
 				return nil, nil, err
 			}
 		}
+		c.kept = kept
 		c.onUnauthorized = " (the session kept for " + server + " has ended: run bizsec login)"
 		return c, func() {}, nil
 	}
