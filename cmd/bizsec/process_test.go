@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -69,6 +70,19 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// waitFor waits until the output, which reaches the test through a pipe
+// some time after the process wrote it, matches re, and returns the match.
+func waitFor(t *testing.T, out *syncBuffer, re *regexp.Regexp) []string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("no %s in:\n%s", re, out)
+	return nil
 }
 
 func startServer(t *testing.T, args ...string) *proc { return startServerWith(t, nil, args...) }
