@@ -52,7 +52,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	rounds := fs.Int("rounds", 200, "changes timed for propagation")
 	scale := fs.Bool("scale", false, "also measure GET with 1,000 tenants, 100,000 users and 200,000 live sessions")
 	fraction := fs.Float64("scale-fraction", 1, "shrink the -scale database by this factor (tests use a small one)")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	cpus, err := intList(*cpuList)

@@ -3,89 +3,284 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"sort"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
-// overview is what `bizsec help` and `bizsec -h` print.
-const overview = `bizsec serves the Akana API Platform's business security settings API and
-the login service that obeys them.
+// Exit statuses, the same for every command.
+const (
+	exitOK      = 0 // done (help and -h included)
+	exitRefused = 1 // a finding (check), or the server or database refused the operation
+	exitUsage   = 2 // the command line is wrong
+	exitServer  = 3 // the server, the network or the database failed
+)
 
-Usage: bizsec [command] [flags]     (each command takes -h)
+// command is one line of the command table: help, dispatch and shell
+// completion all read it.
+type command struct {
+	name     string // "user list"
+	synopsis string // what follows the name in the usage line
+	summary  string
+}
 
-  serve                      serve the API, the login service and the console (the default)
-  tenant create              create a tenant, its root business and its first Site Admin
-  user create                add a user, optionally with a role
-  user list                  list a tenant's users, their roles and suspensions
-  user role                  grant SiteAdmin or Auditor in a business, or -role none
-  user set-password          set a user's password (prompted; ends their sessions)
-  user delete                delete a user and everything of theirs
-  user unlock                lift a user's suspension
-  settings get|put OBJECT    read or change twofa, login, security or challenges over the API
-  check                      rate a business's settings against OWASP ASVS and NIST SP 800-63B
-  bench                      measure the server against the machine's limits
-  version                    print the version
+var commands = []command{
+	{"serve", "[flags]", "serve the API, the login service and the console (the default)"},
+	{"login", "[-server URL] [-email EMAIL] [-code CODE]", "log in and keep the session for the other commands (2FA: asks for the code, or -code on a second call)"},
+	{"logout", "[-server URL]", "end the kept session on the server and delete its file"},
+	{"tenant create", "-id TENANT -admin-email EMAIL [flags]", "create a tenant, its root business and its first Site Admin"},
+	{"user create", "-tenant TENANT -email EMAIL [-role SiteAdmin|Auditor] [flags]", "add a user, optionally with a role"},
+	{"user list", "-tenant TENANT [-o json]", "list a tenant's users, their roles and suspensions"},
+	{"user role", "-tenant TENANT -email EMAIL -role SiteAdmin|Auditor|none", "grant SiteAdmin or Auditor in a business, or take the role away"},
+	{"user set-password", "-tenant TENANT -email EMAIL", "set a user's password (prompted, or the first line of standard input; ends their sessions)"},
+	{"user delete", "-tenant TENANT -email EMAIL", "delete a user and everything of theirs"},
+	{"user unlock", "-tenant TENANT -email EMAIL", "lift a user's suspension"},
+	{"settings get", "twofa|login|security|challenges --business ID [-file FILE]", "read a settings object over the API (JSON)"},
+	{"settings put", "twofa|login|security|challenges --business ID -file FILE", "change a settings object over the API"},
+	{"check", "--business ID [-o json]", "rate a business's settings against OWASP ASVS and NIST SP 800-63B (exit 1 while a rule fails)"},
+	{"bench", "[flags]", "measure the server against the machine's limits"},
+	{"completion", "bash|zsh", "print a shell completion script: source <(bizsec completion bash)"},
+	{"version", "[-o json]", "print the version (also --version)"},
+	{"help", "[COMMAND]", "show this help, or a command's"},
+}
 
-The database is SQLite in -data (default ./bizsec-data) unless -database names PostgreSQL.
-`
+// groups are the commands that take a subcommand.
+var groups = map[string]string{
+	"tenant":   "tenants",
+	"user":     "a tenant's users, in the database directly",
+	"settings": "settings objects, over the API of a running server",
+}
+
+func commandNamed(name string) (command, bool) {
+	for _, c := range commands {
+		if c.name == name {
+			return c, true
+		}
+	}
+	return command{}, false
+}
+
+// overview is what `bizsec help`, `bizsec -h` and `bizsec --help` print.
+func overview() string {
+	var b strings.Builder
+	b.WriteString(`bizsec serves the Akana API Platform's business security settings API and
+the login service that obeys them; the same binary is its command-line client.
+
+Usage: bizsec [command] [flags]     (bizsec alone serves; every command takes -h)
+
+`)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	tw.Flush()
+	b.WriteString(`
+The user and tenant commands work on the database (-data, default ./bizsec-data, or
+-database postgres://...). The client commands (login, logout, settings, check) talk to
+a server (-server, env BIZSEC_SERVER, default http://127.0.0.1:8080) and use the session
+that bizsec login keeps; without one they log in for the one command (BIZSEC_EMAIL,
+BIZSEC_PASSWORD, BIZSEC_2FA_CODE or standard input) and log out after it.
+
+Exit status: 0 done; 1 a finding (check) or a refused operation; 2 a usage error;
+3 a server, network or database error.
+`)
+	return b.String()
+}
+
+// groupHelp lists a group's subcommands.
+func groupHelp(group string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "bizsec %s: %s\n\nUsage: bizsec %s SUBCOMMAND [flags]     (each takes -h)\n\n", group, groups[group], group)
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, c := range commands {
+		if sub, ok := strings.CutPrefix(c.name, group+" "); ok {
+			fmt.Fprintf(tw, "  %s\t%s\n", sub, c.summary)
+		}
+	}
+	tw.Flush()
+	return b.String()
+}
+
+// subcommands returns the names of a group's subcommands.
+func subcommands(group string) []string {
+	var out []string
+	for _, c := range commands {
+		if sub, ok := strings.CutPrefix(c.name, group+" "); ok {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
 
 // usageError is a command line the commands cannot run; main exits 2.
-type usageError struct {
-	msg     string
-	printed bool // the flag package has printed it already
-}
+type usageError struct{ msg string }
 
 func (e usageError) Error() string { return e.msg }
 
 func usagef(format string, args ...any) error { return usageError{msg: fmt.Sprintf(format, args...)} }
 
-// parseFlags parses args, turning a bad flag into a usageError (flag has
-// printed it with the usage) and -h into flag.ErrHelp.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	err := fs.Parse(args)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return err
-	}
-	return usageError{msg: err.Error(), printed: true}
+// exitError is an error that carries its exit status and a message for
+// people (no Go names).
+type exitError struct {
+	status int
+	msg    string
 }
 
+func (e *exitError) Error() string { return e.msg }
+
+// refused is an operation the server or the database said no to (exit 1).
+func refused(format string, args ...any) error {
+	return &exitError{status: exitRefused, msg: fmt.Sprintf(format, args...)}
+}
+
+// failed is a server, network or database failure (exit 3).
+func failed(format string, args ...any) error {
+	return &exitError{status: exitServer, msg: fmt.Sprintf(format, args...)}
+}
+
+// storeError turns an error of the store or the login service into what
+// the CLI reports: the client message of a refusal (exit 1), or the cause
+// of a failure (exit 3), without the Go names the store wraps it in.
+func storeError(err error) error {
+	var f *fault.Error
+	var e *exitError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
+		return err
+	case errors.As(err, &f) && f.Code != fault.Internal && f.Code != fault.Unavailable:
+		return refused("%s", f.Message)
+	}
+	return failed("database: %s", plain(err))
+}
+
+// goNames matches what Go code prefixes errors with: package names and
+// calls such as `store.CreateUser("acme", "x"): `.
+var goNames = regexp.MustCompile(`\b[a-z]+\.[A-Za-z]+\([^)]*\): |\b(store|login|secret|auth|mail|httpapi|sqlite|pgx|fault): `)
+
+// plain is an error's message without Go names.
+func plain(err error) string { return goNames.ReplaceAllString(err.Error(), "") }
+
+// errFailing ends bizsec check when a requirement fails (exit status 1).
+var errFailing = errors.New("a requirement fails")
+
 // exitCode is the process status for what run returned, printing the
-// error once: 0 for help, 2 for usage, 1 for the rest.
+// error once.
 func exitCode(err error, stderr io.Writer) int {
 	var u usageError
+	var e *exitError
 	switch {
 	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &u):
-		if !u.printed {
-			fmt.Fprintln(stderr, "bizsec:", u.msg)
-		}
-		return 2
+		return exitOK
 	case errors.Is(err, errFailing):
-		return 1 // the table said why
+		return exitRefused // the table said why
+	case errors.As(err, &u):
+		fmt.Fprintln(stderr, "bizsec:", u.msg)
+		return exitUsage
+	case errors.As(err, &e):
+		fmt.Fprintln(stderr, "bizsec:", err) // the CLI's own words
+		return e.status
 	}
-	fmt.Fprintln(stderr, "bizsec:", err)
-	return 1
+	var f *fault.Error
+	if errors.As(err, &f) {
+		return exitCode(storeError(err), stderr)
+	}
+	fmt.Fprintln(stderr, "bizsec:", plain(err))
+	return exitServer
+}
+
+// flagLister is the stdout of `bizsec __complete`: parseFlags lists the
+// flags to it instead of parsing.
+type flagLister struct{ io.Writer }
+
+// parseFlags parses args. -h prints the command's usage on stdout and
+// returns flag.ErrHelp (exit 0); a bad flag or an argument left over is a
+// usageError.
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	if l, ok := stdout.(flagLister); ok {
+		fs.VisitAll(func(f *flag.Flag) { fmt.Fprintln(l, "-"+f.Name) })
+		return flag.ErrHelp
+	}
+	fs.SetOutput(io.Discard) // errors are returned and printed once by exitCode
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		printUsage(stdout, fs)
+		return flag.ErrHelp
+	case err != nil:
+		return usagef("%s (bizsec %s -h shows the flags)", err, fs.Name())
+	case fs.NArg() > 0:
+		return usagef("bizsec %s: unexpected argument %q (bizsec %s -h shows the usage)", fs.Name(), fs.Arg(0), fs.Name())
+	}
+	return nil
+}
+
+func printUsage(w io.Writer, fs *flag.FlagSet) {
+	c, _ := commandNamed(fs.Name())
+	fmt.Fprintf(w, "Usage: bizsec %s %s\n\n", fs.Name(), c.synopsis)
+	if c.summary != "" {
+		fmt.Fprintf(w, "%s.\n\n", strings.ToUpper(c.summary[:1])+c.summary[1:])
+	}
+	fmt.Fprintln(w, "Flags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+	fs.SetOutput(io.Discard)
+}
+
+// outputFlag is -o: text (the default) or json.
+type outputFlag string
+
+func (o *outputFlag) String() string { return string(*o) }
+func (o *outputFlag) Set(v string) error {
+	if v != "text" && v != "json" {
+		return errors.New("want text or json")
+	}
+	*o = outputFlag(v)
+	return nil
+}
+
+func addOutputFlag(fs *flag.FlagSet) *outputFlag {
+	o := outputFlag("text")
+	fs.Var(&o, "o", "output `format`: text or json")
+	return &o
+}
+
+// writeJSON prints v as indented JSON.
+func writeJSON(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // userCmd runs bizsec user SUBCOMMAND.
 func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	if len(args) == 0 {
-		return usagef("usage: bizsec user create|list|role|set-password|delete|unlock [flags]")
+		return usagef("bizsec user needs a subcommand: %s (bizsec user -h)", strings.Join(subcommands("user"), ", "))
 	}
 	switch sub, rest := args[0], args[1:]; sub {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, groupHelp("user"))
+		return nil
 	case "create":
 		return createUser(ctx, rest, stdin, stdout)
 	case "unlock":
@@ -99,7 +294,7 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 	case "delete":
 		return deleteUser(ctx, rest, stdout)
 	default:
-		return usagef("unknown command user %q: want create, list, role, set-password, delete or unlock", sub)
+		return usagef("unknown command bizsec user %s: want %s", sub, strings.Join(subcommands("user"), ", "))
 	}
 }
 
@@ -113,54 +308,104 @@ func userFlags(name string) (*flag.FlagSet, dbFlags, *string, *string) {
 }
 
 // openUser parses the flags and returns the store and the user they name.
-func openUser(ctx context.Context, name string, fs *flag.FlagSet, db dbFlags, tenant, email *string, args []string) (*store.Store, store.User, error) {
-	if err := parseFlags(fs, args); err != nil {
+func openUser(ctx context.Context, fs *flag.FlagSet, db dbFlags, tenant, email *string, args []string, stdout io.Writer) (*store.Store, store.User, error) {
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return nil, store.User{}, err
 	}
 	if *tenant == "" || *email == "" {
-		return nil, store.User{}, usagef("%s needs -tenant and -email", name)
+		return nil, store.User{}, usagef("bizsec %s needs -tenant and -email", fs.Name())
 	}
 	st, err := db.open(ctx)
 	if err != nil {
 		return nil, store.User{}, err
 	}
+	if err := tenantExists(ctx, st, *tenant); err != nil {
+		st.Close()
+		return nil, store.User{}, err
+	}
 	u, err := st.UserByEmail(ctx, *tenant, *email)
+	if fault.CodeOf(err) == fault.NotFound {
+		err = refused("no user %s in tenant %s", *email, *tenant)
+	}
 	if err != nil {
 		st.Close()
-		return nil, store.User{}, fmt.Errorf("no user %s in tenant %s", *email, *tenant)
+		return nil, store.User{}, storeError(err)
 	}
 	return st, u, nil
+}
+
+// tenantExists refuses a tenant the database does not hold.
+func tenantExists(ctx context.Context, st *store.Store, tenant string) error {
+	_, err := st.Business(ctx, store.RootBusinessID(tenant))
+	if fault.CodeOf(err) == fault.NotFound {
+		return refused("no tenant %s", tenant)
+	}
+	return storeError(err)
+}
+
+// userJSON is a user as user list -o json prints it.
+type userJSON struct {
+	Email          string     `json:"email"`
+	Name           string     `json:"name"`
+	ID             string     `json:"id"`
+	Roles          []roleJSON `json:"roles"`
+	SuspendedUntil *time.Time `json:"suspendedUntil,omitempty"`
+}
+
+type roleJSON struct {
+	Business string `json:"business"`
+	Role     string `json:"role"`
 }
 
 func listUsers(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("user list", flag.ContinueOnError)
 	db := addDBFlags(fs)
 	tenant := fs.String("tenant", "", "tenant ID")
-	if err := parseFlags(fs, args); err != nil {
+	output := addOutputFlag(fs)
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *tenant == "" {
-		return usagef("user list needs -tenant")
+		return usagef("bizsec user list needs -tenant")
 	}
 	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	if err := tenantExists(ctx, st, *tenant); err != nil {
+		return err
+	}
 	users, err := st.Users(ctx, *tenant)
 	if err != nil {
-		return errors.New(fault.MessageOf(err))
+		return storeError(err)
+	}
+	list := make([]userJSON, 0, len(users))
+	for _, u := range users {
+		j := userJSON{Email: u.Email, Name: u.Name, ID: u.ID, Roles: []roleJSON{}}
+		for biz, role := range u.Roles {
+			j.Roles = append(j.Roles, roleJSON{Business: biz, Role: string(role)})
+		}
+		sort.Slice(j.Roles, func(a, b int) bool { return j.Roles[a].Business < j.Roles[b].Business })
+		if !u.SuspendedUntil.IsZero() {
+			until := u.SuspendedUntil.UTC()
+			j.SuspendedUntil = &until
+		}
+		list = append(list, j)
+	}
+	if *output == "json" {
+		return writeJSON(stdout, list)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EMAIL\tNAME\tROLES\tSUSPENDED UNTIL\tID")
-	for _, u := range users {
+	for _, u := range list {
 		roles := []string{}
-		for biz, role := range u.Roles {
-			roles = append(roles, string(role)+" of "+biz)
+		for _, r := range u.Roles {
+			roles = append(roles, r.Role+" of "+r.Business)
 		}
 		until := "-"
-		if !u.SuspendedUntil.IsZero() {
-			until = u.SuspendedUntil.UTC().Format("2006-01-02 15:04 MST")
+		if u.SuspendedUntil != nil {
+			until = u.SuspendedUntil.Format("2006-01-02 15:04 MST")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", u.Email, u.Name, strings.Join(roles, ", "), until, u.ID)
 	}
@@ -171,7 +416,13 @@ func roleUser(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, db, tenant, email := userFlags("user role")
 	role := fs.String("role", "", "SiteAdmin, Auditor, or none to take the role away")
 	business := fs.String("business", "", "business of the role (default: the tenant's root business)")
-	st, u, err := openUser(ctx, "user role", fs, db, tenant, email, args)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	if r := auth.Role(*role); *role != "none" && !r.Valid() {
+		return usagef("-role must be %s, %s or none", auth.RoleSiteAdmin, auth.RoleAuditor)
+	}
+	st, u, err := openUser(ctx, fs, db, tenant, email, nil, stdout)
 	if err != nil {
 		return err
 	}
@@ -179,24 +430,30 @@ func roleUser(ctx context.Context, args []string, stdout io.Writer) error {
 	if *business == "" {
 		*business = store.RootBusinessID(*tenant)
 	}
-	switch r := auth.Role(*role); {
-	case *role == "none":
+	if *role == "none" {
 		err = st.RevokeRole(ctx, u.ID, *business)
-	case r.Valid():
-		err = st.GrantRole(ctx, u.ID, *business, r)
-	default:
-		return usagef("-role must be SiteAdmin, Auditor or none")
+	} else {
+		err = st.GrantRole(ctx, u.ID, *business, auth.Role(*role))
 	}
 	if err != nil {
-		return errors.New(fault.MessageOf(err))
+		return storeError(err)
 	}
 	fmt.Fprintf(stdout, "user %s: role %s in %s\n", u.Email, *role, *business)
 	return nil
 }
 
+// checkPassword applies the limits login applies, so that the CLI sets no
+// password that login would refuse.
+func checkPassword(password string) error {
+	if n := len(password); n < login.MinPassword || n > login.MaxPassword {
+		return refused("the password must be %d to %d bytes, got %d", login.MinPassword, login.MaxPassword, n)
+	}
+	return nil
+}
+
 func setPassword(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs, db, tenant, email := userFlags("user set-password")
-	st, u, err := openUser(ctx, "user set-password", fs, db, tenant, email, args)
+	st, u, err := openUser(ctx, fs, db, tenant, email, args, stdout)
 	if err != nil {
 		return err
 	}
@@ -205,15 +462,15 @@ func setPassword(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	if err != nil {
 		return err
 	}
-	if len(password) < 8 {
-		return errors.New("the password must be at least 8 characters")
+	if err := checkPassword(password); err != nil {
+		return err
 	}
 	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, password)
 	if err != nil {
 		return err
 	}
 	if err := st.SetPassword(ctx, u.ID, hash); err != nil {
-		return errors.New(fault.MessageOf(err))
+		return storeError(err)
 	}
 	fmt.Fprintf(stdout, "password of %s set; their sessions have ended\n", u.Email)
 	return nil
@@ -221,13 +478,13 @@ func setPassword(ctx context.Context, args []string, stdin io.Reader, stdout io.
 
 func deleteUser(ctx context.Context, args []string, stdout io.Writer) error {
 	fs, db, tenant, email := userFlags("user delete")
-	st, u, err := openUser(ctx, "user delete", fs, db, tenant, email, args)
+	st, u, err := openUser(ctx, fs, db, tenant, email, args, stdout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	if err := st.DeleteUser(ctx, u.ID); err != nil {
-		return errors.New(fault.MessageOf(err))
+		return storeError(err)
 	}
 	fmt.Fprintf(stdout, "user %s deleted\n", u.Email)
 	return nil
@@ -241,6 +498,9 @@ func readSecret(stdin io.Reader, prompt string) (string, error) {
 		b, err := term.ReadPassword(int(f.Fd()))
 		fmt.Fprintln(os.Stderr)
 		return string(b), err
+	}
+	if stdin == nil {
+		return "", usagef("give the password on standard input")
 	}
 	line, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -74,9 +74,9 @@ func TestSettingsClient(t *testing.T) {
 		want  string
 	}{
 		{pw, []string{"put", "login", "-file", in}, "400 InvalidRequest: AttemptsPeriod must be between"},
-		{"wrong-password\n", []string{"get", "login"}, "login: 401"},
+		{"wrong-password\n", []string{"get", "login"}, "logging in as admin@acme.example: 401"},
 		{"", []string{"get", "login"}, "BIZSEC_PASSWORD"},
-		{pw, []string{"get", "colours"}, "usage"},
+		{pw, []string{"get", "colours"}, "no settings object"},
 		{pw, []string{"put", "login"}, "-file"},
 		{pw, []string{"put", "login", "-file", filepath.Join(dir, "missing.json")}, "no such file"},
 	}

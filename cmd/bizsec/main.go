@@ -24,6 +24,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -32,7 +34,6 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
-	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
@@ -51,21 +52,27 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
-	} else if len(args) > 0 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help") {
-		cmd = "help"
+	} else if len(args) > 0 {
+		switch args[0] {
+		case "-h", "-help", "--help":
+			cmd, args = "help", args[1:]
+		case "--version", "-version":
+			cmd, args = "version", args[1:]
+		}
 	}
 	switch cmd {
 	case "help":
-		fmt.Fprint(stdout, overview)
-		return nil
+		return help(args, stdin, stdout)
 	case "version":
-		v, goVersion := httpapi.BuildVersion()
-		fmt.Fprintln(stdout, "bizsec", v, goVersion)
-		return nil
+		return version(args, stdout)
 	case "serve":
-		return serve(ctx, args)
+		return serve(ctx, args, stdout)
 	case "bench":
 		return bench(ctx, args, stdout)
+	case "login":
+		return loginCmd(ctx, args, stdin, stdout)
+	case "logout":
+		return logoutCmd(ctx, args, stdout)
 	case "settings":
 		return settingsCmd(ctx, args, stdin, stdout)
 	case "check":
@@ -73,12 +80,58 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	case "user":
 		return userCmd(ctx, args, stdin, stdout)
 	case "tenant":
-		if len(args) == 0 || args[0] != "create" {
-			return usagef("usage: bizsec tenant create [flags]")
-		}
-		return createTenant(ctx, args[1:], stdin, stdout)
+		return tenantCmd(ctx, args, stdin, stdout)
+	case "completion":
+		return completionCmd(args, stdout)
+	case "__complete":
+		return complete(ctx, args, stdout)
 	}
 	return usagef("unknown command %q; bizsec help lists the commands", cmd)
+}
+
+// help prints the overview, or with a command name that command's usage.
+func help(args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 || len(args) == 1 && strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stdout, overview())
+		return nil
+	}
+	if _, ok := groups[args[0]]; ok && len(args) == 1 {
+		fmt.Fprint(stdout, groupHelp(args[0]))
+		return nil
+	}
+	name := strings.Join(args, " ")
+	if _, ok := commandNamed(name); !ok || name == "help" {
+		return usagef("no command %q; bizsec help lists the commands", name)
+	}
+	return run(context.Background(), append(args, "-h"), stdin, stdout)
+}
+
+func version(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("version", flag.ContinueOnError)
+	output := addOutputFlag(fs)
+	if err := parseFlags(fs, args, stdout); err != nil {
+		return err
+	}
+	v, goVersion := httpapi.BuildVersion()
+	if *output == "json" {
+		return writeJSON(stdout, map[string]string{"version": v, "go": goVersion})
+	}
+	fmt.Fprintln(stdout, "bizsec", v, goVersion)
+	return nil
+}
+
+func tenantCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	if len(args) == 0 {
+		return usagef("bizsec tenant needs a subcommand: create (bizsec tenant -h)")
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, groupHelp("tenant"))
+		return nil
+	case "create":
+		return createTenant(ctx, args[1:], stdin, stdout)
+	}
+	return usagef("unknown command bizsec tenant %s: want create", args[0])
 }
 
 // env returns the environment variable's value, or def when it is unset.
@@ -87,6 +140,80 @@ func env(name, def string) string {
 		return v
 	}
 	return def
+}
+
+// envDefaults reads flag defaults from environment variables and keeps
+// the values it cannot read: they are refused unless the flag is given.
+type envDefaults struct{ bad map[string]string } // flag name -> message
+
+func (e *envDefaults) fail(flagName, format string, args ...any) {
+	if e.bad == nil {
+		e.bad = map[string]string{}
+	}
+	e.bad[flagName] = fmt.Sprintf(format, args...)
+}
+
+// lookup is the variable's value; unset and empty are alike.
+func lookup(name string) (string, bool) {
+	v := os.Getenv(name)
+	return v, v != ""
+}
+
+func (e *envDefaults) boolean(flagName, name string, def bool) bool {
+	v, ok := lookup(name)
+	if !ok {
+		return def
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		e.fail(flagName, "%s=%q: want true or false (also 1, t, TRUE, 0, f, FALSE)", name, v)
+		return def
+	}
+	return b
+}
+
+func (e *envDefaults) integer(flagName, name string, def int64) int64 {
+	v, ok := lookup(name)
+	if !ok {
+		return def
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		e.fail(flagName, "%s=%q: want a whole number", name, v)
+		return def
+	}
+	return n
+}
+
+func (e *envDefaults) duration(flagName, name string, def time.Duration) time.Duration {
+	v, ok := lookup(name)
+	if !ok {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		e.fail(flagName, "%s=%q: want a duration such as 3s or 500ms", name, v)
+		return def
+	}
+	return d
+}
+
+// check refuses the variables that could not be read and whose flag was
+// not given on the command line.
+func (e *envDefaults) check(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var names []string
+	for name := range e.bad {
+		if !given[name] {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return usagef("%s", e.bad[names[0]])
 }
 
 // dbFlags are the flags that choose the database.
@@ -101,20 +228,30 @@ func addDBFlags(fs *flag.FlagSet) dbFlags {
 }
 
 func (f dbFlags) open(ctx context.Context) (*store.Store, error) {
-	return store.Open(ctx, *f.database, *f.data)
+	st, err := store.Open(ctx, *f.database, *f.data)
+	if err != nil {
+		return nil, failed("cannot open the database: %s", plain(err))
+	}
+	return st, nil
 }
 
-func serve(ctx context.Context, args []string) error {
+// opsPublic is the -ops-listen value that serves /metrics and /readyz
+// on the public listener.
+const opsPublic = "public"
+
+func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	var e envDefaults
 	db := addDBFlags(fs)
 	data := db.data
 	listen := fs.String("listen", env("BIZSEC_LISTEN", "127.0.0.1:8080"), "address to listen on (env BIZSEC_LISTEN)")
-	secure := fs.Bool("secure-cookies", env("BIZSEC_SECURE_COOKIES", "") == "true", "mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
+	secure := fs.Bool("secure-cookies", e.boolean("secure-cookies", "BIZSEC_SECURE_COOKIES", false),
+		"mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
 	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
 	smtpAddr := fs.String("smtp-addr", env("BIZSEC_SMTP_ADDR", ""), "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox (env BIZSEC_SMTP_ADDR; credentials in BIZSEC_SMTP_USERNAME, BIZSEC_SMTP_PASSWORD)")
 	smtpTLS := fs.String("smtp-tls", env("BIZSEC_SMTP_TLS", "auto"),
 		"auto (TLS from the first byte on port 465, else STARTTLS when offered), starttls (required) or implicit (env BIZSEC_SMTP_TLS)")
-	smtpRequireTLS := fs.Bool("smtp-require-tls", env("BIZSEC_SMTP_REQUIRE_TLS", "") == "true",
+	smtpRequireTLS := fs.Bool("smtp-require-tls", e.boolean("smtp-require-tls", "BIZSEC_SMTP_REQUIRE_TLS", false),
 		"refuse to send mail over a connection that is not TLS (env BIZSEC_SMTP_REQUIRE_TLS=true)")
 	from := fs.String("mail-from", env("BIZSEC_MAIL_FROM", "bizsec@localhost"), "sender address of the server's mail (env BIZSEC_MAIL_FROM)")
 	proxies := fs.String("trusted-proxies", env("BIZSEC_TRUSTED_PROXIES", ""),
@@ -126,31 +263,53 @@ func serve(ctx context.Context, args []string) error {
 		"failed passwords, codes and answers per account before 429, as N/duration (env BIZSEC_ACCOUNT_FAILURE_RATE)")
 	mailRate := fs.String("mail-rate", env("BIZSEC_MAIL_RATE", d.Mail.String()),
 		"codes mailed per address and purpose (2FA, reset), as N/duration (env BIZSEC_MAIL_RATE)")
-	accessLog := fs.Bool("access-log", env("BIZSEC_ACCESS_LOG", "true") != "false",
+	accessLog := fs.Bool("access-log", e.boolean("access-log", "BIZSEC_ACCESS_LOG", true),
 		"log one line per request (env BIZSEC_ACCESS_LOG=false to turn off when a proxy logs requests)")
-	opsListen := fs.String("ops-listen", env("BIZSEC_OPS_LISTEN", ""),
-		"address for /metrics, /readyz and /healthz on their own (env BIZSEC_OPS_LISTEN); set in production so the public listener shows neither")
-	maxConns := fs.Int("max-conns", 4096, "connections served at once; more wait in the kernel's queue")
-	bodyMemory := fs.Int64("body-memory", httpapi.DefaultBodyMemory, "bytes of request bodies held in memory at once")
-	authCache := fs.Int("auth-cache", store.DefaultAuthCacheSize,
-		"sessions and roles kept in memory, at most; 0 reads every one from the database")
-	if err := parseFlags(fs, args); err != nil {
+	opsListen := fs.String("ops-listen", env("BIZSEC_OPS_LISTEN", "127.0.0.1:9091"),
+		"address for /metrics, /readyz and /healthz on their own, off the public listener (env BIZSEC_OPS_LISTEN); "+
+			"\""+opsPublic+"\" (or empty) serves them on -listen instead")
+	maxConns := fs.Int("max-conns", int(e.integer("max-conns", "BIZSEC_MAX_CONNS", 4096)),
+		"connections served at once; more wait in the kernel's queue (env BIZSEC_MAX_CONNS)")
+	bodyMemory := fs.Int64("body-memory", e.integer("body-memory", "BIZSEC_BODY_MEMORY", httpapi.DefaultBodyMemory),
+		"bytes of request bodies held in memory at once (env BIZSEC_BODY_MEMORY)")
+	authCache := fs.Int("auth-cache", int(e.integer("auth-cache", "BIZSEC_AUTH_CACHE", store.DefaultAuthCacheSize)),
+		"sessions and roles kept in memory, at most; 0 reads every one from the database (env BIZSEC_AUTH_CACHE)")
+	dbTimeout := fs.Duration("db-timeout", e.duration("db-timeout", "BIZSEC_DB_TIMEOUT", 3*time.Second),
+		"deadline of each request's database work (env BIZSEC_DB_TIMEOUT)")
+	bootTenant := fs.String("bootstrap-tenant", env("BIZSEC_BOOTSTRAP_TENANT", bootstrapTenant),
+		"on first start, when the database holds no tenant, create this one and print its Site Admin's one-time password; empty: do not (env BIZSEC_BOOTSTRAP_TENANT)")
+	bootEmail := fs.String("bootstrap-admin-email", env("BIZSEC_BOOTSTRAP_ADMIN_EMAIL", bootstrapEmail),
+		"email of the first-start tenant's Site Admin (env BIZSEC_BOOTSTRAP_ADMIN_EMAIL)")
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
+	}
+	if err := e.check(fs); err != nil {
+		return err
+	}
+	if *maxConns < 1 || *bodyMemory < 1 || *authCache < 0 || *dbTimeout <= 0 {
+		return usagef("-max-conns, -body-memory and -db-timeout must be positive, -auth-cache at least 0")
+	}
+	if *bootTenant != "" {
+		if err := checkUser(*bootEmail, auth.RoleSiteAdmin); err != nil {
+			return usagef("-bootstrap-admin-email: %s", err)
+		}
 	}
 	trusted, err := parsePrefixes(*proxies)
 	if err != nil {
-		return err
+		return usagef("-trusted-proxies: %s", err)
 	}
 	limits := login.Limits{MaxKeys: d.MaxKeys}
 	for _, r := range []struct {
+		flag string
 		into *throttle.Rate
 		spec string
-	}{{&limits.Client, *clientRate}, {&limits.AccountFailures, *failureRate}, {&limits.Mail, *mailRate}} {
+	}{{"client-rate", &limits.Client, *clientRate}, {"account-failure-rate", &limits.AccountFailures, *failureRate}, {"mail-rate", &limits.Mail, *mailRate}} {
 		if *r.into, err = throttle.ParseRate(r.spec); err != nil {
-			return err
+			return usagef("-%s: %s", r.flag, plain(err))
 		}
 	}
 	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log.Info("bizsec serve starting; `bizsec help` lists the commands, `bizsec serve -h` the flags")
 	var mailer httpapi.Mailer = &mail.Outbox{Dir: filepath.Join(*data, "outbox"), From: *from}
 	if *smtpAddr != "" {
 		mode := map[string]string{"auto": mail.TLSAuto, "starttls": mail.TLSStart, "implicit": mail.TLSImplicit}
@@ -160,6 +319,23 @@ func serve(ctx context.Context, args []string) error {
 		}
 		mailer = &mail.SMTP{Addr: *smtpAddr, From: *from, TLS: tlsMode, RequireTLS: *smtpRequireTLS,
 			Username: os.Getenv("BIZSEC_SMTP_USERNAME"), Password: os.Getenv("BIZSEC_SMTP_PASSWORD")}
+	}
+	// Listen before anything is created: a server that cannot serve leaves
+	// no database and no key behind.
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return failed("cannot listen on %s: %s", *listen, cause(err))
+	}
+	defer ln.Close()
+	opsSeparate := *opsListen != "" && *opsListen != opsPublic
+	var opsLn net.Listener
+	if opsSeparate {
+		if opsLn, err = net.Listen("tcp", *opsListen); err != nil {
+			return failed("cannot listen on %s (-ops-listen; %q serves the operations endpoints on -listen): %s", *opsListen, opsPublic, cause(err))
+		}
+		defer opsLn.Close()
+	}
+	if *smtpAddr != "" {
 		log.Info("mail via SMTP", "addr", *smtpAddr)
 	} else {
 		log.Info("mail into the outbox directory", "dir", filepath.Join(*data, "outbox"))
@@ -167,20 +343,27 @@ func serve(ctx context.Context, args []string) error {
 	if !store.IsPostgres(*db.database) {
 		unlock, err := store.LockDataDir(*data)
 		if err != nil {
-			return err
+			return failed("%s", plain(err))
 		}
 		defer unlock()
 	}
+	fresh := freshDatabase(*db.database, *data)
 	st, err := store.Open(ctx, *db.database, *db.data, store.WithLogger(log), store.WithAuthCacheSize(*authCache))
 	if err != nil {
-		return err
+		return failed("cannot open the database: %s", plain(err))
 	}
 	defer st.Close()
 	box, err := secretBox(*data)
 	if err != nil {
-		return err
+		return failed("secret key: %s", plain(err))
 	}
 	st.SetSecretBox(box)
+	consoleURL := "http://" + loopbackURLHost(ln.Addr()) + "/console/"
+	if *bootTenant != "" {
+		if err := bootstrap(ctx, st, fresh, *bootTenant, *bootEmail, consoleURL, stdout, log); err != nil {
+			return err
+		}
+	}
 	api := httpapi.New(httpapi.Config{
 		Store:          st,
 		Hasher:         auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
@@ -192,14 +375,12 @@ func serve(ctx context.Context, args []string) error {
 		TrustedProxies: trusted,
 		Limits:         limits,
 		NoAccessLog:    !*accessLog,
-		OpsSeparate:    *opsListen != "",
+		OpsSeparate:    opsSeparate,
 		BodyMemory:     *bodyMemory,
+		// TODO(db-timeout): DBTimeout: *dbTimeout, once internal/httpapi.Config has the field.
 	})
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return err
-	}
-	ln = netutil.LimitListener(ln, *maxConns)
+	_ = dbTimeout
+	limited := netutil.LimitListener(ln, *maxConns)
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -213,23 +394,18 @@ func serve(ctx context.Context, args []string) error {
 	}
 	srv := newServer(api.Handler())
 	go prune(ctx, st, log)
-	log.Info("serving", "addr", ln.Addr().String(), "postgres", store.IsPostgres(*db.database), "data", *data)
+	log.Info("serving", "addr", ln.Addr().String(), "console", consoleURL, "postgres", store.IsPostgres(*db.database), "data", *data)
 	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
 	var ops *http.Server
-	if *opsListen != "" {
-		opsLn, err := net.Listen("tcp", *opsListen)
-		if err != nil {
-			srv.Close()
-			return err
-		}
+	if opsSeparate {
 		ops = newServer(api.OpsHandler())
 		log.Info("serving operations", "addr", opsLn.Addr().String())
 		go func() { errc <- ops.Serve(opsLn) }()
 	}
+	go func() { errc <- srv.Serve(limited) }()
 	select {
 	case err := <-errc:
-		return err
+		return failed("serving: %s", cause(err))
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
@@ -240,13 +416,39 @@ func serve(ctx context.Context, args []string) error {
 		<-errc
 	}
 	if err := srv.Shutdown(shutdown); err != nil {
-		return err
+		return failed("shutting down: %s", cause(err))
 	}
 	api.Wait() // mail still being sent for answered requests
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
+		return failed("serving: %s", cause(err))
 	}
 	return nil
+}
+
+// cause is the innermost message of an error chain: "address already in
+// use" rather than the operation and addresses wrapped around it.
+func cause(err error) string {
+	for {
+		next := errors.Unwrap(err)
+		if next == nil {
+			return err.Error()
+		}
+		err = next
+	}
+}
+
+// loopbackURLHost is the host:port a browser on this machine reaches a
+// listener at: an unspecified address (0.0.0.0, ::) becomes loopback.
+func loopbackURLHost(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok {
+		return a.String()
+	}
+	ip := tcp.IP
+	if ip == nil || ip.IsUnspecified() {
+		ip = net.IPv4(127, 0, 0, 1)
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 }
 
 // prune deletes expired sessions, failure records and reset codes every
@@ -294,13 +496,18 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 	email := fs.String("admin-email", "", "email of the tenant's first Site Admin")
 	name := fs.String("admin-name", "Site Admin", "display name of the first Site Admin")
 	pwStdin := fs.Bool("password-stdin", false, "read the admin's password from standard input instead of generating one")
-	if err := parseFlags(fs, args); err != nil {
+	output := addOutputFlag(fs)
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *id == "" || *email == "" {
-		return usagef("tenant create needs -id and -admin-email")
+		return usagef("bizsec tenant create needs -id and -admin-email")
 	}
 	if err := checkUser(*email, auth.RoleSiteAdmin); err != nil {
+		return err
+	}
+	password, err := newPassword(*pwStdin, stdin)
+	if err != nil {
 		return err
 	}
 	st, err := db.open(ctx)
@@ -309,10 +516,30 @@ func createTenant(ctx context.Context, args []string, stdin io.Reader, stdout io
 	}
 	defer st.Close()
 	if err := st.CreateTenant(ctx, *id, strings.ToLower(*host)); err != nil {
+		return storeError(err)
+	}
+	business := store.RootBusinessID(*id)
+	u, err := addUser(ctx, st, *id, *email, *name, business, auth.RoleSiteAdmin, password)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "tenant %s created with business %s\n", *id, store.RootBusinessID(*id))
-	return addUser(ctx, st, *id, *email, *name, store.RootBusinessID(*id), auth.RoleSiteAdmin, *pwStdin, stdin, stdout)
+	if *output == "json" {
+		return writeJSON(stdout, createdJSON{Tenant: *id, Business: business, Email: u.Email, ID: u.ID,
+			Role: string(auth.RoleSiteAdmin), Password: password.generated()})
+	}
+	fmt.Fprintf(stdout, "tenant %s created with business %s\n", *id, business)
+	printCreated(stdout, u, auth.RoleSiteAdmin, business, password)
+	return nil
+}
+
+// createdJSON is what tenant create and user create print with -o json.
+type createdJSON struct {
+	Tenant   string `json:"tenant"`
+	Business string `json:"business,omitempty"`
+	Email    string `json:"email"`
+	ID       string `json:"id"`
+	Role     string `json:"role,omitempty"`
+	Password string `json:"password,omitempty"` // a generated one, shown once
 }
 
 func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
@@ -324,11 +551,15 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	role := fs.String("role", "", "role in the business: SiteAdmin or Auditor (default: none)")
 	business := fs.String("business", "", "business of the role (default: the tenant's root business)")
 	pwStdin := fs.Bool("password-stdin", false, "read the password from standard input instead of generating one")
-	if err := parseFlags(fs, args); err != nil {
+	output := addOutputFlag(fs)
+	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
 	if *tenant == "" || *email == "" {
-		return usagef("user create needs -tenant and -email")
+		return usagef("bizsec user create needs -tenant and -email")
+	}
+	if err := checkUser(*email, auth.Role(*role)); err != nil {
+		return err
 	}
 	if *name == "" {
 		*name = *email
@@ -336,66 +567,104 @@ func createUser(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 	if *business == "" {
 		*business = store.RootBusinessID(*tenant)
 	}
+	password, err := newPassword(*pwStdin, stdin)
+	if err != nil {
+		return err
+	}
 	st, err := db.open(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	return addUser(ctx, st, *tenant, *email, *name, *business, auth.Role(*role), *pwStdin, stdin, stdout)
+	if err := tenantExists(ctx, st, *tenant); err != nil {
+		return err
+	}
+	u, err := addUser(ctx, st, *tenant, *email, *name, *business, auth.Role(*role), password)
+	if err != nil {
+		return err
+	}
+	if *output == "json" {
+		out := createdJSON{Tenant: *tenant, Email: u.Email, ID: u.ID, Role: *role, Password: password.generated()}
+		if *role != "" {
+			out.Business = *business
+		}
+		return writeJSON(stdout, out)
+	}
+	printCreated(stdout, u, auth.Role(*role), *business, password)
+	return nil
 }
 
-// checkUser rejects what would fail only after the user was stored.
+// checkUser rejects, as a usage error, what would fail only after the
+// user was stored.
 func checkUser(email string, role auth.Role) error {
 	if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || strings.ContainsAny(email, " \t\r\n") {
-		return fmt.Errorf("%q is not an email address", email)
+		return usagef("%q is not an email address", email)
 	}
 	if role != auth.RoleNone && !role.Valid() {
-		return fmt.Errorf("role must be %s or %s", auth.RoleSiteAdmin, auth.RoleAuditor)
+		return usagef("-role must be %s or %s, got %q", auth.RoleSiteAdmin, auth.RoleAuditor, role)
 	}
 	return nil
 }
 
-func addUser(ctx context.Context, st *store.Store, tenant, email, name, business string, role auth.Role, pwStdin bool, stdin io.Reader, stdout io.Writer) error {
-	if err := checkUser(email, role); err != nil {
-		return err
+// password is a new user's password: given, or generated to be shown once.
+type password struct {
+	value string
+	gen   bool
+}
+
+func (p password) generated() string {
+	if p.gen {
+		return p.value
 	}
-	password := ""
-	if pwStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && !errors.Is(err, io.EOF) {
-			return err
-		}
-		password = strings.TrimRight(line, "\r\n")
-		if len(password) < 8 {
-			return errors.New("the password must be at least 8 characters")
-		}
+	return ""
+}
+
+// newPassword reads the password from standard input (with the limits
+// login applies) or generates one.
+func newPassword(fromStdin bool, stdin io.Reader) (password, error) {
+	if !fromStdin {
+		return password{value: auth.NewSecret()[:20], gen: true}, nil
 	}
-	generated := password == ""
-	if generated {
-		password = auth.NewSecret()[:20]
+	if stdin == nil {
+		return password{}, usagef("-password-stdin: nothing on standard input")
 	}
-	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, password)
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return password{}, err
+	}
+	p := strings.TrimRight(line, "\r\n")
+	if err := checkPassword(p); err != nil {
+		return password{}, err
+	}
+	return password{value: p}, nil
+}
+
+func addUser(ctx context.Context, st *store.Store, tenant, email, name, business string, role auth.Role, pw password) (store.User, error) {
+	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, pw.value)
 	if err != nil {
-		return err
+		return store.User{}, err
 	}
 	u, err := st.CreateUser(ctx, store.User{TenantID: tenant, Email: email, Name: name, PasswordHash: hash})
 	if err != nil {
-		return err
+		return store.User{}, storeError(err)
 	}
 	if role != "" {
 		if err := st.GrantRole(ctx, u.ID, business, role); err != nil {
-			return err
+			return store.User{}, storeError(err)
 		}
 	}
+	return u, nil
+}
+
+func printCreated(stdout io.Writer, u store.User, role auth.Role, business string, pw password) {
 	fmt.Fprintf(stdout, "user %s created (%s)", u.Email, u.ID)
 	if role != "" {
 		fmt.Fprintf(stdout, ", %s of %s", role, business)
 	}
 	fmt.Fprintln(stdout)
-	if generated {
-		fmt.Fprintf(stdout, "password: %s\n", password) // shown once, never stored in clear
+	if pw.gen {
+		fmt.Fprintf(stdout, "password: %s\n", pw.value) // shown once, never stored in clear
 	}
-	return nil
 }
 
 // parsePrefixes reads a comma-separated list of addresses and CIDRs.
@@ -430,23 +699,13 @@ func unlockUser(ctx context.Context, args []string, stdout io.Writer) error {
 	db := addDBFlags(fs)
 	tenant := fs.String("tenant", "", "tenant ID")
 	email := fs.String("email", "", "the suspended user's email")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *tenant == "" || *email == "" {
-		return usagef("user unlock needs -tenant and -email")
-	}
-	st, err := db.open(ctx)
+	st, u, err := openUser(ctx, fs, db, tenant, email, args, stdout)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	u, err := st.UserByEmail(ctx, *tenant, *email)
-	if err != nil {
-		return fmt.Errorf("no user %s in tenant %s", *email, *tenant)
-	}
 	if err := login.New(login.Config{Store: st}).Unlock(ctx, *tenant, u.ID, "cli"); err != nil {
-		return errors.New(fault.MessageOf(err))
+		return storeError(err)
 	}
 	fmt.Fprintf(stdout, "user %s unlocked\n", u.Email)
 	return nil

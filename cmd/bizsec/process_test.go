@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,25 +22,74 @@ import (
 	"github.com/bizsec/bizsec/internal/store/storetest"
 )
 
-// buildBinary builds bizsec once per test binary run.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "bizsec")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+// bin is the bizsec binary that TestMain built for all the tests.
+var bin string
+
+// TestMain builds the binary once; every test that runs it shares it.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bizsec-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	return bin
+	// No test may read or write the sessions of the person running them.
+	os.Setenv("XDG_CONFIG_HOME", filepath.Join(dir, "config"))
+	bin = filepath.Join(dir, "bizsec")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }
 
 // proc is a running bizsec server process.
 type proc struct {
-	cmd  *exec.Cmd
-	base string
-	done chan struct{} // closed when the process has exited
-	err  error         // its exit status, once done is closed
+	cmd            *exec.Cmd
+	base           string
+	stdout, stderr *syncBuffer
+	done           chan struct{} // closed when the process has exited
+	err            error         // its exit status, once done is closed
 }
 
-func startServer(t *testing.T, bin string, args ...string) *proc {
+// syncBuffer is a bytes.Buffer a process writes while a test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// waitFor waits until the output, which reaches the test through a pipe
+// some time after the process wrote it, matches re, and returns the match.
+func waitFor(t *testing.T, out *syncBuffer, re *regexp.Regexp) []string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if m := re.FindStringSubmatch(out.String()); m != nil {
+			return m
+		}
+	}
+	t.Fatalf("no %s in:\n%s", re, out)
+	return nil
+}
+
+func startServer(t *testing.T, args ...string) *proc { return startServerWith(t, nil, args...) }
+
+// startServerWith starts bizsec serve on a free loopback port, with env
+// added to its environment, and waits until it answers.
+func startServerWith(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -47,18 +97,24 @@ func startServer(t *testing.T, bin string, args ...string) *proc {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, append([]string{"serve", "-listen", addr}, args...)...)
-	cmd.Stderr = io.Discard
+	cmd := exec.Command(bin, append([]string{"serve", "-listen", addr, "-ops-listen", "public"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	p := &proc{cmd: cmd, base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	p := &proc{cmd: cmd, base: "http://" + addr, done: make(chan struct{})}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if resp, err := http.Get(p.base + "/healthz"); err == nil {
 			resp.Body.Close()
 			return p
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("the server exited: %v\n%s", p.err, p.stderr)
+		default:
 		}
 		if time.Now().After(deadline) {
 			t.Fatal("server did not start")
@@ -126,7 +182,6 @@ func dbArgs(t *testing.T, kind string) []string {
 // restarts it, and finds every acknowledged write: the last value, and an
 // audit entry for each version.
 func TestKillDuringWrites(t *testing.T) {
-	bin := buildBinary(t)
 	for _, kind := range storetest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			args := dbArgs(t, kind)
@@ -134,7 +189,7 @@ func TestKillDuringWrites(t *testing.T) {
 				t.Setenv("BIZSEC_SECRET_KEY", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
 			}
 			setupTenant(t, args)
-			p := startServer(t, bin, args...)
+			p := startServer(t, args...)
 			a := loginAdmin(t, p.base)
 			acked := 0
 			killed := make(chan struct{})
@@ -158,7 +213,7 @@ func TestKillDuringWrites(t *testing.T) {
 			if acked < 10 {
 				t.Fatalf("only %d writes before the kill", acked)
 			}
-			p = startServer(t, bin, args...)
+			p = startServer(t, args...)
 			a = loginAdmin(t, p.base)
 			_, body, err := a.do("GET", "/api/businesses/tenantbusiness.acme/loginpolicy", "")
 			if err != nil {
@@ -185,10 +240,9 @@ func TestKillDuringWrites(t *testing.T) {
 // TestGracefulShutdown sends SIGTERM while a request's body is still
 // arriving: the request completes and the process exits cleanly.
 func TestGracefulShutdown(t *testing.T) {
-	bin := buildBinary(t)
 	args := dbArgs(t, "sqlite")
 	setupTenant(t, args)
-	p := startServer(t, bin, args...)
+	p := startServer(t, args...)
 	a := loginAdmin(t, p.base)
 	// A PUT whose body is sent in two halves, with SIGTERM between them.
 	body := `{"AttemptsPeriod":"42"}`
@@ -233,12 +287,11 @@ func TestGracefulShutdown(t *testing.T) {
 // TestSecondServerRefused: a second server on the same SQLite data
 // directory refuses to start, with a message that says why.
 func TestSecondServerRefused(t *testing.T) {
-	bin := buildBinary(t)
 	args := dbArgs(t, "sqlite")
 	setupTenant(t, args)
-	startServer(t, bin, args...)
+	startServer(t, args...)
 	var stderr bytes.Buffer
-	cmd := exec.Command(bin, append([]string{"serve", "-listen", "127.0.0.1:0"}, args...)...)
+	cmd := exec.Command(bin, append([]string{"serve", "-listen", "127.0.0.1:0", "-ops-listen", "public"}, args...)...)
 	cmd.Stderr = &stderr
 	done := make(chan error, 1)
 	if err := cmd.Start(); err != nil {
@@ -275,10 +328,9 @@ func peakRSS(t *testing.T, pid int) int {
 // endpoint (no login needed): the server's memory stays under 200 MiB
 // (it reached 581 MiB without a bound) and a login still succeeds.
 func TestBodyFloodMemory(t *testing.T) {
-	bin := buildBinary(t)
 	args := dbArgs(t, "sqlite")
 	setupTenant(t, args)
-	p := startServer(t, bin, args...)
+	p := startServer(t, args...)
 	body := bytes.Repeat([]byte("a"), 256<<10-64)
 	payload := append(append([]byte(`{"email":"x@acme.example","password":"`), body...), []byte(`"}`)...)
 	client := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 600, MaxIdleConnsPerHost: 600}, Timeout: 60 * time.Second}
