@@ -30,7 +30,6 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/net/netutil"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
@@ -375,12 +374,10 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		TrustedProxies: trusted,
 		Limits:         limits,
 		NoAccessLog:    !*accessLog,
-		OpsSeparate:    opsSeparate,
+		OpsOnPublic:    !opsSeparate,
 		BodyMemory:     *bodyMemory,
-		// TODO(db-timeout): DBTimeout: *dbTimeout, once internal/httpapi.Config has the field.
+		DBTimeout:      *dbTimeout,
 	})
-	_ = dbTimeout
-	limited := netutil.LimitListener(ln, *maxConns)
 	newServer := func(h http.Handler) *http.Server {
 		return &http.Server{
 			Handler:           h,
@@ -393,12 +390,14 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	srv := newServer(api.Handler())
+	limited := httpapi.GuardListener(srv, ln, *maxConns)
 	go prune(ctx, st, log)
 	log.Info("serving", "addr", ln.Addr().String(), "console", consoleURL, "postgres", store.IsPostgres(*db.database), "data", *data)
 	errc := make(chan error, 2)
 	var ops *http.Server
 	if opsSeparate {
 		ops = newServer(api.OpsHandler())
+		opsLn := httpapi.GuardListener(ops, opsLn, 64)
 		log.Info("serving operations", "addr", opsLn.Addr().String())
 		go func() { errc <- ops.Serve(opsLn) }()
 	}
@@ -419,6 +418,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		return failed("shutting down: %s", cause(err))
 	}
 	api.Wait() // mail still being sent for answered requests
+	api.Login().Close()
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return failed("serving: %s", cause(err))
 	}

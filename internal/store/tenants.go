@@ -100,3 +100,12 @@ func (s *Store) TenantForHost(ctx context.Context, hostname string) (_ string, e
 	}
 	return ids[0], nil
 }
+
+// HasTenants reports whether the database holds any tenant (a first start
+// creates one when it holds none).
+func (s *Store) HasTenants(ctx context.Context) (_ bool, err error) {
+	defer fault.Wrap(&err, "store.HasTenants")
+	var n int
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM tenants LIMIT 1) t`).Scan(&n)
+	return n > 0, err
+}
