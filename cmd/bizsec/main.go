@@ -30,7 +30,6 @@ import (
 	"syscall"
 	"time"
 
-
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
