@@ -206,7 +206,7 @@ const (
 type loginResponse struct {
 	UserName            string   `json:"userName"`
 	LoginState          string   `json:"loginState"`
-	AuthTokenValidUntil int64    `json:"authTokenValidUntil"`
+	AuthTokenValidUntil int64    `json:"authTokenValidUntil,string"` // epoch ms, in a string as the platform sends it
 	PendingTasks        []string `json:"pendingTasks"`
 }
 

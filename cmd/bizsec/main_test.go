@@ -15,6 +15,7 @@ import (
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/store/storetest"
+	"github.com/bizsec/bizsec/internal/throttle"
 )
 
 // TestCreateTenantAndUsers runs the subcommands against a real database and
@@ -138,10 +139,21 @@ func TestUserUnlock(t *testing.T) {
 	now := time.Now()
 	err = st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: u.Email, UserID: u.ID, Now: now},
 		func(l *auth.Lockout) error { l.LockedUntil = now.Add(time.Hour); return nil })
-	st.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A server's queued resets and the account's spent failure budget: the
+	// unlock must leave the first to the server and reset the second.
+	for range 3 {
+		if err := st.EnqueueReset(ctx, "acme", "a@acme.example", now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spent := throttle.Charge{Key: throttle.Sub("fail:acme/a@acme.example", "192.0.2.1"), Rate: throttle.Rate{N: 1, Per: time.Hour}}
+	if i, _, err := st.Take(ctx, now, []throttle.Charge{spent}); i >= 0 || err != nil {
+		t.Fatalf("spending the budget: %d %v", i, err)
+	}
+	st.Close()
 	if err := run(ctx, unlock, nil, &out); err != nil {
 		t.Fatal(err)
 	}
@@ -155,6 +167,20 @@ func TestUserUnlock(t *testing.T) {
 	defer st.Close()
 	if list, _ := st.Suspensions(ctx, "acme", time.Now()); len(list) != 0 {
 		t.Errorf("still suspended: %+v", list)
+	}
+	if i, _, err := st.Take(ctx, now, []throttle.Charge{spent}); i >= 0 || err != nil {
+		t.Errorf("the unlock left the failure budget spent: %d %v", i, err)
+	}
+	queued := 0
+	for {
+		_, _, ok, err := st.NextReset(ctx)
+		if err != nil || !ok {
+			break
+		}
+		queued++
+	}
+	if queued != 3 {
+		t.Errorf("%d resets queued after the CLI's unlock, want the 3 the server queued", queued)
 	}
 	entries, err := st.Audit(ctx, "tenantbusiness.acme", store.AccountKind, 10, 0)
 	if err != nil || len(entries) != 2 || entries[0].Actor != "cli" || !strings.Contains(string(entries[0].New), `"Event":"unlocked"`) {

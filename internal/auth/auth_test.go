@@ -115,3 +115,56 @@ func TestCodeCheck(t *testing.T) {
 		t.Errorf("right code after MaxAttempts: %v", r)
 	}
 }
+
+// TestHasherLoginsFirst: with new hashes (answers being set) queued for
+// the hasher, a login's verification takes the next free slot before them,
+// and new hashes never hold every slot.
+func TestHasherLoginsFirst(t *testing.T) {
+	ctx := context.Background()
+	waiting := func(h *Hasher, p, n int) {
+		for {
+			h.mu.Lock()
+			got := len(h.waiting[p])
+			h.mu.Unlock()
+			if got == n {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	h := NewHasher(Params{Memory: 1024, Time: 1, Threads: 1}, 1)
+	encoded, _ := h.Hash(ctx, "pw")
+	if err := h.acquire(ctx, hashing); err != nil { // a new hash is running
+		t.Fatal(err)
+	}
+	done := make(chan string, 6)
+	for range 5 {
+		go func() { h.Hash(ctx, "answer"); done <- "hash" }()
+	}
+	waiting(h, hashing, 5)
+	go func() { h.Verify(ctx, "pw", encoded); done <- "verify" }()
+	waiting(h, verifying, 1)
+	h.release(hashing)
+	if first := <-done; first != "verify" {
+		t.Errorf("first to finish after the running hash: %s, want the login's verify", first)
+	}
+	for range 5 {
+		<-done
+	}
+
+	// With two slots, new hashes use at most one: a login never waits for them.
+	h = NewHasher(Params{Memory: 1024, Time: 1, Threads: 1}, 2)
+	if err := h.acquire(ctx, hashing); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.Hash(ctx, "answer"); done <- "hash" }()
+	waiting(h, hashing, 1)
+	tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := h.acquire(tctx, verifying); err != nil {
+		t.Fatalf("a login waited while new hashes held the slots: %v", err)
+	}
+	h.release(verifying)
+	h.release(hashing)
+	<-done
+}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"golang.org/x/crypto/argon2"
 )
@@ -27,26 +28,40 @@ type Params struct {
 var DefaultParams = Params{Memory: 19 * 1024, Time: 2, Threads: 1}
 
 // Hasher hashes and verifies passwords. It bounds how many hashes run at
-// once, because each holds Memory KiB: a burst of logins must not exhaust RAM.
+// once, because each holds Memory KiB: a burst of logins must not exhaust
+// RAM. Verifications (logins) go first: new hashes (answers and passwords
+// being set) wait while a verification waits, and never hold every slot,
+// so that setting answers in a loop cannot slow anyone's login.
 type Hasher struct {
 	params Params
-	slots  chan struct{}
 	dummy  string
+
+	mu      sync.Mutex
+	free    int            // slots not running a hash
+	lowBusy int            // slots running a new hash
+	lowMax  int            // at most this many: one is kept for logins
+	waiting [2][]chan bool // by priority (verify, hash): FIFO of waiters, sent true when granted
 }
+
+const (
+	verifying = 0 // logins
+	hashing   = 1 // new hashes
+)
 
 // NewHasher returns a Hasher that runs at most concurrency hashes at a time.
 func NewHasher(p Params, concurrency int) *Hasher {
-	h := &Hasher{params: p, slots: make(chan struct{}, max(concurrency, 1))}
+	n := max(concurrency, 1)
+	h := &Hasher{params: p, free: n, lowMax: max(n-1, 1)}
 	h.dummy = h.hash("bizsec-dummy-password", make([]byte, 16))
 	return h
 }
 
 // Hash returns the PHC-format argon2id hash of password with a random salt.
 func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
-	if err := h.acquire(ctx); err != nil {
+	if err := h.acquire(ctx, hashing); err != nil {
 		return "", err
 	}
-	defer h.release()
+	defer h.release(hashing)
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return "", err
@@ -72,24 +87,76 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 	if err != nil {
 		return false, err
 	}
-	if err := h.acquire(ctx); err != nil {
+	if err := h.acquire(ctx, verifying); err != nil {
 		return false, err
 	}
-	defer h.release()
+	defer h.release(verifying)
 	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
-func (h *Hasher) acquire(ctx context.Context) error {
+// may reports whether a hash of priority p may take a free slot now.
+func (h *Hasher) may(p int) bool {
+	if h.free == 0 {
+		return false
+	}
+	return p == verifying || len(h.waiting[verifying]) == 0 && h.lowBusy < h.lowMax
+}
+
+func (h *Hasher) take(p int) {
+	h.free--
+	if p == hashing {
+		h.lowBusy++
+	}
+}
+
+func (h *Hasher) acquire(ctx context.Context, p int) error {
+	h.mu.Lock()
+	if h.may(p) && len(h.waiting[p]) == 0 {
+		h.take(p)
+		h.mu.Unlock()
+		return nil
+	}
+	ch := make(chan bool, 1)
+	h.waiting[p] = append(h.waiting[p], ch)
+	h.mu.Unlock()
 	select {
-	case h.slots <- struct{}{}:
+	case <-ch:
 		return nil
 	case <-ctx.Done():
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		for i, w := range h.waiting[p] {
+			if w == ch {
+				h.waiting[p] = append(h.waiting[p][:i], h.waiting[p][i+1:]...)
+				return ctx.Err()
+			}
+		}
+		// Granted as the context ended: hand the slot on.
+		h.mu.Unlock()
+		h.release(p)
+		h.mu.Lock()
 		return ctx.Err()
 	}
 }
 
-func (h *Hasher) release() { <-h.slots }
+// release frees a slot of priority p and grants waiting hashes, logins first.
+func (h *Hasher) release(p int) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.free++
+	if p == hashing {
+		h.lowBusy--
+	}
+	for _, q := range []int{verifying, hashing} {
+		for len(h.waiting[q]) > 0 && h.may(q) {
+			ch := h.waiting[q][0]
+			h.waiting[q] = h.waiting[q][1:]
+			h.take(q)
+			ch <- true
+		}
+	}
+}
 
 var errBadHash = errors.New("auth: malformed password hash")
 

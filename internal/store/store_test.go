@@ -347,3 +347,30 @@ func TestNewerDatabaseRefused(t *testing.T) {
 		t.Errorf("open: %v", err)
 	}
 }
+
+// TestSetPasswordEndsEverything: a new password ends the user's sessions
+// and forgets their remembered devices in the same write.
+func TestSetPasswordEndsEverything(t *testing.T) {
+	eachStore(t, func(t *testing.T, open func() *store.Store) {
+		st := open()
+		user := seed(t, st)
+		ctx := context.Background()
+		now := time.UnixMilli(1_800_000_000_000)
+		if err := st.CreateSession(ctx, auth.Session{TokenHash: auth.HashSecret("s"), CSRFHash: []byte("c"), UserID: user,
+			TenantID: "acme", State: auth.StateActive, IssuedAt: now, LastSeenAt: now}, false); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.AddDevice(ctx, auth.HashSecret("device"), user, now); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.SetPassword(ctx, user, "new hash"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := st.Session(ctx, auth.HashSecret("s")); err == nil {
+			t.Error("a session outlived the password change")
+		}
+		if added, err := st.DeviceAdded(ctx, auth.HashSecret("device"), user); err != nil || !added.IsZero() {
+			t.Errorf("a remembered device outlived the password change: %v %v", added, err)
+		}
+	})
+}

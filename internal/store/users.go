@@ -198,7 +198,9 @@ func (s *Store) RevokeRole(ctx context.Context, userID, business string) (err er
 	})
 }
 
-// SetPassword sets a user's password hash and ends the user's sessions.
+// SetPassword sets a user's password hash and, in the same transaction,
+// ends the user's sessions and forgets their remembered 2FA devices: a
+// credential change leaves nothing that the old one opened.
 func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) (err error) {
 	defer fault.Wrap(&err, "store.SetPassword(%q)", userID)
 	defer s.auth.revokeUser(userID)
@@ -210,8 +212,10 @@ func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) (e
 		if n, _ := res.RowsAffected(); n == 0 {
 			return fault.New(fault.NotFound, "user %q not found", userID)
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, userID); err != nil {
-			return err
+		for _, q := range []string{`DELETE FROM sessions WHERE user_id = ?`, `DELETE FROM devices WHERE user_id = ?`} {
+			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
+				return err
+			}
 		}
 		return changedAuth(ctx, tx, userID)
 	})
