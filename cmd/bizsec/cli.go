@@ -453,6 +453,7 @@ func checkPassword(password string) error {
 
 func setPassword(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
 	fs, db, tenant, email := userFlags("user set-password")
+	temporary := fs.Bool("temporary", false, "make the user change it at their next login (the pending task change.password)")
 	st, u, err := openUser(ctx, fs, db, tenant, email, args, stdout)
 	if err != nil {
 		return err
@@ -465,14 +466,16 @@ func setPassword(ctx context.Context, args []string, stdin io.Reader, stdout io.
 	if err := checkPassword(password); err != nil {
 		return err
 	}
-	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, password)
-	if err != nil {
-		return err
-	}
-	if err := st.SetPassword(ctx, u.ID, hash); err != nil {
+	// The login service's rules: the tenant's password policy, known-bad
+	// passwords, the reuse limit; the sessions and devices end with it.
+	svc := login.New(login.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 1)})
+	if err := svc.SetPassword(ctx, u, password, *temporary); err != nil {
+		if fault.CodeOf(err) == fault.Invalid {
+			return refused("%s", fault.MessageOf(err))
+		}
 		return storeError(err)
 	}
-	fmt.Fprintf(stdout, "password of %s set; their sessions have ended\n", u.Email)
+	fmt.Fprintf(stdout, "password of %s set; their sessions have ended and remembered devices are forgotten\n", u.Email)
 	return nil
 }
 

@@ -20,10 +20,10 @@ import (
 
 // resources maps the CLI's short names to the API's.
 var resources = map[string]string{
-	"twofa": "twofasettings", "login": "loginpolicy", "security": "securitysettings", "challenges": "challenges",
+	"twofa": "twofasettings", "login": "loginpolicy", "security": "securitysettings", "challenges": "challenges", "password": "passwordpolicy",
 }
 
-var objectNames = []string{"twofa", "login", "security", "challenges"}
+var objectNames = []string{"twofa", "login", "security", "challenges", "password"}
 
 // clientFlags are the flags of the commands that talk to a server.
 type clientFlags struct {

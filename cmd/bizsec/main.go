@@ -32,6 +32,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
+	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
@@ -639,7 +640,12 @@ func newPassword(fromStdin bool, stdin io.Reader) (password, error) {
 }
 
 func addUser(ctx context.Context, st *store.Store, tenant, email, name, business string, role auth.Role, pw password) (store.User, error) {
-	hash, err := auth.NewHasher(auth.DefaultParams, 1).Hash(ctx, pw.value)
+	// The tenant's password policy decides, as for every password set.
+	svc := login.New(login.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 1)})
+	hash, err := svc.HashNewPassword(ctx, store.User{TenantID: tenant, Email: store.NormalizeEmail(email)}, pw.value)
+	if fault.CodeOf(err) == fault.Invalid {
+		return store.User{}, refused("%s", fault.MessageOf(err))
+	}
 	if err != nil {
 		return store.User{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/login"
+	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/store/storetest"
 	"github.com/bizsec/bizsec/internal/throttle"
@@ -235,7 +236,10 @@ func TestUserCommands(t *testing.T) {
 		t.Error("set-password did not set the password")
 	}
 	st.Close()
-	for _, pw := range []string{strings.Repeat("s", login.MinPassword-1), strings.Repeat("l", login.MaxPassword+1)} {
+	// The tenant's password policy (the default: 12 to 128 characters, no
+	// known-bad password) and login's own limit decide.
+	policy := settings.DefaultPasswordPolicy()
+	for _, pw := range []string{"x7#kq9!mzpa" /* 11 */, "password1234", "Acme20262026", strings.Repeat("l", login.MaxPassword+1)} {
 		err := run(ctx, append([]string{"user", "set-password", "-email", "b@acme.example"}, db...), strings.NewReader(pw+"\n"), &out)
 		if code := exitCode(err, io.Discard); code != exitRefused {
 			t.Errorf("a password of %d bytes: exit %d (%v), want %d: login refuses it", len(pw), code, err, exitRefused)
@@ -245,9 +249,9 @@ func TestUserCommands(t *testing.T) {
 			t.Errorf("user create with a password of %d bytes: exit %d (%v), want %d", len(pw), code, err, exitRefused)
 		}
 	}
-	longest := strings.Repeat("x", login.MaxPassword)
+	longest := strings.Repeat("x", policy.MaximumLength)
 	if err := run(ctx, append([]string{"user", "set-password", "-email", "b@acme.example"}, db...), strings.NewReader(longest+"\n"), &out); err != nil {
-		t.Errorf("a password of login.MaxPassword bytes: %v", err)
+		t.Errorf("a password of the policy's MaximumLength: %v", err)
 	}
 	if err := run(ctx, append([]string{"user", "role", "-email", "b@acme.example", "-role", "none"}, db...), nil, &out); err != nil {
 		t.Fatal(err)

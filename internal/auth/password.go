@@ -160,6 +160,13 @@ func (h *Hasher) release(p int) {
 
 var errBadHash = errors.New("auth: malformed password hash")
 
+// NeedsRehash reports whether encoded was made with other parameters than
+// h's: a login that has the password should hash it again.
+func (h *Hasher) NeedsRehash(encoded string) bool {
+	p, _, _, err := decode(encoded)
+	return err == nil && p != h.params
+}
+
 func decode(encoded string) (Params, []byte, []byte, error) {
 	parts := strings.Split(encoded, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {

@@ -42,6 +42,9 @@ func (l *Lockout) Succeed() { *l = Lockout{} }
 const (
 	StateActive  = "active"
 	StatePending = "pending" // password checked, 2FA code outstanding
+	// StatePassword: the password was right but temporary; the session can
+	// do nothing but change it.
+	StatePassword = "password"
 )
 
 // Session is a login session. Only hashes of its secrets are kept.

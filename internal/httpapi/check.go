@@ -32,6 +32,9 @@ func (s *Server) getSecurityCheck(w http.ResponseWriter, r *http.Request, q *req
 	if snap.Challenges, _, err = store.Get(ctx, s.store, store.ChallengesKind, q.business.ID); err != nil {
 		return err
 	}
+	if snap.Password, err = s.store.PasswordPolicy(ctx, q.business.ID); err != nil {
+		return err
+	}
 	out := struct {
 		Finding []findingWire `json:"Finding"`
 		Failing bool          `json:"Failing"`

@@ -48,7 +48,11 @@ func loginResponseOf(res login.Result) loginResponse {
 		PendingTasks:        []string{},
 	}
 	if res.Pending {
-		out.LoginState, out.PendingTasks = "PendingTasks", []string{login.TaskTwoFA}
+		task := res.Task
+		if task == "" {
+			task = login.TaskTwoFA
+		}
+		out.LoginState, out.PendingTasks = "PendingTasks", []string{task}
 	}
 	return out
 }

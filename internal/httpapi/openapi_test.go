@@ -74,13 +74,15 @@ func TestOpenAPI(t *testing.T) {
 	biz := "/api/businesses/" + business + "/"
 	admin := e.login("admin@acme.example")
 	adminID := e.users["admin@acme.example"]
-	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges"} {
+	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges", "passwordpolicy"} {
 		check(call{method: "GET", path: biz + res, as: admin})
 	}
 	check(call{method: "PUT", path: biz + "twofasettings", as: admin, body: sample(t, "twofa-put.request.json")})
 	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: sample(t, "loginpolicy-put.request.json")})
 	check(call{method: "PUT", path: biz + "securitysettings", as: admin, body: sample(t, "security-put-2.request.json")})
 	check(call{method: "PUT", path: biz + "challenges", as: admin, body: sample(t, "challenges-put.request.json")})
+	check(call{method: "PUT", path: biz + "passwordpolicy", as: admin, body: `{"MinimumLength":"14","HistoryCount":2}`})
+	check(call{method: "PUT", path: biz + "passwordpolicy", as: admin, body: `{"MinimumLength":0}`})
 	check(call{method: "GET", path: biz + "challenges?IncludeInactive=true"})
 	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: `{"AttemptsPeriod":"-1"}`})
 	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: `{"AttemptsPeriod":"3"}`, header: map[string]string{"If-Match": `"0"`}})
@@ -96,6 +98,8 @@ func TestOpenAPI(t *testing.T) {
 	check(call{method: "GET", path: biz + "files/a.json", as: admin})
 	check(call{method: "GET", path: "/api/users/" + adminID + "/challenges", as: admin})
 	check(call{method: "PUT", path: "/api/users/" + adminID + "/challenges", as: admin, body: answersBody(adminID, answersFor)})
+	check(call{method: "PUT", path: "/api/users/" + e.users["auditor@acme.example"] + "/password", as: admin, body: `{"NewPassword":"a temporary passphrase"}`})
+	check(call{method: "PUT", path: "/api/users/" + adminID + "/password", as: admin, body: `{"OldPassword":"wrong","NewPassword":"x"}`})
 	check(call{method: "GET", path: "/api/login/status", as: admin})
 	check(call{method: "POST", path: "/api/login/renewToken", as: admin})
 	check(call{method: "POST", path: "/api/login", body: `{"email":"dev@acme.example","password":"nope","captchaResponse":"human"}`})

@@ -177,6 +177,9 @@ func (s *Server) Handler() http.Handler {
 	s.notAllowed(mux, "/api/users/{UserID}/devices", "DELETE")
 	s.route(mux, "GET /api/users/{UserID}/challenges", auth.Self, settingsTypes, s.getUserChallenges)
 	s.route(mux, "PUT /api/users/{UserID}/challenges", auth.Self, settingsTypes, s.putUserChallenges)
+	// The user (a live session, or a login waiting on change.password), or
+	// a Site Admin of the tenant: the handler tells which.
+	s.route(mux, "PUT /api/users/{UserID}/password", auth.Public, settingsTypes, s.putPassword)
 	s.notAllowed(mux, "/api/users/{UserID}/challenges", "GET, HEAD, PUT")
 	// The login service: its tenant comes from the Host header, and each
 	// operation checks the cookie it needs itself (exempt from CSRF).

@@ -211,6 +211,7 @@ type Policy struct {
 	Login    settings.LoginPolicy
 	Security settings.Security
 	TwoFA    settings.TwoFA
+	Password settings.PasswordPolicy
 }
 
 // Policy returns the tenant's policy.
@@ -220,6 +221,9 @@ func (s *Service) Policy(ctx context.Context, tenant string) (p Policy, err erro
 		return p, err
 	}
 	if p.Security, err = s.store.Security(ctx, root); err != nil {
+		return p, err
+	}
+	if p.Password, err = s.store.PasswordPolicy(ctx, root); err != nil {
 		return p, err
 	}
 	p.TwoFA, err = s.store.TwoFA(ctx, root)
@@ -263,7 +267,8 @@ type Result struct {
 	Token   string    // the auth token's secret, for the cookie
 	CSRF    string    // the CSRF cookie's value, to be echoed in the header; "" while pending
 	Expires time.Time // when the session (or the pending code) ends
-	Pending bool      // the 2FA code is outstanding
+	Pending bool      // a pending task is outstanding: Task
+	Task    string    // TaskTwoFA or TaskChangePassword while Pending
 	Policy  Policy
 	// Device is a new remembered-device secret to set as the 2FA device
 	// cookie until DeviceExpires ("" for none).
@@ -318,11 +323,14 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 	}
 	needTwoFA := false
 	if good {
+		s.rehash(ctx, user, a.Password)
 		if needTwoFA, err = s.needsTwoFA(ctx, user.ID, p.TwoFA, a.DeviceToken, now); err != nil {
 			return Result{}, err
 		}
 	}
-	if good && !needTwoFA {
+	// A temporary password is changed first; 2FA, when due, comes after.
+	needChange := good && user.PasswordTemporary
+	if good && !needTwoFA && !needChange {
 		// Nothing to clear or refuse without a failure record: skip the write.
 		has, err := s.store.HasLockout(ctx, a.Tenant, a.Email)
 		if err != nil {
@@ -339,10 +347,11 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 			switch {
 			case l.Locked(now):
 				outcome = ErrSuspended
-			case good && !needTwoFA:
+			case good && !needTwoFA && !needChange:
 				l.Succeed()
 			case good:
-				// The count stands until the whole login, 2FA included, succeeds.
+				// The count stands until the whole login, its pending tasks
+				// included, succeeds.
 			default:
 				outcome, suspended = s.fail(l, now, p.Login, known)
 			}
@@ -353,6 +362,9 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 	}
 	if outcome != nil {
 		return Result{}, s.refuse(ctx, a.Tenant, user, known, suspended, now, outcome, p)
+	}
+	if needChange {
+		return s.startPasswordChange(ctx, user, p, now)
 	}
 	if needTwoFA {
 		return s.startTwoFA(ctx, user, p, now)

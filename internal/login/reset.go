@@ -237,8 +237,8 @@ type ResetAttempt struct {
 // completed reset ends the user's sessions and remembered devices, and
 // lifts a suspension: the code proved the mailbox.
 func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep, error) {
-	if n := len(a.NewPassword); n < MinPassword || n > MaxPassword {
-		return ResetStep{}, fault.New(fault.Invalid, "NewPassword must be %d to %d characters", MinPassword, MaxPassword)
+	if len(a.NewPassword) > MaxPassword {
+		return ResetStep{}, fault.New(fault.Invalid, "NewPassword must be at most %d bytes", MaxPassword)
 	}
 	now := s.now()
 	if err := s.throttleClient(ctx, a.ClientIP, now); err != nil {
@@ -275,11 +275,14 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 		}
 		return ResetStep{}, err
 	}
+	if err := s.checkNewPassword(ctx, u, p.Password, a.NewPassword); err != nil {
+		return ResetStep{}, err
+	}
 	hash, err := s.hasher.Hash(ctx, a.NewPassword)
 	if err != nil {
 		return ResetStep{}, err
 	}
-	if err := s.store.CompleteReset(ctx, u.ID, reset.CodeHash, hash, account,
+	if err := s.store.CompleteReset(ctx, u.ID, reset.CodeHash, hash, p.Password.HistoryCount, account,
 		func(l *auth.Lockout) error { l.Succeed(); return nil }); err != nil {
 		return ResetStep{}, err
 	}

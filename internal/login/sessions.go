@@ -71,6 +71,9 @@ func (s *Service) Authenticate(ctx context.Context, tenant, cookie string) (auth
 func (s *Service) Status(ctx context.Context, tenant, cookie string) (Result, error) {
 	sess, p, err := s.Authenticate(ctx, tenant, cookie)
 	if err == ErrNoSession {
+		if sess, err := s.session(ctx, tenant, cookie); err == nil && sess.State == auth.StatePassword {
+			return s.passwordStatus(ctx, sess)
+		}
 		return s.pendingStatus(ctx, tenant, cookie)
 	}
 	if err != nil {

@@ -26,6 +26,7 @@ type Snapshot struct {
 	Login      LoginPolicy
 	Security   Security
 	Challenges []Challenge
+	Password   PasswordPolicy
 }
 
 // Check rates a business's settings against named requirements of OWASP
@@ -46,6 +47,30 @@ func Check(s Snapshot) []Finding {
 	default:
 		add("lockout", lockoutReq, Pass, "an account is suspended after %d failures within %d minutes, for %d minutes",
 			max, s.Login.AttemptsPeriod, s.Login.SuspensionMinutes)
+	}
+
+	const pwReq = "ASVS 4.0.3 V2.1.1, V2.1.7, V2.1.9; NIST SP 800-63B 5.1.1.2"
+	pw := s.Password
+	switch {
+	case !pw.KnownBadCheck:
+		add("password-known-bad", pwReq, Fail, "known-bad passwords are accepted: NIST asks that new passwords be compared with common and breached ones")
+	default:
+		add("password-known-bad", pwReq, Pass, "new passwords are compared with %d common and breached passwords and the account's own words", KnownBadPasswords())
+	}
+	switch {
+	case pw.MinimumLength < 8:
+		add("password-length", pwReq, Fail, "passwords may be %d characters: NIST asks at least 8, ASVS 12", pw.MinimumLength)
+	case pw.MinimumLength < 12:
+		add("password-length", pwReq, Warn, "passwords may be %d characters: ASVS asks at least 12 (8 only with other controls)", pw.MinimumLength)
+	case pw.MaximumLength < 64:
+		add("password-length", pwReq, Warn, "passwords may be at most %d characters: ASVS and NIST ask that at least 64 be allowed", pw.MaximumLength)
+	default:
+		add("password-length", pwReq, Pass, "passwords have %d to %d characters", pw.MinimumLength, pw.MaximumLength)
+	}
+	if pw.Composition() {
+		add("password-composition", pwReq, Warn, "composition rules (character classes, special characters, no spaces) are set: NIST says verifiers SHALL NOT impose them")
+	} else {
+		add("password-composition", pwReq, Pass, "no composition rules: every printable character and spaces are allowed")
 	}
 
 	const idleReq = "ASVS 4.0.3 V3.3.2; NIST SP 800-63B 7.2"

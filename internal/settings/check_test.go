@@ -6,7 +6,8 @@ import (
 
 func TestCheck(t *testing.T) {
 	base := func() Snapshot {
-		return Snapshot{TwoFA: DefaultTwoFA(), Login: DefaultLoginPolicy(), Security: DefaultSecurity(), Challenges: DefaultChallenges()}
+		return Snapshot{TwoFA: DefaultTwoFA(), Login: DefaultLoginPolicy(), Security: DefaultSecurity(), Challenges: DefaultChallenges(),
+			Password: DefaultPasswordPolicy()}
 	}
 	tests := []struct {
 		name   string
@@ -15,6 +16,14 @@ func TestCheck(t *testing.T) {
 		want   Status
 	}{
 		{"lockout off by default", func(*Snapshot) {}, "lockout", Fail},
+		{"default password policy: known-bad check", func(*Snapshot) {}, "password-known-bad", Pass},
+		{"known-bad check off", func(s *Snapshot) { s.Password.KnownBadCheck = false }, "password-known-bad", Fail},
+		{"default password length", func(*Snapshot) {}, "password-length", Pass},
+		{"passwords of 10", func(s *Snapshot) { s.Password.MinimumLength = 10 }, "password-length", Warn},
+		{"passwords of 6", func(s *Snapshot) { s.Password.MinimumLength = 6 }, "password-length", Fail},
+		{"at most 32", func(s *Snapshot) { s.Password.MaximumLength = 32 }, "password-length", Warn},
+		{"no composition rules", func(*Snapshot) {}, "password-composition", Pass},
+		{"a digit required", func(s *Snapshot) { s.Password.MinimumNumberCount = 1 }, "password-composition", Warn},
 		{"lockout at 10", func(s *Snapshot) { s.Login.MaxSequentialFailureAttemptsAllowed = 10 }, "lockout", Pass},
 		{"lockout past NIST's 100", func(s *Snapshot) { s.Login.MaxSequentialFailureAttemptsAllowed = 101 }, "lockout", Fail},
 		{"idle 30 minutes", func(*Snapshot) {}, "session-idle", Pass},

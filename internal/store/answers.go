@@ -153,7 +153,7 @@ func (s *Store) EndReset(ctx context.Context, userID string) (err error) {
 // code, and in the same transaction ends the reset, every session of the
 // user and every remembered 2FA device, and applies lift to the account's
 // failure record: the code proved the mailbox.
-func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byte, passwordHash string, account LockoutChange,
+func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byte, passwordHash string, history int, account LockoutChange,
 	lift func(*auth.Lockout) error) (err error) {
 	defer fault.Wrap(&err, "store.CompleteReset(%q)", userID)
 	defer s.auth.revokeUser(userID)
@@ -164,16 +164,10 @@ func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byt
 		if err := tx.notify(ctx, userKey(userID)); err != nil {
 			return err
 		}
-		for _, q := range []string{
-			`DELETE FROM password_resets WHERE user_id = ?`,
-			`DELETE FROM sessions WHERE user_id = ?`,
-			`DELETE FROM devices WHERE user_id = ?`,
-		} {
-			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
-				return err
-			}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID); err != nil {
+		if err := setPassword(ctx, tx, PasswordChange{UserID: userID, Hash: passwordHash, History: history}, s.now().UnixMilli()); err != nil {
 			return err
 		}
 		return updateLockout(ctx, tx, account, lift)

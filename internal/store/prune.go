@@ -58,8 +58,10 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 			return total, err
 		}
 	}
-	if err := exec(`DELETE FROM sessions WHERE state = ? AND issued_at <= ?`, auth.StatePending, millis(now.Add(-24*time.Hour))); err != nil {
-		return total, err
+	for _, state := range []string{auth.StatePending, auth.StatePassword} {
+		if err := exec(`DELETE FROM sessions WHERE state = ? AND issued_at <= ?`, state, millis(now.Add(-24*time.Hour))); err != nil {
+			return total, err
+		}
 	}
 	n, err := s.pruneBudgets(ctx, now)
 	if err != nil {

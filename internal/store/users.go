@@ -19,6 +19,9 @@ type User struct {
 	Email        string
 	Name         string
 	PasswordHash string
+	// PasswordTemporary: an administrator set the password; the next login
+	// must change it.
+	PasswordTemporary bool
 }
 
 // CreateUser adds a user to a tenant; the ID is assigned here.
@@ -43,18 +46,24 @@ func (s *Store) CreateUser(ctx context.Context, u User) (_ User, err error) {
 		if n > 0 {
 			return fault.New(fault.Conflict, "a user with email %q already exists", u.Email)
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, email, name, password_hash, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-			u.ID, u.TenantID, u.Email, u.Name, u.PasswordHash, millis(s.now()))
+		temp := 0
+		if u.PasswordTemporary {
+			temp = 1
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO users (id, tenant_id, email, name, password_hash, password_temporary, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			u.ID, u.TenantID, u.Email, u.Name, u.PasswordHash, temp, millis(s.now()))
 		return err
 	})
 	return u, err
 }
 
-const userColumns = `id, tenant_id, email, name, password_hash`
+const userColumns = `id, tenant_id, email, name, password_hash, password_temporary`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash)
+	var temp int
+	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash, &temp)
+	u.PasswordTemporary = temp != 0
 	return u, err
 }
 
@@ -193,29 +202,6 @@ func (s *Store) RevokeRole(ctx context.Context, userID, business string) (err er
 	return s.inTx(ctx, func(tx *txn) error {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM roles WHERE user_id = ? AND business_id = ?`, userID, business); err != nil {
 			return err
-		}
-		return changedAuth(ctx, tx, userID)
-	})
-}
-
-// SetPassword sets a user's password hash and, in the same transaction,
-// ends the user's sessions and forgets their remembered 2FA devices: a
-// credential change leaves nothing that the old one opened.
-func (s *Store) SetPassword(ctx context.Context, userID, passwordHash string) (err error) {
-	defer fault.Wrap(&err, "store.SetPassword(%q)", userID)
-	defer s.auth.revokeUser(userID)
-	return s.inTx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `UPDATE users SET password_hash = ? WHERE id = ?`, passwordHash, userID)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fault.New(fault.NotFound, "user %q not found", userID)
-		}
-		for _, q := range []string{`DELETE FROM sessions WHERE user_id = ?`, `DELETE FROM devices WHERE user_id = ?`} {
-			if _, err := tx.ExecContext(ctx, q, userID); err != nil {
-				return err
-			}
 		}
 		return changedAuth(ctx, tx, userID)
 	})
