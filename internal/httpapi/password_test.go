@@ -37,12 +37,12 @@ func TestPasswordPolicyObject(t *testing.T) {
 	}
 	before := string(e.get(admin, "passwordpolicy"))
 	for _, bad := range []string{
-		`{"MinimumLength":200}`,                  // over MaximumLength
-		`{"MinimumLength":0}`,                    // no password is that short
-		`{"MaximumLength":5000}`,                 // over what a login takes
-		`{"HistoryCount":-1}`,                    // negative
-		`{"minimumlength":12}`,                   // not the field's name
-		`{"MinimumLength":"12 "}`,                // not a number
+		`{"MinimumLength":200}`,   // over MaximumLength
+		`{"MinimumLength":0}`,     // no password is that short
+		`{"MaximumLength":5000}`,  // over what a login takes
+		`{"HistoryCount":-1}`,     // negative
+		`{"minimumlength":12}`,    // not the field's name
+		`{"MinimumLength":"12 "}`, // not a number
 		`{"MinimumSpecialCharacterCount":1,"AllowedSpecialCharacters":{"AllowedSpecialCharacter":[]}}`,
 	} {
 		if r := e.do(call{method: "PUT", path: passwordPath, as: admin, body: bad}); r.status != 400 {
