@@ -28,7 +28,8 @@ const (
 // send time: PostgreSQL delivers notifications in commit order, so every
 // change committed before the heartbeat was sent arrived before it.
 type heartbeats struct {
-	id   string // this instance's, so it ignores the others' heartbeats
+	id   string        // this instance's, so it ignores the others' heartbeats
+	now  chan struct{} // asks for a heartbeat at once (a new listener wants its first proof)
 	seq  atomic.Uint64
 	sent [64]atomic.Int64 // feed offset of each sequence number's send, by seq % 64
 }
@@ -59,6 +60,10 @@ func (s *Store) listen(ctx context.Context, ready chan<- error) {
 			after := s.beats.seq.Load()
 			s.cache.setOn(true)
 			s.auth.flush()
+			select {
+			case s.beats.now <- struct{}{}:
+			default:
+			}
 			backoff = 100 * time.Millisecond
 			err = s.receive(ctx, conn, after)
 		}
@@ -158,6 +163,7 @@ func (s *Store) heartbeat(ctx context.Context, db *sql.DB) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-s.beats.now:
 		}
 		seq := s.beats.seq.Add(1)
 		s.beats.sent[seq%uint64(len(s.beats.sent))].Store(s.feed.now())

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 )
@@ -44,6 +45,7 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	id := make([]byte, 8)
 	rand.Read(id)
 	s.beats.id = hex.EncodeToString(id)
+	s.beats.now = make(chan struct{}, 1)
 	ctx, s.stopListen = context.WithCancel(context.Background())
 	s.listening = make(chan struct{})
 	ready := make(chan error, 1)
@@ -58,6 +60,12 @@ func OpenPostgres(ctx context.Context, dsn string, opts ...Option) (*Store, erro
 	if err := <-ready; err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: listen for settings changes: %w", err)
+	}
+	// Serve once the feed is proven live (one round trip), so that a new
+	// instance is ready from its first request; past the bound it starts
+	// anyway, with its caches off, and /readyz says why.
+	for deadline := time.Now().Add(connectTimeout); !s.feed.live() && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
 	}
 	return s, nil
 }
