@@ -1,6 +1,8 @@
 package auth
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/settings"
@@ -57,7 +59,18 @@ type Session struct {
 	IssuedAt   time.Time
 	LastSeenAt time.Time
 	Code       Code // set while State is StatePending
+	// What the owner sees of the session: where and how it logged in.
+	ClientAddr string
+	UserAgent  string
+	Method     string // MethodPassword, MethodTwoFA, MethodDevice
 }
+
+// How a session was authenticated.
+const (
+	MethodPassword = "password"
+	MethodTwoFA    = "password+2fa"
+	MethodDevice   = "password+remembered device"
+)
 
 // ExpiresAt is when the session ends under policy p: ActiveSessionTimeout
 // after it was issued or InactiveSessionTimeout after it was last used,
@@ -77,3 +90,10 @@ func (s Session) Expired(now time.Time, p settings.LoginPolicy) bool {
 }
 
 func minutes(n int) time.Duration { return time.Duration(n) * time.Minute }
+
+// SessionID names a session to its owner without its token: derived from
+// the token's hash, it cannot be used to authenticate.
+func SessionID(tokenHash []byte) string {
+	sum := sha256.Sum256(append([]byte("bizsec session id\x00"), tokenHash...))
+	return hex.EncodeToString(sum[:16])
+}

@@ -27,7 +27,7 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, req *request) 
 	q := r.URL.Query()
 	kind := q.Get("setting")
 	switch kind {
-	case "", store.TwoFAKind.Name, store.LoginPolicyKind.Name, store.SecurityKind.Name, store.ChallengesKind.Name, store.PasswordPolicyKind.Name, store.AccountKind:
+	case "", store.TwoFAKind.Name, store.LoginPolicyKind.Name, store.SecurityKind.Name, store.ChallengesKind.Name, store.PasswordPolicyKind.Name, store.SessionPolicyKind.Name, store.AccountKind:
 	default:
 		return fault.New(fault.Invalid, "setting must be twofasettings, loginpolicy, securitysettings, challenges or account")
 	}

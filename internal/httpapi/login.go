@@ -67,13 +67,13 @@ func (s *Server) loginHandler(w http.ResponseWriter, r *http.Request, q *request
 		return err
 	}
 	a := login.Attempt{Tenant: tenant, Email: in.Email, Password: in.Password, CaptchaResponse: in.CaptchaResponse,
-		ClientIP: s.clientIP(r)}
+		ClientIP: s.clientIP(r), UserAgent: r.UserAgent()}
 	if p, err := s.login.Policy(r.Context(), tenant); err == nil {
 		if c, err := r.Cookie(p.TwoFA.DeviceCookie()); err == nil {
 			a.DeviceToken = c.Value
 		}
 	}
-	res, err := s.login.Login(r.Context(), a)
+	res, err := s.login.Login(s.withClient(r, auth.MethodPassword), a)
 	if err != nil {
 		return err
 	}

@@ -142,7 +142,7 @@ func (s *Server) putPassword(w http.ResponseWriter, r *http.Request, q *request)
 	case err != login.ErrNoSession:
 		return err
 	}
-	res, err := s.login.ChangePassword(ctx, login.PasswordChange{Tenant: tenant, Cookie: cookie, UserID: u.ID,
+	res, err := s.login.ChangePassword(s.withClient(r, auth.MethodPassword), login.PasswordChange{Tenant: tenant, Cookie: cookie, UserID: u.ID,
 		Old: in.OldPassword, New: in.NewPassword, ClientIP: s.clientIP(r)})
 	if err != nil {
 		return err

@@ -180,6 +180,16 @@ func (s *Server) Handler() http.Handler {
 	// The user (a live session, or a login waiting on change.password), or
 	// a Site Admin of the tenant: the handler tells which.
 	s.route(mux, "PUT /api/users/{UserID}/password", auth.Public, settingsTypes, s.putPassword)
+	// Accounts (bizsec's own): a user's sessions, for the user or a Site
+	// Admin; the tenant's users, their email, disabling.
+	s.route(mux, "GET /api/users/{UserID}/sessions", auth.Self, jsonTypes, s.getSessions)
+	s.route(mux, "DELETE /api/users/{UserID}/sessions", auth.Self, jsonTypes, s.deleteSessions)
+	s.route(mux, "DELETE /api/users/{UserID}/sessions/{SessionID}", auth.Self, jsonTypes, s.deleteSession)
+	s.route(mux, "PUT /api/users/{UserID}", auth.Self, jsonTypes, s.putUser)
+	s.route(mux, "POST /api/users/{UserID}/email/confirm", auth.Self, jsonTypes, s.confirmEmail)
+	s.route(mux, "GET "+biz+"/users", auth.Read, jsonTypes, s.getUsers)
+	s.route(mux, "POST "+biz+"/users/{UserID}/disable", auth.Admin, jsonTypes, s.disableUser(true))
+	s.route(mux, "POST "+biz+"/users/{UserID}/enable", auth.Admin, jsonTypes, s.disableUser(false))
 	s.notAllowed(mux, "/api/users/{UserID}/challenges", "GET, HEAD, PUT")
 	// The login service: its tenant comes from the Host header, and each
 	// operation checks the cookie it needs itself (exempt from CSRF).

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/login"
 )
 
@@ -44,7 +45,7 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, q *request)
 	if err != nil {
 		return err
 	}
-	res, err := s.login.CompleteTwoFA(r.Context(), tenant, s.authCookie(r, tenant), code, s.clientIP(r))
+	res, err := s.login.CompleteTwoFA(s.withClient(r, auth.MethodTwoFA), tenant, s.authCookie(r, tenant), code, s.clientIP(r))
 	if err != nil {
 		return err
 	}

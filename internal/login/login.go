@@ -257,6 +257,7 @@ type Attempt struct {
 	Password        string
 	CaptchaResponse string
 	ClientIP        string // the client's address, for throttling and CAPTCHA
+	UserAgent       string // the client's, shown with the session
 	DeviceToken     string // the 2FA device cookie's value, "" if none
 }
 
@@ -321,12 +322,21 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 	if !good {
 		try.Wrong()
 	}
+	if good && user.Disabled {
+		s.metrics.Login("bad_credentials")
+		s.log.WarnContext(ctx, "login refused: the user is disabled", "event.action", "login", "event.outcome", "failure",
+			"tenant", a.Tenant, "user.id", user.ID, "client.address", a.ClientIP)
+		return Result{}, s.mask(ErrDisabled, p.Security)
+	}
 	needTwoFA := false
 	if good {
 		s.rehash(ctx, user, a.Password)
 		if needTwoFA, err = s.needsTwoFA(ctx, user.ID, p.TwoFA, a.DeviceToken, now); err != nil {
 			return Result{}, err
 		}
+	}
+	if good && !needTwoFA && p.TwoFA.TwoFAEnabled && a.DeviceToken != "" {
+		ctx = store.WithClient(ctx, store.ClientInfo{Addr: a.ClientIP, UserAgent: a.UserAgent, Method: auth.MethodDevice})
 	}
 	// A temporary password is changed first; 2FA, when due, comes after.
 	needChange := good && user.PasswordTemporary
@@ -420,7 +430,7 @@ func (s *Service) mask(err error, sec settings.Security) error {
 		return err
 	}
 	switch err {
-	case ErrUnknownEmail, ErrWrongPassword, ErrSuspended:
+	case ErrUnknownEmail, ErrWrongPassword, ErrSuspended, ErrDisabled:
 		return ErrBadLogin
 	}
 	return err

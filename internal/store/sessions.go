@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
@@ -14,7 +16,7 @@ import (
 // sessions end in the same transaction (ConcurrentLogin disabled).
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) (err error) {
 	defer fault.Wrap(&err, "store.CreateSession(%q)", sess.UserID)
-	err = s.inTx(ctx, func(tx *txn) error { return insertSession(ctx, tx, sess, exclusive) })
+	err = s.inTx(ctx, func(tx *txn) error { return s.insertSession(ctx, tx, sess, exclusive) })
 	if err == nil && exclusive {
 		s.auth.revokeUser(sess.UserID)
 	}
@@ -33,7 +35,7 @@ func (s *Store) StartTwoFA(ctx context.Context, pending auth.Session) (err error
 		if err := tx.notify(ctx, userKey(pending.UserID)); err != nil {
 			return err
 		}
-		return insertSession(ctx, tx, pending, false)
+		return s.insertSession(ctx, tx, pending, false)
 	})
 	if err == nil {
 		s.auth.revokeUser(pending.UserID)
@@ -45,7 +47,33 @@ func (s *Store) StartTwoFA(ctx context.Context, pending auth.Session) (err error
 func sessionKey(hash []byte) string { return fmt.Sprintf("session:%x", hash) }
 func userKey(userID string) string  { return "user:" + userID }
 
-func insertSession(ctx context.Context, tx *txn, sess auth.Session, exclusive bool) error {
+// insertSession stores a session with where and how it logged in (from
+// the session, else the request's ClientInfo); a live one is held to the
+// tenant's session limit and dates the user's last login.
+func (s *Store) insertSession(ctx context.Context, tx *txn, sess auth.Session, exclusive bool) error {
+	c := clientOf(ctx)
+	if sess.ClientAddr == "" {
+		sess.ClientAddr = c.Addr
+	}
+	if sess.UserAgent == "" {
+		sess.UserAgent = c.UserAgent
+	}
+	if sess.Method == "" {
+		sess.Method = c.Method
+	}
+	if sess.Method == "" {
+		sess.Method = auth.MethodPassword
+	}
+	if sess.State == auth.StateActive {
+		if !exclusive {
+			if err := s.limitSessions(ctx, tx, sess); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_login_at = ? WHERE id = ?`, millis(sess.IssuedAt), sess.UserID); err != nil {
+			return err
+		}
+	}
 	if exclusive {
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, sess.UserID); err != nil {
 			return err
@@ -55,10 +83,35 @@ func insertSession(ctx context.Context, tx *txn, sess auth.Session, exclusive bo
 		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO sessions (token_hash, csrf_hash, user_id, tenant_id, state, issued_at,
-		last_seen_at, code_hash, code_issued_at, code_attempts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		last_seen_at, code_hash, code_issued_at, code_attempts, client_addr, user_agent, method) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		sess.TokenHash, sess.CSRFHash, sess.UserID, sess.TenantID, sess.State, millis(sess.IssuedAt),
-		millis(sess.LastSeenAt), sess.Code.Hash, millis(sess.Code.IssuedAt), sess.Code.Attempts)
+		millis(sess.LastSeenAt), sess.Code.Hash, millis(sess.Code.IssuedAt), sess.Code.Attempts,
+		clipText(sess.ClientAddr, 64), clipText(sess.UserAgent, 256), sess.Method)
 	return err
+}
+
+// clipText bounds what a client chose (its User-Agent) to n bytes of valid UTF-8.
+func clipText(s string, n int) string {
+	s = strings.ToValidUTF8(s, "")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+const sessionColumns = `token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at,
+	code_hash, code_issued_at, code_attempts, client_addr, user_agent, method`
+
+func scanSession(row interface{ Scan(...any) error }) (auth.Session, error) {
+	var sess auth.Session
+	var issued, seen, codeIssued int64
+	err := row.Scan(&sess.TokenHash, &sess.CSRFHash, &sess.UserID, &sess.TenantID, &sess.State, &issued, &seen,
+		&sess.Code.Hash, &codeIssued, &sess.Code.Attempts, &sess.ClientAddr, &sess.UserAgent, &sess.Method)
+	sess.IssuedAt, sess.LastSeenAt, sess.Code.IssuedAt = fromMillis(issued), fromMillis(seen), fromMillis(codeIssued)
+	return sess, err
 }
 
 type queryer interface {
@@ -66,13 +119,7 @@ type queryer interface {
 }
 
 func readSession(ctx context.Context, q queryer, tokenHash []byte) (auth.Session, error) {
-	var sess auth.Session
-	var issued, seen, codeIssued int64
-	err := q.QueryRowContext(ctx, `SELECT token_hash, csrf_hash, user_id, tenant_id, state, issued_at, last_seen_at,
-		code_hash, code_issued_at, code_attempts FROM sessions WHERE token_hash = ?`, tokenHash).Scan(
-		&sess.TokenHash, &sess.CSRFHash, &sess.UserID, &sess.TenantID, &sess.State, &issued, &seen,
-		&sess.Code.Hash, &codeIssued, &sess.Code.Attempts)
-	sess.IssuedAt, sess.LastSeenAt, sess.Code.IssuedAt = fromMillis(issued), fromMillis(seen), fromMillis(codeIssued)
+	sess, err := scanSession(q.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = ?`, tokenHash))
 	return sess, notFoundIf(err, "session not found")
 }
 
@@ -141,7 +188,7 @@ func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Ses
 		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_twofa_at = ? WHERE id = ?`, millis(next.IssuedAt), next.UserID); err != nil {
 			return err
 		}
-		return insertSession(ctx, tx, next, exclusive)
+		return s.insertSession(ctx, tx, next, exclusive)
 	})
 	if err == nil {
 		s.auth.revokeSession(oldHash)
@@ -198,17 +245,25 @@ func (s *Store) TouchSession(tokenHash []byte, now time.Time) {
 func (s *Store) ReplaceSession(ctx context.Context, oldHash []byte, sess auth.Session) (err error) {
 	defer fault.Wrap(&err, "store.ReplaceSession(%q)", sess.UserID)
 	err = s.inTx(ctx, func(tx *txn) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash)
+		old, err := readSession(ctx, tx, oldHash)
+		if fault.CodeOf(err) == fault.NotFound {
+			return fault.New(fault.Unauthorized, "the session has ended")
+		}
 		if err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return fault.New(fault.Unauthorized, "the session has ended")
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash); err != nil {
+			return err
 		}
 		if err := tx.notify(ctx, sessionKey(oldHash)); err != nil {
 			return err
 		}
-		return insertSession(ctx, tx, sess, false)
+		// A renewal is the same login: where and how it came stay, and it
+		// takes the place it had under the session limit.
+		if sess.Method == "" {
+			sess.ClientAddr, sess.UserAgent, sess.Method = old.ClientAddr, old.UserAgent, old.Method
+		}
+		return s.insertSession(ctx, tx, sess, false)
 	})
 	s.auth.revokeSession(oldHash)
 	return err

@@ -22,6 +22,8 @@ type User struct {
 	// PasswordTemporary: an administrator set the password; the next login
 	// must change it.
 	PasswordTemporary bool
+	// Disabled: a Site Admin disabled the user, who cannot log in.
+	Disabled bool
 }
 
 // CreateUser adds a user to a tenant; the ID is assigned here.
@@ -57,13 +59,13 @@ func (s *Store) CreateUser(ctx context.Context, u User) (_ User, err error) {
 	return u, err
 }
 
-const userColumns = `id, tenant_id, email, name, password_hash, password_temporary`
+const userColumns = `id, tenant_id, email, name, password_hash, password_temporary, disabled`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	var temp int
-	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash, &temp)
-	u.PasswordTemporary = temp != 0
+	var temp, disabled int
+	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.PasswordHash, &temp, &disabled)
+	u.PasswordTemporary, u.Disabled = temp != 0, disabled != 0
 	return u, err
 }
 
