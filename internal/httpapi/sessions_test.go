@@ -12,7 +12,7 @@ import (
 type sessionsAnswer struct {
 	Session []struct {
 		SessionID, Created, LastUsed, ClientAddress, UserAgent, Method string
-		Current                                                       bool
+		Current                                                        bool
 	}
 }
 
@@ -113,7 +113,9 @@ func TestSessionEndAcrossInstances(t *testing.T) {
 	b := e.instance()
 	dev := e.users["dev@acme.example"]
 	gone, kept := e.login("dev@acme.example"), e.login("dev@acme.example")
-	on := func(as *session) int { return e.do(call{method: "GET", path: "/api/login/status", as: as, via: b}).status }
+	on := func(as *session) int {
+		return e.do(call{method: "GET", path: "/api/login/status", as: as, via: b}).status
+	}
 	if on(gone) != 200 || on(kept) != 200 {
 		t.Fatal("B does not serve the sessions")
 	}

@@ -5,8 +5,8 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
 )
 
