@@ -74,7 +74,7 @@ func TestOpenAPI(t *testing.T) {
 	biz := "/api/businesses/" + business + "/"
 	admin := e.login("admin@acme.example")
 	adminID := e.users["admin@acme.example"]
-	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges", "passwordpolicy"} {
+	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges", "passwordpolicy", "sessionpolicy"} {
 		check(call{method: "GET", path: biz + res, as: admin})
 	}
 	check(call{method: "PUT", path: biz + "twofasettings", as: admin, body: sample(t, "twofa-put.request.json")})
@@ -83,6 +83,16 @@ func TestOpenAPI(t *testing.T) {
 	check(call{method: "PUT", path: biz + "challenges", as: admin, body: sample(t, "challenges-put.request.json")})
 	check(call{method: "PUT", path: biz + "passwordpolicy", as: admin, body: `{"MinimumLength":"14","HistoryCount":2}`})
 	check(call{method: "PUT", path: biz + "passwordpolicy", as: admin, body: `{"MinimumLength":0}`})
+	check(call{method: "PUT", path: biz + "sessionpolicy", as: admin, body: `{"MaximumSessions":"50"}`})
+	devID := e.users["dev@acme.example"]
+	check(call{method: "GET", path: biz + "users?q=acme&limit=2", as: admin})
+	check(call{method: "POST", path: biz + "users/" + devID + "/disable", as: admin})
+	check(call{method: "POST", path: biz + "users/" + devID + "/enable", as: admin})
+	check(call{method: "GET", path: "/api/users/" + adminID + "/sessions", as: admin})
+	check(call{method: "DELETE", path: "/api/users/" + devID + "/sessions", as: admin})
+	check(call{method: "DELETE", path: "/api/users/" + devID + "/sessions/00000000000000000000000000000000", as: admin})
+	check(call{method: "PUT", path: "/api/users/" + devID, as: admin, body: `{"Email":"dev@acme.example"}`})
+	check(call{method: "POST", path: "/api/users/" + adminID + "/email/confirm", as: admin, body: `{"Code":"123456"}`})
 	check(call{method: "GET", path: biz + "challenges?IncludeInactive=true"})
 	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: `{"AttemptsPeriod":"-1"}`})
 	check(call{method: "PUT", path: biz + "loginpolicy", as: admin, body: `{"AttemptsPeriod":"3"}`, header: map[string]string{"If-Match": `"0"`}})
