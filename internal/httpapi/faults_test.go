@@ -45,7 +45,13 @@ type faulty struct {
 	app   string
 }
 
+// faultyInstance starts B with a short -db-timeout, for the fault tests, or
+// the harness's (generous under -race) when exact counts matter more.
 func (e *env) faultyInstance(limits login.Limits, trusted ...netip.Prefix) *faulty {
+	return e.faultyInstanceWith(faultDBTimeout, limits, trusted...)
+}
+
+func (e *env) faultyInstanceWith(dbTimeout time.Duration, limits login.Limits, trusted ...netip.Prefix) *faulty {
 	e.t.Helper()
 	u, err := url.Parse(e.database)
 	if err != nil {
@@ -61,7 +67,7 @@ func (e *env) faultyInstance(limits login.Limits, trusted ...netip.Prefix) *faul
 	}
 	f.st.SetSecretBox(e.box)
 	api := httpapi.New(httpapi.Config{Store: f.st, Hasher: e.hasher, Now: e.clock.Now, Box: e.box, TrustedProxies: trusted,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: limits, OpsOnPublic: true, DBTimeout: faultDBTimeout})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: limits, OpsOnPublic: true, DBTimeout: dbTimeout})
 	f.srv = serve(api.Handler(), 0)
 	e.t.Cleanup(func() { f.relay.Blackhole(false); f.srv.Close(); f.st.Close() })
 	// Until its feed is proven live B caches nothing, and a fault would
@@ -255,7 +261,7 @@ func TestBudgetsAcrossInstances(t *testing.T) {
 		Mail: unlimited.Mail, MaxKeys: 1000}
 	proxy := netip.MustParsePrefix("127.0.0.0/8")
 	e := twoInstancesLimited(t, limits, proxy)
-	b := e.faultyInstance(limits, proxy)
+	b := e.faultyInstanceWith(e.dbTimeout, limits, proxy)
 	e.setPolicy(`{"MaxSequentialFailureAttemptsAllowed":"0"}`) // no suspension: the budgets alone
 	type outcome map[int]int
 	// run sends n logins from one client, half to each instance, at once
@@ -311,7 +317,7 @@ func TestBudgetsAcrossInstances(t *testing.T) {
 func TestUnlockLiftsThrottleEverywhere(t *testing.T) {
 	limits := login.Limits{Client: unlimited.Client, AccountFailures: throttle.Rate{N: 3, Per: time.Hour}, Mail: unlimited.Mail, MaxKeys: 1000}
 	e := twoInstancesLimited(t, limits)
-	b := e.faultyInstance(limits)
+	b := e.faultyInstanceWith(e.dbTimeout, limits)
 	e.setPolicy(`{"MaxSequentialFailureAttemptsAllowed":"3","SuspensionMinutes":"60"}`)
 	wrong := call{method: "POST", path: "/api/login", body: `{"email":"dev@acme.example","password":"nope"}`}
 	for range 4 {

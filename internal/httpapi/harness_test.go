@@ -181,7 +181,7 @@ func (e *env) instance() *httptest.Server {
 	}
 	st.SetSecretBox(e.box)
 	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Box: e.box,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: e.limits})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: e.limits, DBTimeout: e.dbTimeout})
 	srv := httptest.NewServer(api.Handler())
 	e.t.Cleanup(func() { srv.Close(); st.Close() })
 	return srv

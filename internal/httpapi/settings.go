@@ -126,8 +126,9 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 		if err != nil {
 			return err
 		}
-		s.log.InfoContext(r.Context(), "settings changed", "business", q.business.ID, "setting", op.kind.Name,
-			"version", version, "user", q.session.UserID)
+		s.log.InfoContext(r.Context(), "settings changed", "event.action", "settings-change", "event.outcome", "success",
+			"tenant", q.business.TenantID, "business", q.business.ID, "setting", op.kind.Name, "version", version,
+			"user.id", q.session.UserID, "client.address", s.clientIP(r))
 		w.Header().Set("ETag", etag(version))
 		if op.putOut != nil {
 			writeBody(w, http.StatusOK, q.mediaType, op.putOut(v, &in))

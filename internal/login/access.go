@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"log/slog"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
@@ -51,7 +52,7 @@ func (s *Service) Suspensions(ctx context.Context, tenant string) ([]store.Suspe
 
 // Unlock lifts a user's suspension and clears its failure count; actor
 // (a user ID, or "cli") is recorded in the audit history.
-func (s *Service) Unlock(ctx context.Context, tenant, userID, actor string) error {
+func (s *Service) Unlock(ctx context.Context, tenant, userID, by string) error {
 	u, err := s.store.UserByID(ctx, userID)
 	if err != nil {
 		return err
@@ -60,7 +61,7 @@ func (s *Service) Unlock(ctx context.Context, tenant, userID, actor string) erro
 		return fault.New(fault.NotFound, "user %q not found", userID)
 	}
 	was := false
-	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Actor: actor, Now: s.now()},
+	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Actor: by, Now: s.now()},
 		func(l *auth.Lockout) error {
 			if was = l.Locked(s.now()); was {
 				*l = auth.Lockout{}
@@ -74,6 +75,7 @@ func (s *Service) Unlock(ctx context.Context, tenant, userID, actor string) erro
 		return fault.New(fault.NotFound, "user %q is not suspended", userID)
 	}
 	s.resetFailures(ctx, tenant, u.Email)
-	s.log.InfoContext(ctx, "account unlocked", "tenant", tenant, "user", u.ID, "by", actor)
+	s.event(ctx, slog.LevelInfo, "account unlocked", "account-unlock", "success", actor{tenant: tenant, userID: u.ID, email: u.Email},
+		slog.String("by", by))
 	return nil
 }

@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"crypto/subtle"
+	"log/slog"
 	"net/mail"
 	"time"
 
@@ -54,7 +55,8 @@ func (s *Service) EndSession(ctx context.Context, caller auth.Session, u store.U
 	if _, err := s.store.EndSessions(ctx, u.TenantID, u.ID, sessionID, nil, caller.UserID); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "session ended", "event.action", "session-end", "tenant", u.TenantID, "user.id", u.ID, "by", caller.UserID)
+	s.event(ctx, slog.LevelInfo, "session ended", "session-end", "success", actor{u.TenantID, u.ID, u.Email, clientOf(ctx)},
+		slog.String("by", caller.UserID))
 	return nil
 }
 
@@ -67,7 +69,8 @@ func (s *Service) EndSessions(ctx context.Context, caller auth.Session, u store.
 	}
 	n, err := s.store.EndSessions(ctx, u.TenantID, u.ID, "", keep, caller.UserID)
 	if err == nil {
-		s.log.InfoContext(ctx, "sessions ended", "event.action", "session-end", "tenant", u.TenantID, "user.id", u.ID, "by", caller.UserID, "count", n)
+		s.event(ctx, slog.LevelInfo, "sessions ended", "session-end", "success", actor{u.TenantID, u.ID, u.Email, clientOf(ctx)},
+			slog.String("by", caller.UserID), slog.Int("count", n))
 	}
 	return n, err
 }
@@ -89,7 +92,8 @@ func (s *Service) SetDisabled(ctx context.Context, caller auth.Session, u store.
 	if err := s.store.SetDisabled(ctx, u.ID, disabled, caller.UserID); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "user disabled", "event.action", "user-disable", "tenant", u.TenantID, "user.id", u.ID, "disabled", disabled, "by", caller.UserID)
+	s.event(ctx, slog.LevelInfo, "user disabled", "user-disable", "success", actor{u.TenantID, u.ID, u.Email, clientOf(ctx)},
+		slog.Bool("disabled", disabled), slog.String("by", caller.UserID))
 	return nil
 }
 
@@ -124,7 +128,8 @@ func (s *Service) ChangeEmail(ctx context.Context, caller auth.Session, u store.
 			return false, err
 		}
 		s.tellOldAddress(ctx, u, old, newEmail)
-		s.log.InfoContext(ctx, "email changed", "event.action", "email-change", "tenant", u.TenantID, "user.id", u.ID, "by", caller.UserID)
+		s.event(ctx, slog.LevelInfo, "email changed", "email-change", "success", actor{u.TenantID, u.ID, newEmail, clientOf(ctx)},
+			slog.String("by", caller.UserID))
 		return false, nil
 	}
 	if !settings.Feature(p.Security.UserModifyEmail) {
@@ -180,7 +185,8 @@ func (s *Service) ConfirmEmail(ctx context.Context, caller auth.Session, u store
 		return fault.New(fault.Unauthorized, "The confirmation code is incorrect or has expired.")
 	}
 	s.tellOldAddress(ctx, u, old, newEmail)
-	s.log.InfoContext(ctx, "email changed", "event.action", "email-change", "tenant", u.TenantID, "user.id", u.ID, "by", u.ID)
+	s.event(ctx, slog.LevelInfo, "email changed", "email-change", "success", actor{u.TenantID, u.ID, newEmail, clientIP},
+		slog.String("by", u.ID))
 	return nil
 }
 

@@ -3,8 +3,10 @@ package login
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/fault"
@@ -88,6 +90,9 @@ func (s *Service) take(ctx context.Context, now time.Time, what string, charges 
 		return err
 	}
 	if !ok {
+		budget, _, _ := strings.Cut(charges[0].Key, ":")
+		s.event(ctx, slog.LevelWarn, "throttled", "throttle", "failure", actor{client: clientOf(ctx)},
+			slog.String("throttle.budget", budget), slog.String("reason", "too many "+what), slog.Duration("retry_after", wait))
 		return throttled(wait, what)
 	}
 	return nil
@@ -180,7 +185,7 @@ func (s *Service) sendLater(ctx context.Context, u store.User, m mail.Message, w
 	case s.notices <- notice{u.ID, what, m}:
 	default:
 		s.background.Done()
-		s.log.ErrorContext(ctx, what+" not sent: the notice queue is full", "user", u.ID)
+		s.log.ErrorContext(ctx, what+" not sent: the notice queue is full", "user.id", u.ID)
 	}
 }
 
@@ -207,7 +212,7 @@ func (s *Service) sendNotice(n notice) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if err := s.mailer.Send(ctx, n.msg); err != nil {
-		s.log.ErrorContext(ctx, n.what+" not sent", "user", n.userID, "err", err)
+		s.log.ErrorContext(ctx, n.what+" not sent", "user.id", n.userID, "err", err)
 	}
 	s.background.Done()
 }

@@ -289,6 +289,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, fault.New(fault.Invalid, "email or password is too long")
 	}
 	now := s.now()
+	ctx = withClientAddr(ctx, a.ClientIP)
 	if err := s.throttleClient(ctx, a.ClientIP, now); err != nil {
 		s.metrics.Login("throttled")
 		return Result{}, err
@@ -324,8 +325,8 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 	}
 	if good && user.Disabled {
 		s.metrics.Login("bad_credentials")
-		s.log.WarnContext(ctx, "login refused: the user is disabled", "event.action", "login", "event.outcome", "failure",
-			"tenant", a.Tenant, "user.id", user.ID, "client.address", a.ClientIP)
+		s.event(ctx, slog.LevelWarn, "login refused", "login", "failure", actor{a.Tenant, user.ID, a.Email, a.ClientIP},
+			slog.String("reason", "the user is disabled"))
 		return Result{}, s.mask(ErrDisabled, p.Security)
 	}
 	needTwoFA := false
@@ -371,7 +372,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 		return Result{}, err
 	}
 	if outcome != nil {
-		return Result{}, s.refuse(ctx, a.Tenant, user, known, suspended, now, outcome, p)
+		return Result{}, s.refuse(ctx, a.Tenant, a.Email, user, known, suspended, now, outcome, p)
 	}
 	if needChange {
 		return s.startPasswordChange(ctx, user, p, now)
@@ -387,7 +388,7 @@ func (s *Service) loggedIn(ctx context.Context, user store.User, p Policy, now t
 	r, err := s.newSession(ctx, user, p, now)
 	if err == nil {
 		s.metrics.Login("success")
-		s.log.InfoContext(ctx, "login", "tenant", user.TenantID, "user", user.ID)
+		s.event(ctx, slog.LevelInfo, "login", "login", "success", actor{user.TenantID, user.ID, user.Email, clientOf(ctx)})
 	}
 	return r, err
 }
@@ -407,9 +408,12 @@ func (s *Service) fail(l *auth.Lockout, now time.Time, p settings.LoginPolicy, k
 
 // refuse finishes a failed factor: counts it, tells the owner of a newly
 // suspended account, and masks the answer when AllowUserEnum is disabled.
-func (s *Service) refuse(ctx context.Context, tenant string, u store.User, known, suspended bool, now time.Time, outcome error, p Policy) error {
+func (s *Service) refuse(ctx context.Context, tenant, email string, u store.User, known, suspended bool, now time.Time, outcome error, p Policy) error {
+	who := actor{tenant, u.ID, email, clientOf(ctx)}
 	if suspended {
 		s.metrics.Suspended()
+		s.event(ctx, slog.LevelWarn, "account suspended", "account-suspend", "success", who,
+			slog.Int("failures", p.Login.MaxSequentialFailureAttemptsAllowed), slog.Int("minutes", p.Login.SuspensionMinutes))
 		if known {
 			s.mailSuspension(ctx, u, now, p.Login)
 		}
@@ -419,7 +423,7 @@ func (s *Service) refuse(ctx context.Context, tenant string, u store.User, known
 		label = "suspended"
 	}
 	s.metrics.Login(label)
-	s.log.InfoContext(ctx, "login failed", "tenant", tenant, "reason", fault.MessageOf(outcome))
+	s.event(ctx, slog.LevelWarn, "login failed", "login", "failure", who, slog.String("reason", fault.MessageOf(outcome)))
 	return s.mask(outcome, p.Security)
 }
 
@@ -477,7 +481,7 @@ func (s *Service) checkCaptcha(ctx context.Context, response, clientIP string, s
 	}
 	ok, err := s.captcha.Verify(ctx, sec.CaptchaSiteSecret, response, clientIP)
 	if err != nil {
-		s.log.WarnContext(ctx, "captcha verification unavailable", "err", err)
+		s.event(ctx, slog.LevelError, "captcha verification unavailable", "captcha", "failure", actor{client: clientIP}, slog.String("reason", err.Error()))
 		return fault.New(fault.Unavailable, "the CAPTCHA could not be verified; try again later")
 	}
 	if !ok {

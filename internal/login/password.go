@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"log/slog"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -79,7 +80,8 @@ func (s *Service) SetPassword(ctx context.Context, u store.User, password string
 	if err := s.store.ChangePassword(ctx, store.PasswordChange{UserID: u.ID, Hash: hash, Temporary: temporary, History: p.HistoryCount}); err != nil {
 		return err
 	}
-	s.log.InfoContext(ctx, "password set", "event.action", "password-set", "tenant", u.TenantID, "user.id", u.ID, "temporary", temporary)
+	s.event(ctx, slog.LevelInfo, "password set", "password-set", "success", actor{u.TenantID, u.ID, u.Email, clientOf(ctx)},
+		slog.Bool("temporary", temporary))
 	return nil
 }
 
@@ -99,6 +101,7 @@ type PasswordChange struct {
 // Result is the next step (Result.Session zero for a live session's change).
 func (s *Service) ChangePassword(ctx context.Context, c PasswordChange) (Result, error) {
 	now := s.now()
+	ctx = withClientAddr(ctx, c.ClientIP)
 	if err := s.throttleClient(ctx, c.ClientIP, now); err != nil {
 		return Result{}, err
 	}
@@ -147,8 +150,7 @@ func (s *Service) ChangePassword(ctx context.Context, c PasswordChange) (Result,
 	if err := s.store.ChangePassword(ctx, change); err != nil {
 		return Result{}, err
 	}
-	s.log.InfoContext(ctx, "password changed", "event.action", "password-change", "event.outcome", "success",
-		"tenant", u.TenantID, "user.id", u.ID, "client.address", c.ClientIP)
+	s.event(ctx, slog.LevelInfo, "password changed", "password-change", "success", actor{u.TenantID, u.ID, u.Email, c.ClientIP})
 	if sess.State == auth.StateActive {
 		return Result{User: u}, nil
 	}
@@ -202,8 +204,11 @@ func (s *Service) checkOldPassword(ctx context.Context, u store.User, c Password
 		s.metrics.Suspended()
 		s.mailSuspension(ctx, u, now, p.Login)
 	}
-	s.log.WarnContext(ctx, "password change refused", "event.action", "password-change", "event.outcome", "failure",
-		"tenant", u.TenantID, "user.id", u.ID, "client.address", c.ClientIP, "reason", fault.MessageOf(outcome))
+	if suspended {
+		s.event(ctx, slog.LevelWarn, "account suspended", "account-suspend", "success", actor{u.TenantID, u.ID, u.Email, c.ClientIP})
+	}
+	s.event(ctx, slog.LevelWarn, "password change refused", "password-change", "failure", actor{u.TenantID, u.ID, u.Email, c.ClientIP},
+		slog.String("reason", fault.MessageOf(outcome)))
 	if outcome == ErrWrongPassword {
 		return fault.New(fault.Unauthorized, "The current password (OldPassword) is incorrect.")
 	}
@@ -218,8 +223,8 @@ func (s *Service) startPasswordChange(ctx context.Context, u store.User, p Polic
 	if err := s.store.CreateSession(ctx, sess, false); err != nil {
 		return Result{}, err
 	}
-	s.log.InfoContext(ctx, "login waits on a password change", "event.action", "login", "event.outcome", "pending",
-		"tenant", u.TenantID, "user.id", u.ID)
+	s.event(ctx, slog.LevelInfo, "login waits on a password change", "login", "pending", actor{u.TenantID, u.ID, u.Email, clientOf(ctx)},
+		slog.String("pending_task", TaskChangePassword))
 	return Result{User: u, Session: sess, Token: token, Expires: now.Add(changePasswordFor), Pending: true,
 		Task: TaskChangePassword, Policy: p}, nil
 }

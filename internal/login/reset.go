@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"time"
 
@@ -48,6 +49,7 @@ func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
 		return fault.New(fault.Invalid, "emailAddress is required")
 	}
 	now := s.now()
+	ctx = withClientAddr(ctx, q.ClientIP)
 	if err := s.throttleClient(ctx, q.ClientIP, now); err != nil {
 		return err
 	}
@@ -77,7 +79,7 @@ func (s *Service) SendResetCode(ctx context.Context, q ResetRequest) error {
 		return err
 	}
 	if err := s.mailResetCode(ctx, u, now); err != nil {
-		s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
+		s.log.ErrorContext(ctx, "reset code not sent", "user.id", u.ID, "err", err)
 		return errMailDown("the password reset code")
 	}
 	return nil
@@ -138,7 +140,7 @@ func (s *Service) sendQueuedReset(ctx context.Context) error {
 		return err
 	}
 	if err := s.mailResetCode(ctx, u, s.now()); err != nil {
-		s.log.ErrorContext(ctx, "reset code not sent", "user", u.ID, "err", err)
+		s.log.ErrorContext(ctx, "reset code not sent", "user.id", u.ID, "err", err)
 	}
 	return nil
 }
@@ -212,6 +214,7 @@ func (s *Service) ask(ctx context.Context, u store.User, reset store.Reset) (*se
 // ValidateResetCode checks a reset code and returns the question to answer.
 func (s *Service) ValidateResetCode(ctx context.Context, tenant, email, code, clientIP string) (ResetStep, error) {
 	now := s.now()
+	ctx = withClientAddr(ctx, clientIP)
 	if err := s.throttleClient(ctx, clientIP, now); err != nil {
 		return ResetStep{}, err
 	}
@@ -241,6 +244,7 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 		return ResetStep{}, fault.New(fault.Invalid, "NewPassword must be at most %d bytes", MaxPassword)
 	}
 	now := s.now()
+	ctx = withClientAddr(ctx, a.ClientIP)
 	if err := s.throttleClient(ctx, a.ClientIP, now); err != nil {
 		return ResetStep{}, err
 	}
@@ -287,7 +291,7 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 		return ResetStep{}, err
 	}
 	s.resetFailures(ctx, a.Tenant, u.Email)
-	s.log.InfoContext(ctx, "password reset", "user", u.ID)
+	s.event(ctx, slog.LevelInfo, "password reset", "password-reset", "success", actor{u.TenantID, u.ID, u.Email, a.ClientIP})
 	return ResetStep{User: u, Status: ResetValidAnswer}, nil
 }
 
@@ -306,7 +310,8 @@ func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Res
 		s.metrics.Suspended()
 		s.mailSuspension(ctx, u, now, p.Login)
 	}
-	s.log.InfoContext(ctx, "reset answer wrong", "user", u.ID, "void", void)
+	s.event(ctx, slog.LevelWarn, "reset answer wrong", "password-reset", "failure", actor{u.TenantID, u.ID, u.Email, clientOf(ctx)},
+		slog.Bool("void", void))
 	if void {
 		return ResetStep{}, fault.New(fault.Unauthorized, "the security question was answered wrongly too often; request a new password reset code")
 	}

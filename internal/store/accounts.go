@@ -27,6 +27,9 @@ func WithClient(ctx context.Context, c ClientInfo) context.Context {
 	return context.WithValue(ctx, clientKey{}, c)
 }
 
+// ClientOf is the client WithClient carried.
+func ClientOf(ctx context.Context) ClientInfo { return clientOf(ctx) }
+
 func clientOf(ctx context.Context) ClientInfo {
 	c, _ := ctx.Value(clientKey{}).(ClientInfo)
 	return c
