@@ -252,7 +252,8 @@ func TestMetricsFromTheStart(t *testing.T) {
 	e := newEnv(t)
 	m := string(e.do(call{method: "GET", path: "/metrics"}).body)
 	for _, want := range []string{`bizsec_build_info{goversion="go`, `bizsec_logins_total{outcome="captcha_refused"} 0`,
-		`bizsec_logins_total{outcome="throttled"} 0`, `bizsec_twofa_total{outcome="void"} 0`} {
+		`bizsec_logins_total{outcome="throttled"} 0`, `bizsec_twofa_total{outcome="void"} 0`,
+		"bizsec_change_feed_live 1", "bizsec_change_feed_lag_seconds 0."} {
 		if !strings.Contains(m, want) {
 			t.Errorf("no %s in /metrics", want)
 		}

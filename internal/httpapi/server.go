@@ -124,6 +124,9 @@ func New(cfg Config) *Server {
 	s.login = login.New(login.Config{Store: cfg.Store, Hasher: cfg.Hasher, Box: cfg.Box, Captcha: cfg.Captcha,
 		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits})
 	s.login.Start()
+	if s.store != nil {
+		s.registerFeedMetrics()
+	}
 	return s
 }
 
