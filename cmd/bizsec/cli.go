@@ -47,11 +47,14 @@ var commands = []command{
 	{"user create", "-tenant TENANT -email EMAIL [-role SiteAdmin|Auditor] [flags]", "add a user, optionally with a role"},
 	{"user list", "-tenant TENANT [-o json]", "list a tenant's users, their roles and suspensions"},
 	{"user role", "-tenant TENANT -email EMAIL -role SiteAdmin|Auditor|none", "grant SiteAdmin or Auditor in a business, or take the role away"},
-	{"user set-password", "-tenant TENANT -email EMAIL", "set a user's password (prompted, or the first line of standard input; ends their sessions)"},
+	{"user set-password", "-tenant TENANT -email EMAIL [-temporary]", "set a user's password under the tenant's password policy (prompted, or the first line of standard input; ends their sessions and forgets their devices; -temporary: changed at the next login)"},
 	{"user delete", "-tenant TENANT -email EMAIL", "delete a user and everything of theirs"},
 	{"user unlock", "-tenant TENANT -email EMAIL", "lift a user's suspension"},
-	{"settings get", "twofa|login|security|challenges --business ID [-file FILE]", "read a settings object over the API (JSON)"},
-	{"settings put", "twofa|login|security|challenges --business ID -file FILE", "change a settings object over the API"},
+	{"user sessions", "-tenant TENANT -email EMAIL [-end] [-o json]", "list a user's live sessions, or end them all"},
+	{"user disable", "-tenant TENANT -email EMAIL", "disable a user: their sessions end at once and they cannot log in"},
+	{"user enable", "-tenant TENANT -email EMAIL", "enable a disabled user"},
+	{"settings get", "twofa|login|security|challenges|password --business ID [-file FILE]", "read a settings object over the API (JSON)"},
+	{"settings put", "twofa|login|security|challenges|password --business ID -file FILE", "change a settings object over the API"},
 	{"check", "--business ID [-o json]", "rate a business's settings against OWASP ASVS and NIST SP 800-63B (exit 1 while a rule fails)"},
 	{"bench", "[flags]", "measure the server against the machine's limits"},
 	{"completion", "bash|zsh", "print a shell completion script: source <(bizsec completion bash)"},
@@ -293,6 +296,12 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 		return setPassword(ctx, rest, stdin, stdout)
 	case "delete":
 		return deleteUser(ctx, rest, stdout)
+	case "sessions":
+		return userSessions(ctx, rest, stdout)
+	case "disable":
+		return disableUser(true)(ctx, rest, stdout)
+	case "enable":
+		return disableUser(false)(ctx, rest, stdout)
 	default:
 		return usagef("unknown command bizsec user %s: want %s", sub, strings.Join(subcommands("user"), ", "))
 	}

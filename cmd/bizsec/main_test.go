@@ -265,3 +265,57 @@ func TestUserCommands(t *testing.T) {
 		t.Errorf("deleted user still listed:\n%s", out.String())
 	}
 }
+
+// TestUserAccountCommands: the CLI lists and ends a user's sessions and
+// disables and enables them, through the login service.
+func TestUserAccountCommands(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := run(ctx, []string{"tenant", "create", "-data", dir, "-id", "acme", "-admin-email", "a@acme.example"}, nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.OpenSQLite(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := st.UserByEmail(ctx, "acme", "a@acme.example")
+	now := time.Now()
+	for _, secret := range []string{"one", "two"} {
+		if err := st.CreateSession(store.WithClient(ctx, store.ClientInfo{Addr: "192.0.2.9", Method: "password"}), auth.Session{TokenHash: auth.HashSecret(secret),
+			CSRFHash: []byte("c"), UserID: u.ID, TenantID: "acme", State: auth.StateActive, IssuedAt: now, LastSeenAt: now}, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.Close()
+	user := []string{"-data", dir, "-tenant", "acme", "-email", "a@acme.example"}
+	out.Reset()
+	if err := run(ctx, append([]string{"user", "sessions", "-o", "json"}, user...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	var list []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &list); err != nil || len(list) != 2 || list[0]["ClientAddr"] != "192.0.2.9" {
+		t.Fatalf("user sessions -o json: %v %s", err, out.String())
+	}
+	out.Reset()
+	if err := run(ctx, append([]string{"user", "sessions", "-end"}, user...), nil, &out); err != nil || !strings.Contains(out.String(), "2 sessions") {
+		t.Fatalf("user sessions -end: %v %s", err, out.String())
+	}
+	if err := run(ctx, append([]string{"user", "disable"}, user...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = store.OpenSQLite(ctx, dir)
+	d, err := st.Disabled(ctx, u.ID)
+	st.Close()
+	if err != nil || !d {
+		t.Fatalf("after disable: %v %v", d, err)
+	}
+	if err := run(ctx, append([]string{"user", "enable"}, user...), nil, &out); err != nil {
+		t.Fatal(err)
+	}
+	st, _ = store.OpenSQLite(ctx, dir)
+	defer st.Close()
+	if d, _ := st.Disabled(ctx, u.ID); d {
+		t.Error("still disabled after enable")
+	}
+}
