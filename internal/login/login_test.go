@@ -30,14 +30,22 @@ const (
 type outbox struct {
 	mu   sync.Mutex
 	msgs []mail.Message
+	down bool // the mail server refuses everything
 }
+
+var errMailServer = errors.New("550 the mail server refuses")
 
 func (o *outbox) Send(_ context.Context, m mail.Message) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.down {
+		return errMailServer
+	}
 	o.msgs = append(o.msgs, m)
 	return nil
 }
+
+func (o *outbox) fail(down bool) { o.mu.Lock(); o.down = down; o.mu.Unlock() }
 
 func (o *outbox) find(subject string) []mail.Message {
 	o.mu.Lock()
@@ -459,4 +467,25 @@ func TestThrottle(t *testing.T) {
 			t.Errorf("%d reset mails, want 2", got)
 		}
 	})
+}
+
+// TestMailDown: when the mail server refuses, a login that needs a 2FA
+// code answers 503 (Unavailable) and starts no session; once mail works
+// again it succeeds.
+func TestMailDown(t *testing.T) {
+	f := newFixture(t, unlimited)
+	ctx := context.Background()
+	f.twoFA(t, func(v *settings.TwoFA) { v.TwoFAEnabled = true; v.RecurrenceMode = settings.EachLogin })
+	f.mail.fail(true)
+	if _, err := f.login(password); fault.CodeOf(err) != fault.Unavailable {
+		t.Fatalf("2FA login with mail down: %v, want Unavailable", err)
+	}
+	if sessions, err := f.store.UserSessions(ctx, f.user.ID); err != nil || len(sessions) != 0 {
+		t.Errorf("live sessions after the failed mail: %d %v", len(sessions), err)
+	}
+	f.mail.fail(false)
+	r, err := f.login(password)
+	if err != nil || !r.Pending {
+		t.Fatalf("2FA login with mail back: %+v %v", r, err)
+	}
 }
