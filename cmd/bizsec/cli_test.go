@@ -620,7 +620,7 @@ func TestCompletion(t *testing.T) {
 	}{
 		{"us", "user"},
 		{"user l", "list"},
-		{"settings get ", "challenges login password security twofa"},
+		{"settings get ", "challenges login password security sessions twofa"},
 		{"user list -t", "-tenant"},
 		{"check -o", "-o"},
 		{"completion ", "bash zsh"},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/bizsec/bizsec/internal/settings"
 	"io"
 	"net/http"
 	"net/url"
@@ -19,11 +20,15 @@ import (
 )
 
 // resources maps the CLI's short names to the API's.
-var resources = map[string]string{
-	"twofa": "twofasettings", "login": "loginpolicy", "security": "securitysettings", "challenges": "challenges", "password": "passwordpolicy",
-}
-
-var objectNames = []string{"twofa", "login", "security", "challenges", "password"}
+// (from the settings objects' descriptors, plus the questions).
+var resources, objectNames = func() (map[string]string, []string) {
+	m, names := map[string]string{"challenges": "challenges"}, []string{}
+	for _, o := range settings.Objects {
+		m[o.Alias] = o.Name
+		names = append(names, o.Alias)
+	}
+	return m, append(names, "challenges")
+}()
 
 // clientFlags are the flags of the commands that talk to a server.
 type clientFlags struct {

@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -26,10 +28,13 @@ type auditEntryWire struct {
 func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, req *request) error {
 	q := r.URL.Query()
 	kind := q.Get("setting")
-	switch kind {
-	case "", store.TwoFAKind.Name, store.LoginPolicyKind.Name, store.SecurityKind.Name, store.ChallengesKind.Name, store.PasswordPolicyKind.Name, store.SessionPolicyKind.Name, store.AccountKind:
-	default:
-		return fault.New(fault.Invalid, "setting must be twofasettings, loginpolicy, securitysettings, challenges or account")
+	if _, object := settings.ObjectNamed(kind); kind != "" && kind != store.ChallengesKind.Name && kind != store.AccountKind &&
+		(!object || kind != objectName(kind)) {
+		names := []string{}
+		for _, o := range settings.Objects {
+			names = append(names, o.Name)
+		}
+		return fault.New(fault.Invalid, "setting must be %s, %s or %s", strings.Join(names, ", "), store.ChallengesKind.Name, store.AccountKind)
 	}
 	var err error
 	limit, before := 100, int64(0)
@@ -56,4 +61,10 @@ func (s *Server) getAudit(w http.ResponseWriter, r *http.Request, req *request) 
 	}
 	writeBody(w, http.StatusOK, req.mediaType, out)
 	return nil
+}
+
+// objectName is the settings object's name for a name or CLI alias.
+func objectName(name string) string {
+	o, _ := settings.ObjectNamed(name)
+	return o.Name
 }

@@ -86,6 +86,7 @@ func TestOpenAPI(t *testing.T) {
 	check(call{method: "PUT", path: biz + "sessionpolicy", as: admin, body: `{"MaximumSessions":"50"}`})
 	devID := e.users["dev@acme.example"]
 	check(call{method: "GET", path: biz + "users?q=acme&limit=2", as: admin})
+	check(call{method: "GET", path: "/api/settingsschema"})
 	check(call{method: "POST", path: biz + "users/" + devID + "/disable", as: admin})
 	check(call{method: "POST", path: biz + "users/" + devID + "/enable", as: admin})
 	check(call{method: "GET", path: "/api/users/" + adminID + "/sessions", as: admin})

@@ -191,6 +191,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "PUT /api/users/{UserID}", auth.Self, jsonTypes, s.putUser)
 	s.route(mux, "POST /api/users/{UserID}/email/confirm", auth.Self, jsonTypes, s.confirmEmail)
 	s.route(mux, "GET "+biz+"/users", auth.Read, jsonTypes, s.getUsers)
+	s.route(mux, "GET /api/settingsschema", auth.Public, jsonTypes, s.getSettingsSchema)
 	s.route(mux, "POST "+biz+"/users/{UserID}/disable", auth.Admin, jsonTypes, s.disableUser(true))
 	s.route(mux, "POST "+biz+"/users/{UserID}/enable", auth.Admin, jsonTypes, s.disableUser(false))
 	s.notAllowed(mux, "/api/users/{UserID}/challenges", "GET, HEAD, PUT")

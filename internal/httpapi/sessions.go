@@ -234,3 +234,13 @@ var sessionPolicyOp = settingsOp[settings.SessionPolicy, sessionPolicyWire]{
 		}, nil
 	},
 }
+
+// getSettingsSchema serves the settings objects' descriptors: what the
+// console renders its forms from (labels, help, units, bounds, choices).
+// It holds no setting's value, so anyone may read it.
+func (s *Server) getSettingsSchema(w http.ResponseWriter, _ *http.Request, q *request) error {
+	writeBody(w, http.StatusOK, q.mediaType, struct {
+		Object []settings.Object `json:"Object"`
+	}{settings.Objects})
+	return nil
+}
