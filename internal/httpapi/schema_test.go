@@ -37,7 +37,7 @@ func TestDescriptorsMatchTheContract(t *testing.T) {
 	e.put(admin, "twofasettings", `{"DeviceCookieName":"device","DeviceCookieValue":"v"}`)
 	e.put(admin, "loginpolicy", `{"AutoLoginExternalDomain":"com.soa.enabled"}`)
 	e.put(admin, "passwordpolicy", `{"AllowedSpecialCharacters":{"AllowedSpecialCharacter":["!"]}}`)
-	e.put(admin, "securitysettings", `{"CaptchaSiteKey":"key","CaptchaSiteSecret":"secret"}`)
+	e.put(admin, "securitysettings", `{"CaptchaSupport":"com.soa.feature.enabled","CaptchaSiteKey":"key","CaptchaSiteSecret":"secret"}`)
 	for _, o := range settings.Objects {
 		t.Run(o.Name, func(t *testing.T) {
 			var described []string
@@ -49,7 +49,11 @@ func TestDescriptorsMatchTheContract(t *testing.T) {
 			sort.Strings(described)
 			var get struct {
 				Responses map[string]struct {
-					Content map[string]struct{ Schema struct{ Ref string `json:"$ref"` } }
+					Content map[string]struct {
+						Schema struct {
+							Ref string `json:"$ref"`
+						}
+					}
 				}
 			}
 			if err := json.Unmarshal(doc.Paths["/api/businesses/{BusinessID}/"+o.Name]["get"], &get); err != nil {

@@ -89,7 +89,7 @@ var Objects = []Object{
 			{"When to ask", []Field{
 				{Name: "RecurrenceMode", Label: "Ask for a code", Kind: "choice",
 					Options: [][2]string{{EachLogin, "At every login"}, {OnceEachInterval, "Once per interval"}, {LoginNewDevice, "On a new device"}},
-					Help: "How often 2FA expires."},
+					Help:    "How often 2FA expires."},
 				number("RecurrenceIntervalMinutes", "Interval", "minutes", 1, maxMinutes,
 					"Period after which the user must do 2FA again (once per interval, or how long a device is remembered)."),
 				{Name: "DeviceCookieName", Label: "Device cookie name", Kind: "text", Optional: true,
@@ -106,7 +106,7 @@ var Objects = []Object{
 				{Name: "ReadRequestCSRFSupport", Label: "CSRF header on reads", Kind: "feature", Help: "CSRF validation for GET."},
 				{Name: "AuthTokenCookieSameSite", Label: "Cookie SameSite", Kind: "choice",
 					Options: [][2]string{{"Lax", "Lax (recommended)"}, {"Strict", "Strict"}, {"None", "None (cross-site; needs HTTPS)"}},
-					Help: "Whether browsers send the session cookie on requests from other sites."},
+					Help:    "Whether browsers send the session cookie on requests from other sites."},
 				{Name: "AuthTokenCookieDomain", Label: "Cookie domain", Kind: "domain",
 					Help: "Which hosts get the session cookie: this host only (recommended), or every host under a parent domain of it."},
 			}},
@@ -172,7 +172,7 @@ var Objects = []Object{
 				number("MaximumSessions", "Live sessions per user", "sessions", 0, MaxSessionsPerUser, "0 sets no limit."),
 				{Name: "AtLimit", Label: "A login at the limit", Kind: "choice",
 					Options: [][2]string{{EndOldestSession, "Ends the oldest session"}, {RefuseNewLogin, "Is refused"}},
-					Help: "What a login does when the user already has the most sessions allowed."},
+					Help:    "What a login does when the user already has the most sessions allowed."},
 			}},
 		}},
 }
