@@ -93,6 +93,7 @@ type Server struct {
 	opsOnPublic   bool
 	bodies        *bodyBudget
 	dbTimeout     time.Duration
+	draining      atomic.Bool // set by Drain: /readyz answers 503
 
 	encoded      sync.Map // encodedKey -> *encodedBody
 	encodedCount atomic.Int64
