@@ -371,7 +371,8 @@ func registerMetrics(api *httpapi.Server, m *httpapi.MailMetrics, r *mail.Retryi
 
 // reload is SIGHUP: the TLS certificate from its files and, from the
 // -config file, the log level. Settings that need a restart and changed in
-// the file are named, not applied.
+// the file are named, not applied. The summary is logged before a new
+// level applies, so it shows even when the level goes up.
 func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, running *config, args []string, configFile string) {
 	var reloaded []string
 	if cert != nil {
@@ -381,32 +382,31 @@ func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, r
 			reloaded = append(reloaded, "tls certificate")
 		}
 	}
+	newLevel := level.Level()
 	if configFile != "" {
 		fresh, o, _, _, err := parseServe(args, io.Discard)
+		var k checked
 		if err == nil {
-			var k checked
-			if k, err = o.check(); err == nil {
-				if k.level != level.Level() {
-					log.Info("log level changed", "from", level.Level().String(), "to", k.level.String())
-					level.Set(k.level)
-				}
-				reloaded = append(reloaded, "log level")
-				var restart []string
-				for _, s := range fresh.settings {
-					if s.name != "log-level" && s.value.String() != running.byName[s.name].value.String() {
-						restart = append(restart, s.name)
-					}
-				}
-				if len(restart) > 0 {
-					log.Warn("changed in the config file but applied only at the next start", "settings", strings.Join(restart, ","))
-				}
-			}
+			k, err = o.check()
 		}
 		if err != nil {
 			log.Error("SIGHUP: the config file was not reloaded; the running configuration stays", "file", configFile, "err", plain(err))
+		} else {
+			newLevel = k.level
+			reloaded = append(reloaded, "log level")
+			var restart []string
+			for _, s := range fresh.settings {
+				if s.name != "log-level" && s.value.String() != running.byName[s.name].value.String() {
+					restart = append(restart, s.name)
+				}
+			}
+			if len(restart) > 0 {
+				log.Warn("SIGHUP: changed in the config file but applied only at the next start", "settings", strings.Join(restart, ","))
+			}
 		}
 	}
-	log.Info("SIGHUP: reloaded", "what", strings.Join(reloaded, ","), "log_level", level.Level().String())
+	log.Warn("SIGHUP: reloaded", "what", strings.Join(reloaded, ","), "log_level", newLevel.String(), "previous_log_level", level.Level().String())
+	level.Set(newLevel)
 }
 
 func logCertReload(log *slog.Logger, cert *httpapi.Certificate, why string, changed bool, err error) {
