@@ -6,6 +6,7 @@
 //	bizsec user create -tenant TENANT -email EMAIL [-role SiteAdmin|Auditor]
 //	bizsec user unlock -tenant TENANT -email EMAIL
 //	bizsec settings get|put twofa|login|security|challenges --business ID [-server URL] [-email EMAIL] [-file FILE]
+//	bizsec backup -o FILE [-with-key]; bizsec restore -i FILE [-force]; bizsec migrate [-status]
 //	bizsec bench [-database postgres://...] [-duration 3s]
 package main
 
@@ -61,6 +62,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return serve(ctx, args, stdout)
 	case "bench":
 		return bench(ctx, args, stdout)
+	case "backup":
+		return backupCmd(ctx, args, stdin, stdout)
+	case "restore":
+		return restoreCmd(ctx, args, stdin, stdout)
+	case "migrate":
+		return migrateCmd(ctx, args, stdout)
 	case "login":
 		return loginCmd(ctx, args, stdin, stdout)
 	case "logout":
