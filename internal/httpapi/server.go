@@ -203,6 +203,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /readyz", s.readyz)
 		mux.Handle("GET /metrics", s.metricsHandler())
 	}
+	s.notAllowedElsewhere(mux)
 	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
 	})
