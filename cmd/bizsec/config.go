@@ -100,7 +100,14 @@ func (c *config) register(fs *flag.FlagSet) {
 		if s.env != "" {
 			usage += " (env " + s.env + ")"
 		}
-		fs.Var(s.value, s.name, usage)
+		switch v := s.value.(type) {
+		case *stringValue: // the flag package's own, so -h quotes the default as for other commands
+			fs.StringVar((*string)(v), s.name, string(*v), usage)
+		case *durationValue:
+			fs.DurationVar((*time.Duration)(v), s.name, time.Duration(*v), usage)
+		default:
+			fs.Var(s.value, s.name, usage)
+		}
 	}
 }
 
