@@ -130,7 +130,7 @@ func TestExitCodes(t *testing.T) {
 		{"help of nothing", nil, "", []string{"help", "nosuch"}, exitUsage, ""},
 		{"not logged in", nil, "", cat([]string{"settings", "get", "login", "-server", p.base}, biz), exitUsage, ""},
 		{"no password", []string{"BIZSEC_EMAIL=admin@acme.example"}, "", cat([]string{"settings", "get", "login", "-server", p.base}, biz), exitUsage, ""},
-		{"bad boolean variable", []string{"BIZSEC_SECURE_COOKIES=yes"}, "", cat([]string{"serve", "-listen", "127.0.0.1:0"}, db), exitUsage, ""},
+		{"bad boolean variable", []string{"BIZSEC_SECURE_COOKIES=maybe"}, "", cat([]string{"serve", "-listen", "127.0.0.1:0"}, db), exitUsage, ""},
 
 		{"unknown tenant", nil, "", cat([]string{"user", "list", "-tenant", "nosuch"}, db), exitRefused, ""},
 		{"user of unknown tenant", nil, "", cat([]string{"user", "create", "-tenant", "nosuch", "-email", "x@y.example"}, db), exitRefused, ""},
@@ -520,7 +520,7 @@ func TestServeFailsCleanly(t *testing.T) {
 	}{
 		{"port taken", nil, []string{"-listen", taken.Addr().String(), "-ops-listen", "public"}, exitServer, "address already in use"},
 		{"ops port taken", nil, []string{"-listen", "127.0.0.1:0", "-ops-listen", taken.Addr().String()}, exitServer, "address already in use"},
-		{"bad boolean", []string{"BIZSEC_SECURE_COOKIES=yes"}, []string{"-listen", "127.0.0.1:0"}, exitUsage, "BIZSEC_SECURE_COOKIES"},
+		{"bad boolean", []string{"BIZSEC_SECURE_COOKIES=maybe"}, []string{"-listen", "127.0.0.1:0"}, exitUsage, "BIZSEC_SECURE_COOKIES"},
 		{"bad access log", []string{"BIZSEC_ACCESS_LOG=off"}, []string{"-listen", "127.0.0.1:0"}, exitUsage, "BIZSEC_ACCESS_LOG"},
 		{"bad number", []string{"BIZSEC_MAX_CONNS=many"}, []string{"-listen", "127.0.0.1:0"}, exitUsage, "BIZSEC_MAX_CONNS"},
 		{"bad body memory", []string{"BIZSEC_BODY_MEMORY=32M"}, []string{"-listen", "127.0.0.1:0"}, exitUsage, "BIZSEC_BODY_MEMORY"},
@@ -540,7 +540,7 @@ func TestServeFailsCleanly(t *testing.T) {
 	}
 }
 
-// TestBooleanVariables: what strconv.ParseBool accepts turns a switch on
+// TestBooleanVariables: true, 1 or yes (any case) turns a switch on
 // (BIZSEC_SECURE_COOKIES=1 marks the login cookies Secure); a flag given
 // on the command line wins over a variable that cannot be read.
 func TestBooleanVariables(t *testing.T) {
@@ -552,7 +552,8 @@ func TestBooleanVariables(t *testing.T) {
 		{"BIZSEC_SECURE_COOKIES=1", nil, true},
 		{"BIZSEC_SECURE_COOKIES=TRUE", nil, true},
 		{"BIZSEC_SECURE_COOKIES=0", nil, false},
-		{"BIZSEC_SECURE_COOKIES=yes", []string{"-secure-cookies=false"}, false},
+		{"BIZSEC_SECURE_COOKIES=yes", nil, true},
+		{"BIZSEC_SECURE_COOKIES=maybe", []string{"-secure-cookies=false"}, false},
 	} {
 		t.Run(c.env, func(t *testing.T) {
 			dir := t.TempDir()

@@ -6,6 +6,7 @@
 //	bizsec user create -tenant TENANT -email EMAIL [-role SiteAdmin|Auditor]
 //	bizsec user unlock -tenant TENANT -email EMAIL
 //	bizsec settings get|put twofa|login|security|challenges --business ID [-server URL] [-email EMAIL] [-file FILE]
+//	bizsec backup -o FILE [-with-key]; bizsec restore -i FILE [-force]; bizsec migrate [-status]
 //	bizsec bench [-database postgres://...] [-duration 3s]
 package main
 
@@ -18,27 +19,21 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
-	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
-	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
-	"github.com/bizsec/bizsec/internal/throttle"
 )
 
 func main() {
@@ -68,6 +63,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		return serve(ctx, args, stdout)
 	case "bench":
 		return bench(ctx, args, stdout)
+	case "backup":
+		return backupCmd(ctx, args, stdin, stdout)
+	case "restore":
+		return restoreCmd(ctx, args, stdin, stdout)
+	case "migrate":
+		return migrateCmd(ctx, args, stdout)
 	case "login":
 		return loginCmd(ctx, args, stdin, stdout)
 	case "logout":
@@ -141,80 +142,6 @@ func env(name, def string) string {
 	return def
 }
 
-// envDefaults reads flag defaults from environment variables and keeps
-// the values it cannot read: they are refused unless the flag is given.
-type envDefaults struct{ bad map[string]string } // flag name -> message
-
-func (e *envDefaults) fail(flagName, format string, args ...any) {
-	if e.bad == nil {
-		e.bad = map[string]string{}
-	}
-	e.bad[flagName] = fmt.Sprintf(format, args...)
-}
-
-// lookup is the variable's value; unset and empty are alike.
-func lookup(name string) (string, bool) {
-	v := os.Getenv(name)
-	return v, v != ""
-}
-
-func (e *envDefaults) boolean(flagName, name string, def bool) bool {
-	v, ok := lookup(name)
-	if !ok {
-		return def
-	}
-	b, err := strconv.ParseBool(v)
-	if err != nil {
-		e.fail(flagName, "%s=%q: want true or false (also 1, t, TRUE, 0, f, FALSE)", name, v)
-		return def
-	}
-	return b
-}
-
-func (e *envDefaults) integer(flagName, name string, def int64) int64 {
-	v, ok := lookup(name)
-	if !ok {
-		return def
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		e.fail(flagName, "%s=%q: want a whole number", name, v)
-		return def
-	}
-	return n
-}
-
-func (e *envDefaults) duration(flagName, name string, def time.Duration) time.Duration {
-	v, ok := lookup(name)
-	if !ok {
-		return def
-	}
-	d, err := time.ParseDuration(v)
-	if err != nil {
-		e.fail(flagName, "%s=%q: want a duration such as 3s or 500ms", name, v)
-		return def
-	}
-	return d
-}
-
-// check refuses the variables that could not be read and whose flag was
-// not given on the command line.
-func (e *envDefaults) check(fs *flag.FlagSet) error {
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	var names []string
-	for name := range e.bad {
-		if !given[name] {
-			names = append(names, name)
-		}
-	}
-	if len(names) == 0 {
-		return nil
-	}
-	sort.Strings(names)
-	return usagef("%s", e.bad[names[0]])
-}
-
 // dbFlags are the flags that choose the database.
 type dbFlags struct{ data, database *string }
 
@@ -232,197 +159,6 @@ func (f dbFlags) open(ctx context.Context) (*store.Store, error) {
 		return nil, failed("cannot open the database: %s", plain(err))
 	}
 	return st, nil
-}
-
-// opsPublic is the -ops-listen value that serves /metrics and /readyz
-// on the public listener.
-const opsPublic = "public"
-
-func serve(ctx context.Context, args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var e envDefaults
-	db := addDBFlags(fs)
-	data := db.data
-	listen := fs.String("listen", env("BIZSEC_LISTEN", "127.0.0.1:8080"), "address to listen on (env BIZSEC_LISTEN)")
-	secure := fs.Bool("secure-cookies", e.boolean("secure-cookies", "BIZSEC_SECURE_COOKIES", false),
-		"mark cookies Secure, for TLS ended at a proxy (env BIZSEC_SECURE_COOKIES=true)")
-	captchaURL := fs.String("captcha-verify-url", env("BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL), "CAPTCHA siteverify URL (env BIZSEC_CAPTCHA_VERIFY_URL)")
-	smtpAddr := fs.String("smtp-addr", env("BIZSEC_SMTP_ADDR", ""), "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox (env BIZSEC_SMTP_ADDR; credentials in BIZSEC_SMTP_USERNAME, BIZSEC_SMTP_PASSWORD)")
-	smtpTLS := fs.String("smtp-tls", env("BIZSEC_SMTP_TLS", "auto"),
-		"auto (TLS from the first byte on port 465, else STARTTLS when offered), starttls (required) or implicit (env BIZSEC_SMTP_TLS)")
-	smtpRequireTLS := fs.Bool("smtp-require-tls", e.boolean("smtp-require-tls", "BIZSEC_SMTP_REQUIRE_TLS", false),
-		"refuse to send mail over a connection that is not TLS (env BIZSEC_SMTP_REQUIRE_TLS=true)")
-	from := fs.String("mail-from", env("BIZSEC_MAIL_FROM", "bizsec@localhost"), "sender address of the server's mail (env BIZSEC_MAIL_FROM)")
-	proxies := fs.String("trusted-proxies", env("BIZSEC_TRUSTED_PROXIES", ""),
-		"comma-separated addresses or CIDRs of proxies whose X-Forwarded-For names the client (env BIZSEC_TRUSTED_PROXIES)")
-	d := login.DefaultLimits
-	clientRate := fs.String("client-rate", env("BIZSEC_CLIENT_RATE", d.Client.String()),
-		"login-service requests per client address (IPv6: per /64), as N/duration (env BIZSEC_CLIENT_RATE)")
-	failureRate := fs.String("account-failure-rate", env("BIZSEC_ACCOUNT_FAILURE_RATE", d.AccountFailures.String()),
-		"failed passwords, codes and answers per account before 429, as N/duration (env BIZSEC_ACCOUNT_FAILURE_RATE)")
-	mailRate := fs.String("mail-rate", env("BIZSEC_MAIL_RATE", d.Mail.String()),
-		"codes mailed per address and purpose (2FA, reset), as N/duration (env BIZSEC_MAIL_RATE)")
-	accessLog := fs.Bool("access-log", e.boolean("access-log", "BIZSEC_ACCESS_LOG", true),
-		"log one line per request (env BIZSEC_ACCESS_LOG=false to turn off when a proxy logs requests)")
-	opsListen := fs.String("ops-listen", env("BIZSEC_OPS_LISTEN", "127.0.0.1:9091"),
-		"address for /metrics, /readyz and /healthz on their own, off the public listener (env BIZSEC_OPS_LISTEN); "+
-			"\""+opsPublic+"\" (or empty) serves them on -listen instead")
-	maxConns := fs.Int("max-conns", int(e.integer("max-conns", "BIZSEC_MAX_CONNS", 4096)),
-		"connections served at once; more wait in the kernel's queue (env BIZSEC_MAX_CONNS)")
-	bodyMemory := fs.Int64("body-memory", e.integer("body-memory", "BIZSEC_BODY_MEMORY", httpapi.DefaultBodyMemory),
-		"bytes of request bodies held in memory at once (env BIZSEC_BODY_MEMORY)")
-	authCache := fs.Int("auth-cache", int(e.integer("auth-cache", "BIZSEC_AUTH_CACHE", store.DefaultAuthCacheSize)),
-		"sessions and roles kept in memory, at most; 0 reads every one from the database (env BIZSEC_AUTH_CACHE)")
-	dbTimeout := fs.Duration("db-timeout", e.duration("db-timeout", "BIZSEC_DB_TIMEOUT", 3*time.Second),
-		"deadline of each request's database work (env BIZSEC_DB_TIMEOUT)")
-	bootTenant := fs.String("bootstrap-tenant", env("BIZSEC_BOOTSTRAP_TENANT", bootstrapTenant),
-		"on first start, when the database holds no tenant, create this one and print its Site Admin's one-time password; empty: do not (env BIZSEC_BOOTSTRAP_TENANT)")
-	bootEmail := fs.String("bootstrap-admin-email", env("BIZSEC_BOOTSTRAP_ADMIN_EMAIL", bootstrapEmail),
-		"email of the first-start tenant's Site Admin (env BIZSEC_BOOTSTRAP_ADMIN_EMAIL)")
-	if err := parseFlags(fs, args, stdout); err != nil {
-		return err
-	}
-	if err := e.check(fs); err != nil {
-		return err
-	}
-	if *maxConns < 1 || *bodyMemory < 1 || *authCache < 0 || *dbTimeout <= 0 {
-		return usagef("-max-conns, -body-memory and -db-timeout must be positive, -auth-cache at least 0")
-	}
-	if *bootTenant != "" {
-		if err := checkUser(*bootEmail, auth.RoleSiteAdmin); err != nil {
-			return usagef("-bootstrap-admin-email: %s", err)
-		}
-	}
-	trusted, err := parsePrefixes(*proxies)
-	if err != nil {
-		return usagef("-trusted-proxies: %s", err)
-	}
-	limits := login.Limits{MaxKeys: d.MaxKeys}
-	for _, r := range []struct {
-		flag string
-		into *throttle.Rate
-		spec string
-	}{{"client-rate", &limits.Client, *clientRate}, {"account-failure-rate", &limits.AccountFailures, *failureRate}, {"mail-rate", &limits.Mail, *mailRate}} {
-		if *r.into, err = throttle.ParseRate(r.spec); err != nil {
-			return usagef("-%s: %s", r.flag, plain(err))
-		}
-	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil))
-	log.Info("bizsec serve starting; `bizsec help` lists the commands, `bizsec serve -h` the flags")
-	var mailer httpapi.Mailer = &mail.Outbox{Dir: filepath.Join(*data, "outbox"), From: *from}
-	if *smtpAddr != "" {
-		mode := map[string]string{"auto": mail.TLSAuto, "starttls": mail.TLSStart, "implicit": mail.TLSImplicit}
-		tlsMode, ok := mode[*smtpTLS]
-		if !ok {
-			return usagef("-smtp-tls must be auto, starttls or implicit, got %q", *smtpTLS)
-		}
-		mailer = &mail.SMTP{Addr: *smtpAddr, From: *from, TLS: tlsMode, RequireTLS: *smtpRequireTLS,
-			Username: os.Getenv("BIZSEC_SMTP_USERNAME"), Password: os.Getenv("BIZSEC_SMTP_PASSWORD")}
-	}
-	// Listen before anything is created: a server that cannot serve leaves
-	// no database and no key behind.
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return failed("cannot listen on %s: %s", *listen, cause(err))
-	}
-	defer ln.Close()
-	opsSeparate := *opsListen != "" && *opsListen != opsPublic
-	var opsLn net.Listener
-	if opsSeparate {
-		if opsLn, err = net.Listen("tcp", *opsListen); err != nil {
-			return failed("cannot listen on %s (-ops-listen; %q serves the operations endpoints on -listen): %s", *opsListen, opsPublic, cause(err))
-		}
-		defer opsLn.Close()
-	}
-	if *smtpAddr != "" {
-		log.Info("mail via SMTP", "addr", *smtpAddr)
-	} else {
-		log.Info("mail into the outbox directory", "dir", filepath.Join(*data, "outbox"))
-	}
-	if !store.IsPostgres(*db.database) {
-		unlock, err := store.LockDataDir(*data)
-		if err != nil {
-			return failed("%s", plain(err))
-		}
-		defer unlock()
-	}
-	fresh := freshDatabase(*db.database, *data)
-	st, err := store.Open(ctx, *db.database, *db.data, store.WithLogger(log), store.WithAuthCacheSize(*authCache))
-	if err != nil {
-		return failed("cannot open the database: %s", plain(err))
-	}
-	defer st.Close()
-	box, err := secretBox(*data)
-	if err != nil {
-		return failed("secret key: %s", plain(err))
-	}
-	st.SetSecretBox(box)
-	consoleURL := "http://" + loopbackURLHost(ln.Addr()) + "/console/"
-	if *bootTenant != "" {
-		if err := bootstrap(ctx, st, fresh, *bootTenant, *bootEmail, consoleURL, stdout, log); err != nil {
-			return err
-		}
-	}
-	api := httpapi.New(httpapi.Config{
-		Store:          st,
-		Hasher:         auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
-		Logger:         log,
-		SecureCookies:  *secure,
-		Captcha:        captcha.New(*captchaURL),
-		Mailer:         mailer,
-		Box:            box,
-		TrustedProxies: trusted,
-		Limits:         limits,
-		NoAccessLog:    !*accessLog,
-		OpsOnPublic:    !opsSeparate,
-		BodyMemory:     *bodyMemory,
-		DBTimeout:      *dbTimeout,
-	})
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-	}
-	srv := newServer(api.Handler())
-	limited := httpapi.GuardListener(srv, ln, *maxConns)
-	go prune(ctx, st, log)
-	log.Info("serving", "addr", ln.Addr().String(), "console", consoleURL, "postgres", store.IsPostgres(*db.database), "data", *data)
-	errc := make(chan error, 2)
-	var ops *http.Server
-	if opsSeparate {
-		ops = newServer(api.OpsHandler())
-		opsLn := httpapi.GuardListener(ops, opsLn, 64)
-		log.Info("serving operations", "addr", opsLn.Addr().String())
-		go func() { errc <- ops.Serve(opsLn) }()
-	}
-	go func() { errc <- srv.Serve(limited) }()
-	select {
-	case err := <-errc:
-		return failed("serving: %s", cause(err))
-	case <-ctx.Done():
-	}
-	log.Info("shutting down: finishing in-flight requests")
-	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if ops != nil {
-		ops.Shutdown(shutdown)
-		<-errc
-	}
-	if err := srv.Shutdown(shutdown); err != nil {
-		return failed("shutting down: %s", cause(err))
-	}
-	api.Wait() // mail still being sent for answered requests
-	api.Login().Close()
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return failed("serving: %s", cause(err))
-	}
-	return nil
 }
 
 // cause is the innermost message of an error chain: "address already in
@@ -474,10 +210,10 @@ func prune(ctx context.Context, st *store.Store, log *slog.Logger) {
 // secretBox seals stored secrets with BIZSEC_SECRET_KEY (32 bytes, base64)
 // or, when unset, with a key kept in the data directory, created on first
 // use. Instances sharing PostgreSQL must share the key: set the variable.
-func secretBox(data string) (*secret.Box, error) {
+func secretBox(data, keyText string) (*secret.Box, error) {
 	var key []byte
 	var err error
-	if v := os.Getenv("BIZSEC_SECRET_KEY"); v != "" {
+	if v := keyText; v != "" {
 		key, err = secret.ParseKey(v)
 	} else {
 		key, err = secret.LoadOrCreateKey(filepath.Join(data, "secret.key"))

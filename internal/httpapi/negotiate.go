@@ -3,6 +3,7 @@ package httpapi
 import (
 	"mime"
 	"net/http"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,7 +52,10 @@ func isXML(mediaType string) bool {
 
 // negotiate picks the response media type from the Accept header: the
 // acceptable type with the highest q, ties going to the first listed.
-// Wildcards and a missing header get application/json, the platform default.
+// Wildcards and a missing header get application/json, the platform
+// default. A type with q=0 is not acceptable (RFC 9110 12.4.2), whatever a
+// wildcard in the same header says: a wildcard then stands for the first
+// type served that was not refused.
 func (m mediaTypes) negotiate(r *http.Request) (string, error) {
 	accept := strings.Join(r.Header.Values("Accept"), ",")
 	if strings.TrimSpace(accept) == "" {
@@ -61,7 +65,13 @@ func (m mediaTypes) negotiate(r *http.Request) (string, error) {
 		t string
 		q float64
 	}
+	type ranged struct {
+		prefix string // "" for */*, "application/" for application/*
+		q      float64
+	}
 	var choices []choice
+	var wildcards []ranged
+	refused := map[string]bool{}
 	for _, part := range strings.Split(accept, ",") {
 		if strings.TrimSpace(part) == "" {
 			continue
@@ -77,13 +87,27 @@ func (m mediaTypes) negotiate(r *http.Request) (string, error) {
 			}
 		}
 		switch {
+		case q == 0 && (t == "*/*" || t == "application/*"):
+			// refuses what no more specific range names; nothing to pick
 		case q == 0:
-		case t == "*/*" || t == "application/*":
-			choices = append(choices, choice{"application/json", q})
+			refused[t] = true
+		case t == "*/*":
+			wildcards = append(wildcards, ranged{"", q})
+		case t == "application/*":
+			wildcards = append(wildcards, ranged{"application/", q})
 		case m.has(t):
 			choices = append(choices, choice{t, q})
 		}
 	}
+	for _, w := range wildcards {
+		for _, t := range m {
+			if !refused[t] && strings.HasPrefix(t, w.prefix) {
+				choices = append(choices, choice{t, w.q})
+				break
+			}
+		}
+	}
+	choices = slices.DeleteFunc(choices, func(c choice) bool { return refused[c.t] })
 	sort.SliceStable(choices, func(i, j int) bool { return choices[i].q > choices[j].q })
 	if len(choices) == 0 {
 		return "", fault.New(notAcceptable, "none of the media types in Accept (%s) is supported; use one of %s",

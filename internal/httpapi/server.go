@@ -93,6 +93,7 @@ type Server struct {
 	opsOnPublic   bool
 	bodies        *bodyBudget
 	dbTimeout     time.Duration
+	draining      atomic.Bool // set by Drain: /readyz answers 503
 
 	encoded      sync.Map // encodedKey -> *encodedBody
 	encodedCount atomic.Int64
@@ -219,6 +220,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET /readyz", s.readyz)
 		mux.Handle("GET /metrics", s.metricsHandler())
 	}
+	s.notAllowedElsewhere(mux)
 	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
 	})

@@ -25,11 +25,14 @@ type Message struct {
 	To, Subject, Body string
 }
 
+// errHeaderBreak refuses a header that would inject others.
+var errHeaderBreak = errors.New("mail: header contains a line break")
+
 // render returns the message as RFC 5322 text with CRLF line ends.
 func (m Message) render(from string, now time.Time) ([]byte, error) {
 	for _, h := range []string{from, m.To, m.Subject} {
 		if strings.ContainsAny(h, "\r\n") {
-			return nil, errors.New("mail: header contains a line break")
+			return nil, errHeaderBreak
 		}
 	}
 	id := make([]byte, 12)

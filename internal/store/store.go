@@ -78,7 +78,10 @@ func (s *Store) SetSecretBox(b *secret.Box) { s.box = b }
 
 // privateDir makes the data directory and the database files readable by
 // their owner only (0700, 0600), whatever mode they had, and refuses a
-// directory that others can write: they could swap the database.
+// directory that others can write: they could swap the database. A
+// directory its group may write is accepted as it is when that group is
+// the process's own (a Kubernetes volume with fsGroup: mode 2775, owned
+// by root): the files in it are still 0600 and the process's.
 func privateDir(dir string) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("store: create data directory: %w", err)
@@ -87,12 +90,22 @@ func privateDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("store: data directory: %w", err)
 	}
-	if fi.Mode().Perm()&0o022 != 0 {
+	perm := fi.Mode().Perm()
+	gid, own := ownGroup(fi)
+	switch {
+	case perm&0o002 != 0:
 		return fmt.Errorf("the data directory %s can be written by other users (mode %04o); "+
-			"make it private (chmod 700 %s) or choose another -data", dir, fi.Mode().Perm(), dir)
-	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("store: make the data directory private: %w", err)
+			"make it private (chmod 700 %s) or choose another -data", dir, perm, dir)
+	case perm&0o020 != 0 && !own:
+		return fmt.Errorf("the data directory %s can be written by its group %d, which this process is not in (mode %04o); "+
+			"make it private (chmod 700 %s), give it the process's group, or choose another -data", dir, gid, perm, dir)
+	case perm&0o020 != 0:
+		// Shared with our own group: not ours to chmod (the volume's owner is
+		// often root), and tightening it would lock the group out.
+	default:
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return fmt.Errorf("store: make the data directory private: %w", err)
+		}
 	}
 	db := filepath.Join(dir, "bizsec.db")
 	// Created here, 0600, so that SQLite (which gives the -wal and -shm
@@ -329,4 +342,12 @@ func fromMillis(ms int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(ms)
+}
+
+// DBPools returns the connection pools by name, for their metrics.
+func (s *Store) DBPools() map[string]*sql.DB {
+	if s.w.DB == s.db.DB {
+		return map[string]*sql.DB{"main": s.db.DB}
+	}
+	return map[string]*sql.DB{"read": s.db.DB, "write": s.w.DB}
 }

@@ -25,16 +25,22 @@ type Options struct {
 	TLS      *tls.Config // offers STARTTLS, or TLS from the first byte with Implicit
 	Implicit bool
 	Auth     []string // mechanisms offered: PLAIN, LOGIN
+	// Refuse, when set, is asked at each MAIL FROM (the first is 1) and
+	// answers with the reply it returns, such as "451 try again later";
+	// empty accepts. It makes a relay that fails for a while, or for good.
+	Refuse func(try int) string
 }
 
 // Server is an SMTP server that accepts everything and keeps it.
 type Server struct {
-	Addr string
-	ln   net.Listener
-	opts Options
-	mu   sync.Mutex
-	msgs []Message
-	wg   sync.WaitGroup
+	Addr  string
+	ln    net.Listener
+	opts  Options
+	mu    sync.Mutex
+	msgs  []Message
+	tries int
+	last  string // the reply refuse chose
+	wg    sync.WaitGroup
 }
 
 // Start listens on a loopback port until the test ends.
@@ -141,6 +147,8 @@ func (s *Server) session(conn net.Conn) {
 				continue
 			}
 			reply("235 authenticated")
+		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:") && s.refuse() != "":
+			reply(s.refused())
 		case strings.HasPrefix(strings.ToUpper(line), "MAIL FROM:"):
 			m = Message{From: address(line[len("MAIL FROM:"):]), TLS: secure, User: user}
 			reply("250 OK")
@@ -174,6 +182,31 @@ func (s *Server) session(conn net.Conn) {
 			reply("502 not implemented")
 		}
 	}
+}
+
+// refuse counts a MAIL FROM and decides on it; refused is its reply.
+func (s *Server) refuse() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tries++
+	s.last = ""
+	if s.opts.Refuse != nil {
+		s.last = s.opts.Refuse(s.tries)
+	}
+	return s.last
+}
+
+func (s *Server) refused() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.last
+}
+
+// Tries is the number of MAIL FROM commands received, refused or not.
+func (s *Server) Tries() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tries
 }
 
 // address takes the path out of "<a@b> PARAM=..." .
