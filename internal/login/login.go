@@ -193,7 +193,10 @@ func (discardMail) Send(context.Context, mail.Message) error { return nil }
 // Wait returns when mail started for answered requests has been sent.
 func (s *Service) Wait() {
 	s.background.Wait()
-	s.resetting.Lock() // a queued reset being mailed now
+	// Taking the lock waits for a queued reset being mailed now: the worker
+	// holds it for the whole of one.
+	s.resetting.Lock()
+	//lint:ignore SA2001 the lock is taken only to wait for the worker's critical section to end
 	s.resetting.Unlock()
 }
 
