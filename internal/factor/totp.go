@@ -2,6 +2,7 @@ package factor
 
 import (
 	"crypto/subtle"
+	"net/url"
 	"time"
 
 	"github.com/pquerna/otp"
@@ -54,4 +55,16 @@ func CheckTOTP(secret, code string, now time.Time, last int64) (int64, bool) {
 		}
 	}
 	return match, found
+}
+
+// TOTPURI is the otpauth:// URI of a secret made by NewTOTP.
+func TOTPURI(issuer, account, secret string) string {
+	v := url.Values{}
+	v.Set("secret", secret)
+	v.Set("issuer", issuer)
+	v.Set("algorithm", "SHA1")
+	v.Set("digits", "6")
+	v.Set("period", "30")
+	u := url.URL{Scheme: "otpauth", Host: "totp", Path: "/" + issuer + ":" + account, RawQuery: v.Encode()}
+	return u.String()
 }

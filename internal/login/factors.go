@@ -626,3 +626,27 @@ func (s *Service) relyingParty(publicURL string) *factor.RP {
 	}
 	return rp
 }
+
+// PendingTOTPURI returns the otpauth:// URI of the session's own user's
+// TOTP enrolment while it waits for confirmation (for its QR code); once
+// the factor is active its secret is never shown again.
+func (s *Service) PendingTOTPURI(ctx context.Context, sess auth.Session, u store.User, id string) (string, error) {
+	if err := s.authorizeOwnFactors(sess, u); err != nil {
+		return "", err
+	}
+	if err := s.sealer(); err != nil {
+		return "", err
+	}
+	f, err := s.store.Factor(ctx, u.ID, id)
+	if err != nil {
+		return "", err
+	}
+	if f.Kind != KindTOTP || f.Active || s.now().Sub(f.CreatedAt) > enrolmentValidFor {
+		return "", fault.New(fault.NotFound, "factor %q is not an authenticator app waiting for confirmation", id)
+	}
+	secret, err := s.box.Open(f.Secret)
+	if err != nil {
+		return "", err
+	}
+	return factor.TOTPURI(u.TenantID, u.Email, secret), nil
+}
