@@ -58,7 +58,7 @@ func (k *softKey) create(t testing.TB, options json.RawMessage) string {
 	t.Helper()
 	var o struct {
 		PublicKey struct {
-			Challenge string `json:"challenge"`
+			Challenge string              `json:"challenge"`
 			RP        struct{ ID string } `json:"rp"`
 		} `json:"publicKey"`
 	}
