@@ -50,6 +50,7 @@ var commands = []command{
 	{"user set-password", "-tenant TENANT -email EMAIL", "set a user's password (prompted, or the first line of standard input; ends their sessions)"},
 	{"user delete", "-tenant TENANT -email EMAIL", "delete a user and everything of theirs"},
 	{"user unlock", "-tenant TENANT -email EMAIL", "lift a user's suspension"},
+	{"user factors", "-tenant TENANT -email EMAIL [-remove ID] [-o json]", "list a user's second factors, or remove one (ends their sessions)"},
 	{"settings get", "twofa|login|security|challenges --business ID [-file FILE]", "read a settings object over the API (JSON)"},
 	{"settings put", "twofa|login|security|challenges --business ID -file FILE", "change a settings object over the API"},
 	{"check", "--business ID [-o json]", "rate a business's settings against OWASP ASVS and NIST SP 800-63B (exit 1 while a rule fails)"},
@@ -293,6 +294,8 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 		return setPassword(ctx, rest, stdin, stdout)
 	case "delete":
 		return deleteUser(ctx, rest, stdout)
+	case "factors":
+		return userFactors(ctx, rest, stdout)
 	default:
 		return usagef("unknown command bizsec user %s: want %s", sub, strings.Join(subcommands("user"), ", "))
 	}
