@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/fxamacker/cbor/v2"
@@ -188,6 +189,10 @@ func TestWebAuthnLogin(t *testing.T) {
 	}
 	if e.mailsTo(devEmail) != mails {
 		t.Error("a user with a security key was mailed a code")
+	}
+	if r := e.do(call{method: "GET", path: "/api/login/status", as: pending}); r.status != 200 ||
+		!strings.Contains(string(r.body), `"pendingTasks":["2fa.webauthn.assertion"]`) {
+		t.Errorf("status of the pending login: %d %s", r.status, r.body)
 	}
 	// The challenge, which the client knows, is no code of the platform's task.
 	var opts struct{ PublicKey struct{ Challenge string } }

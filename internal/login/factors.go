@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -110,12 +111,12 @@ func ofKind(active []store.Factor, kind string) []store.Factor {
 	return out
 }
 
-// beginFactors readies a pending login for each of the user's usable
-// factors.
-func (s *Service) beginFactors(ctx context.Context, p *PendingLogin) error {
-	all, err := s.store.Factors(ctx, p.User.ID)
+// usableFactors are the factors that can answer for u now, and u's
+// active factors and unused recovery codes.
+func (s *Service) usableFactors(ctx context.Context, u store.User) ([]Factor, []store.Factor, int, error) {
+	all, err := s.store.Factors(ctx, u.ID)
 	if err != nil {
-		return err
+		return nil, nil, 0, err
 	}
 	var active []store.Factor
 	for _, f := range all {
@@ -123,35 +124,53 @@ func (s *Service) beginFactors(ctx context.Context, p *PendingLogin) error {
 			active = append(active, f)
 		}
 	}
-	left, err := s.store.RecoveryCodesLeft(ctx, p.User.ID)
+	left, err := s.store.RecoveryCodesLeft(ctx, u.ID)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	var usable []Factor
+	for _, f := range factors {
+		if f.Usable(s, active, left) {
+			usable = append(usable, f)
+		}
+	}
+	return usable, active, left, nil
+}
+
+// challengeOf names the usable factors and their tasks, the platform's first.
+func challengeOf(usable []Factor, left int) *FactorChallenge {
+	c := &FactorChallenge{RecoveryCodesLeft: left}
+	platform := false
+	var others []string
+	for _, f := range usable {
+		c.Factors = append(c.Factors, f.Kind())
+		switch t := f.Task(); {
+		case t == TaskTwoFA:
+			platform = true
+		case !slices.Contains(others, t):
+			others = append(others, t)
+		}
+	}
+	if platform {
+		c.Tasks = append(c.Tasks, TaskTwoFA)
+	}
+	c.Tasks = append(c.Tasks, others...)
+	return c
+}
+
+// beginFactors readies a pending login for each of the user's usable
+// factors.
+func (s *Service) beginFactors(ctx context.Context, p *PendingLogin) error {
+	usable, _, left, err := s.usableFactors(ctx, p.User)
 	if err != nil {
 		return err
 	}
-	p.Challenge = &FactorChallenge{RecoveryCodesLeft: left}
+	p.Challenge = challengeOf(usable, left)
 	p.Session.Code = auth.Code{IssuedAt: p.Now}
-	tasks := map[string]bool{}
-	for _, f := range factors {
-		if !f.Usable(s, active, left) {
-			continue
-		}
+	for _, f := range usable {
 		if err := f.Begin(ctx, s, p); err != nil {
 			return err
 		}
-		p.Challenge.Factors = append(p.Challenge.Factors, f.Kind())
-		if !tasks[f.Task()] {
-			tasks[f.Task()] = true
-			p.Challenge.Tasks = append(p.Challenge.Tasks, f.Task())
-		}
-	}
-	// The platform's task comes first, as its clients expect it.
-	if tasks[TaskTwoFA] && p.Challenge.Tasks[0] != TaskTwoFA {
-		rest := []string{TaskTwoFA}
-		for _, t := range p.Challenge.Tasks {
-			if t != TaskTwoFA {
-				rest = append(rest, t)
-			}
-		}
-		p.Challenge.Tasks = rest
 	}
 	return nil
 }

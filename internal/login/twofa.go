@@ -90,7 +90,13 @@ func (s *Service) pendingStatus(ctx context.Context, tenant, cookie string) (Res
 	if !s.now().Before(expires) {
 		return Result{}, ErrNoSession
 	}
-	return Result{User: u, Session: sess, Expires: expires, Pending: true, Policy: p}, nil
+	usable, _, left, err := s.usableFactors(ctx, u)
+	if err != nil {
+		return Result{}, err
+	}
+	// WebAuthn's request options are in the login's answer only: the
+	// pending login keeps a digest of their challenge.
+	return Result{User: u, Session: sess, Expires: expires, Pending: true, Policy: p, Factors: challengeOf(usable, left)}, nil
 }
 
 // CompleteTwoFA enters the 2FA code for the pending login of a cookie
