@@ -388,3 +388,28 @@ func TestEmailCodeFlowUnchanged(t *testing.T) {
 		t.Fatalf("emailed code: %d %s", r.status, r.body)
 	}
 }
+
+// TestFactorsObeyRecurrence: an app's code passes 2FA like the emailed
+// code does, so twofa.login.new.device remembers the device after it.
+func TestFactorsObeyRecurrence(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	dev := e.login(devEmail)
+	_, secret := e.enrolTOTP(dev, devEmail)
+	e.put(admin, "twofasettings", `{"TwoFAEnabled":true,"RecurrenceMode":"twofa.login.new.device","DeviceCookieName":"acme_device","RecurrenceIntervalMinutes":60,"MaxAttempts":3}`)
+	e.clock.Advance(30 * time.Second)
+	pending, _ := e.strongLogin(devEmail)
+	r := e.enterCode(pending, e.totp(secret, 0))
+	device := r.cookie("acme_device")
+	if r.status != 200 || device == nil {
+		t.Fatalf("app code: %d, device cookie %v", r.status, device)
+	}
+	direct := e.do(call{method: "POST", path: "/api/login", cookies: []*http.Cookie{device},
+		body: `{"email":"` + devEmail + `","password":"` + password + `"}`})
+	if direct.status != 200 || !strings.Contains(string(direct.body), `"pendingTasks":[]`) {
+		t.Errorf("a remembered device was asked again: %d %s", direct.status, direct.body)
+	}
+	if _, a := e.strongLogin(devEmail); fmt.Sprint(a.PendingTasks) != "[2fa.verification.code]" {
+		t.Errorf("a new device was not asked: %v", a.PendingTasks)
+	}
+}
