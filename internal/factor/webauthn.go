@@ -1,7 +1,6 @@
 package factor
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -164,9 +163,6 @@ func CredentialOf(s string) (webauthn.Credential, error) {
 	err := json.Unmarshal([]byte(s), &c)
 	return c, err
 }
-
-// SameCredential reports whether a credential kept as JSON has the ID.
-func SameCredential(c webauthn.Credential, id []byte) bool { return bytes.Equal(c.ID, id) }
 
 // describe keeps the library's detail, which names what was wrong.
 func describe(err error) error {
