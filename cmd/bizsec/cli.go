@@ -53,6 +53,7 @@ var commands = []command{
 	{"user sessions", "-tenant TENANT -email EMAIL [-end] [-o json]", "list a user's live sessions, or end them all"},
 	{"user disable", "-tenant TENANT -email EMAIL", "disable a user: their sessions end at once and they cannot log in"},
 	{"user enable", "-tenant TENANT -email EMAIL", "enable a disabled user"},
+	{"user factors", "-tenant TENANT -email EMAIL [-remove ID] [-o json]", "list a user's second factors, or remove one (ends their sessions)"},
 	{"settings get", "twofa|login|security|challenges|password|sessions --business ID [-file FILE]", "read a settings object over the API (JSON)"},
 	{"settings put", "twofa|login|security|challenges|password|sessions --business ID -file FILE", "change a settings object over the API"},
 	{"check", "--business ID [-o json]", "rate a business's settings against OWASP ASVS and NIST SP 800-63B (exit 1 while a rule fails)"},
@@ -305,6 +306,8 @@ func userCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.Writ
 		return disableUser(true)(ctx, rest, stdout)
 	case "enable":
 		return disableUser(false)(ctx, rest, stdout)
+	case "factors":
+		return userFactors(ctx, rest, stdout)
 	default:
 		return usagef("unknown command bizsec user %s: want %s", sub, strings.Join(subcommands("user"), ", "))
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
+	"github.com/bizsec/bizsec/internal/factor"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
@@ -37,6 +38,7 @@ type serveOptions struct {
 	tlsWatch, drain, shutdownTimeout, dbTimeout           *time.Duration
 	secure, smtpRequireTLS, accessLog                     *bool
 	captchaURL, smtpAddr, smtpTLS, smtpUser, smtpPassword *string
+	publicURL                                             *string
 	from, proxies, clientRate, failureRate, mailRate      *string
 	mailAttempts, maxConns, authCache                     *int
 	bodyMemory                                            *int64
@@ -62,6 +64,8 @@ func newServeConfig() (*config, *serveOptions) {
 		secure: c.Bool("secure-cookies", "BIZSEC_SECURE_COOKIES", false,
 			"mark cookies Secure on plain HTTP too, for TLS ended at a proxy (they are Secure anyway over -tls-cert)"),
 		captchaURL: c.String("captcha-verify-url", "BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL, "CAPTCHA siteverify URL"),
+		publicURL: c.String("public-url", "BIZSEC_PUBLIC_URL", "",
+			"the site's URL as browsers see it (https://host[:port]): WebAuthn's relying party ID and origin; empty: no security keys or passkeys"),
 		smtpAddr:   c.String("smtp-addr", "BIZSEC_SMTP_ADDR", "", "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox"),
 		smtpTLS: c.String("smtp-tls", "BIZSEC_SMTP_TLS", "auto",
 			"auto (TLS from the first byte on port 465, else STARTTLS when offered), starttls (required) or implicit"),
@@ -128,6 +132,11 @@ func (o *serveOptions) check() (checked, error) {
 	var k checked
 	if *o.maxConns < 1 || *o.bodyMemory < 1 || *o.authCache < 0 || *o.dbTimeout <= 0 || *o.mailAttempts < 1 {
 		return k, usagef("-max-conns, -body-memory, -db-timeout and -mail-attempts must be positive, -auth-cache at least 0")
+	}
+	if *o.publicURL != "" {
+		if _, err := factor.NewRP(*o.publicURL, "bizsec"); err != nil {
+			return k, usagef("-public-url %q: %s", *o.publicURL, plain(err))
+		}
 	}
 	if *o.drain < 0 || *o.shutdownTimeout <= 0 || *o.tlsWatch < 0 {
 		return k, usagef("-drain and -tls-watch must be at least 0, -shutdown-timeout positive")
@@ -261,6 +270,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		Logger:         log,
 		SecureCookies:  *o.secure,
 		Captcha:        captcha.New(*o.captchaURL),
+		PublicURL:      *o.publicURL,
 		Mailer:         mailer,
 		Box:            box,
 		TrustedProxies: k.trusted,

@@ -35,6 +35,9 @@ type loginResponse struct {
 	LoginState          string   `json:"loginState" xml:"loginState"`
 	Status              string   `json:"Status" xml:"Status"`
 	PendingTasks        []string `json:"pendingTasks" xml:"pendingTasks>pendingTask"`
+	// TwoFactor is bizsec's: the factors a pending login may use, when
+	// they are more than the platform's emailed code.
+	TwoFactor *twoFactorWire `json:"twoFactor,omitempty" xml:"twoFactor,omitempty"`
 }
 
 func loginResponseOf(res login.Result) loginResponse {
@@ -53,6 +56,9 @@ func loginResponseOf(res login.Result) loginResponse {
 			task = login.TaskTwoFA
 		}
 		out.LoginState, out.PendingTasks = "PendingTasks", []string{task}
+		if res.Factors != nil && res.Task == "" {
+			out.PendingTasks, out.TwoFactor = res.Factors.Tasks, twoFactorOf(res.Factors)
+		}
 	}
 	return out
 }

@@ -69,6 +69,9 @@ type Config struct {
 	// this deadline (counted again once its body has arrived), and a request
 	// that cannot finish in time answers 503. Zero: DefaultDBTimeout.
 	DBTimeout time.Duration
+	// PublicURL is the site's URL as browsers see it (https://host[:port]):
+	// WebAuthn's relying party ID and origin. Empty: no WebAuthn factors.
+	PublicURL string
 }
 
 // DefaultBodyMemory bounds the request bodies in memory at once.
@@ -123,7 +126,7 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.login = login.New(login.Config{Store: cfg.Store, Hasher: cfg.Hasher, Box: cfg.Box, Captcha: cfg.Captcha,
-		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits})
+		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits, PublicURL: cfg.PublicURL})
 	s.login.Start()
 	if s.store != nil {
 		s.registerFeedMetrics()
@@ -196,6 +199,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "POST "+biz+"/users/{UserID}/disable", auth.Admin, jsonTypes, s.disableUser(true))
 	s.route(mux, "POST "+biz+"/users/{UserID}/enable", auth.Admin, jsonTypes, s.disableUser(false))
 	s.notAllowed(mux, "/api/users/{UserID}/challenges", "GET, HEAD, PUT")
+	s.factorRoutes(mux)
 	// The login service: its tenant comes from the Host header, and each
 	// operation checks the cookie it needs itself (exempt from CSRF).
 	s.route(mux, "POST /api/passwordmanagement/sendPasswordResetCode", auth.Public, loginTypes, s.sendResetCode)

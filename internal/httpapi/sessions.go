@@ -188,15 +188,15 @@ func (s *Server) putUser(w http.ResponseWriter, r *http.Request, q *request) err
 	return nil
 }
 
-type confirmWire struct {
+type emailConfirmWire struct {
 	Code    string          `json:"Code"`
 	Unknown unknownElements `json:"-" xml:",any"`
 }
 
-func (w *confirmWire) unknown() error { return w.Unknown.err() }
+func (w *emailConfirmWire) unknown() error { return w.Unknown.err() }
 
 func (s *Server) confirmEmail(w http.ResponseWriter, r *http.Request, q *request) error {
-	var in confirmWire
+	var in emailConfirmWire
 	if err := readBody(w, r, jsonTypes, &in); err != nil {
 		return err
 	}

@@ -37,7 +37,10 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, q *request)
 	if action := in.Parameters["Action"]; !strings.EqualFold(action, "validate") {
 		return fault.New(fault.Invalid, `parameters.Action must be "validate", got %q`, clip(action, 40))
 	}
-	code := in.Parameters[login.TaskTwoFA]
+	task, code := login.TaskTwoFA, in.Parameters[login.TaskTwoFA]
+	if assertion := in.Parameters[login.TaskWebAuthn]; assertion != "" && code == "" {
+		task, code = login.TaskWebAuthn, assertion
+	}
 	if code == "" {
 		return fault.New(fault.Invalid, "parameters.%s is required", login.TaskTwoFA)
 	}
@@ -45,7 +48,7 @@ func (s *Server) pendingTask(w http.ResponseWriter, r *http.Request, q *request)
 	if err != nil {
 		return err
 	}
-	res, err := s.login.CompleteTwoFA(s.withClient(r, auth.MethodTwoFA), tenant, s.authCookie(r, tenant), code, s.clientIP(r))
+	res, err := s.login.CompleteTask(s.withClient(r, auth.MethodTwoFA), tenant, s.authCookie(r, tenant), task, code, s.clientIP(r))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
+	"github.com/bizsec/bizsec/internal/factor"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
@@ -98,6 +99,9 @@ type Config struct {
 	Metrics Metrics
 	Now     func() time.Time // the clock; tests move it
 	Limits  Limits           // zero: DefaultLimits
+	// PublicURL is the site's URL as browsers see it: the WebAuthn relying
+	// party's ID and origin ("": no WebAuthn factors).
+	PublicURL string
 }
 
 // Service is the login service of every tenant in a store.
@@ -112,6 +116,7 @@ type Service struct {
 	now     func() time.Time
 
 	digest auth.Digest // what is stored for 2FA and reset codes
+	rp     *factor.RP  // WebAuthn's relying party; nil without a PublicURL
 
 	limits  Limits
 	budgets *throttle.Budgets
@@ -152,6 +157,7 @@ func New(cfg Config) *Service {
 		s.digest = s.box.MAC
 	}
 	s.limits = cfg.Limits.orDefault()
+	s.rp = s.relyingParty(cfg.PublicURL)
 	s.resets = make(chan struct{}, 1)
 	s.notices = make(chan notice, 1000)
 	s.stop = make(chan struct{})
@@ -278,6 +284,8 @@ type Result struct {
 	// cookie until DeviceExpires ("" for none).
 	Device        string
 	DeviceExpires time.Time
+	// Factors are what a pending login may be answered with.
+	Factors *FactorChallenge
 }
 
 // Login checks a password under the tenant's policy. Known and unknown

@@ -2,11 +2,10 @@ package login
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
-	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
@@ -33,34 +32,32 @@ func (s *Service) needsTwoFA(ctx context.Context, userID string, t settings.TwoF
 }
 
 // startTwoFA answers a good password with a pending session, replacing
-// any other of the user's, and mails the code.
+// any other of the user's, readied for each of the user's usable factors
+// (the emailed code is mailed).
 func (s *Service) startTwoFA(ctx context.Context, u store.User, p Policy, now time.Time) (Result, error) {
-	if err := s.throttleMail(ctx, "2fa", u.TenantID, u.Email, now); err != nil {
-		s.metrics.Login("throttled")
+	sess, token, _ := newSession(u.ID, u.TenantID, now, now, p.Login)
+	sess.State = auth.StatePending
+	pl := &PendingLogin{User: u, Policy: p, Session: &sess, Now: now}
+	if err := s.beginFactors(ctx, pl); err != nil {
 		return Result{}, err
 	}
-	code, c := auth.NewCode(now, s.digest)
-	sess, token, _ := newSession(u.ID, u.TenantID, now, now, p.Login)
-	sess.State, sess.Code = auth.StatePending, c
 	if err := s.store.StartTwoFA(ctx, sess); err != nil {
 		return Result{}, err
 	}
-	err := s.mailer.Send(ctx, mail.Message{
-		To:      u.Email,
-		Subject: "Your verification code",
-		Body: fmt.Sprintf("Your verification code is %s.\n\nIt is valid for %d seconds. If you did not try to log in, change your password.\n",
-			code, p.TwoFA.CodeValidSeconds),
-	})
-	if err != nil {
-		s.log.ErrorContext(ctx, "2FA code not sent", "user", u.ID, "err", err)
-		if derr := s.store.DeleteSession(ctx, sess.TokenHash); derr != nil {
-			s.log.ErrorContext(ctx, "pending session not ended", "user", u.ID, "err", derr)
+	for _, f := range factors {
+		if !slices.Contains(pl.Challenge.Factors, f.Kind()) {
+			continue
 		}
-		return Result{}, errMailDown("the verification code")
+		if err := f.Started(ctx, s, pl); err != nil {
+			if derr := s.store.DeleteSession(ctx, sess.TokenHash); derr != nil {
+				s.log.ErrorContext(ctx, "pending session not ended", "user", u.ID, "err", derr)
+			}
+			return Result{}, err
+		}
 	}
-	s.metrics.TwoFA("sent")
 	s.metrics.Login("twofa_pending")
-	return Result{User: u, Session: sess, Token: token, Expires: codeExpiry(sess, p.TwoFA), Pending: true, Policy: p}, nil
+	return Result{User: u, Session: sess, Token: token, Expires: codeExpiry(sess, p.TwoFA), Pending: true, Policy: p,
+		Factors: pl.Challenge}, nil
 }
 
 func codeExpiry(sess auth.Session, t settings.TwoFA) time.Time {
@@ -93,16 +90,30 @@ func (s *Service) pendingStatus(ctx context.Context, tenant, cookie string) (Res
 	if !s.now().Before(expires) {
 		return Result{}, ErrNoSession
 	}
-	return Result{User: u, Session: sess, Expires: expires, Pending: true, Policy: p}, nil
+	usable, _, left, err := s.usableFactors(ctx, u)
+	if err != nil {
+		return Result{}, err
+	}
+	// WebAuthn's request options are in the login's answer only: the
+	// pending login keeps a digest of their challenge.
+	return Result{User: u, Session: sess, Expires: expires, Pending: true, Policy: p, Factors: challengeOf(usable, left)}, nil
 }
 
 // CompleteTwoFA enters the 2FA code for the pending login of a cookie
-// value. A wrong code is a failure of the account, counted with its wrong
-// passwords toward suspension; the code is void after MaxAttempts wrong
-// entries, after CodeValidSeconds, or once the account is suspended. A
-// good code swaps the pending session for a live one and clears the
-// account's failures, and on twofa.login.new.device remembers the device.
+// value: the platform's task, answered with the emailed code, an
+// authenticator app's code or a recovery code.
 func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clientIP string) (Result, error) {
+	return s.CompleteTask(ctx, tenant, cookie, TaskTwoFA, code, clientIP)
+}
+
+// CompleteTask answers a pending task of the pending login of a cookie
+// value. A wrong answer, whichever the factor, is a failure of the
+// account, counted with its wrong passwords toward suspension; the
+// pending login is void after MaxAttempts wrong answers, after
+// CodeValidSeconds, or once the account is suspended. A good answer swaps
+// the pending session for a live one and clears the account's failures,
+// and on twofa.login.new.device remembers the device.
+func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer, clientIP string) (Result, error) {
 	now := s.now()
 	if err := s.throttleClient(ctx, clientIP, now); err != nil {
 		return Result{}, err
@@ -119,22 +130,36 @@ func (s *Service) CompleteTwoFA(ctx context.Context, tenant, cookie, code, clien
 	next, token, csrf := newSession(u.ID, tenant, now, now, p.Login)
 	var outcome error
 	var suspended bool
-	result, err := s.store.CompleteTwoFA(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
+	result, err := s.store.CompleteFactor(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
 		store.LockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Now: now},
-		func(c *auth.Code, l *auth.Lockout) auth.CodeResult {
+		func(tx *store.FactorTx, c *auth.Code, l *auth.Lockout) (auth.CodeResult, error) {
 			if l.Locked(now) {
 				outcome = ErrSuspended
-				return auth.CodeVoid
+				return auth.CodeVoid, nil
 			}
-			r := c.Check(code, s.digest, now, p.TwoFA)
-			if r == auth.CodeOK {
+			if now.Sub(c.IssuedAt) >= time.Duration(p.TwoFA.CodeValidSeconds)*time.Second || c.Attempts >= p.TwoFA.MaxAttempts {
+				return auth.CodeVoid, nil
+			}
+			active, err := tx.Factors()
+			if err != nil {
+				return auth.CodeVoid, err
+			}
+			ok, err := s.verifyFactors(task, &Verification{Tx: tx, User: u, Code: c, Answer: answer, Now: now, Active: active})
+			if err != nil {
+				return auth.CodeVoid, err
+			}
+			if ok {
 				l.Succeed()
-				return r
+				return auth.CodeOK, nil
+			}
+			r := auth.CodeWrong
+			if c.Attempts++; c.Attempts >= p.TwoFA.MaxAttempts {
+				r = auth.CodeVoid
 			}
 			if outcome, suspended = s.fail(l, now, p.Login, true); suspended {
-				return auth.CodeVoid
+				return auth.CodeVoid, nil
 			}
-			return r
+			return r, nil
 		})
 	if err != nil {
 		return Result{}, err

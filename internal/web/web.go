@@ -16,8 +16,10 @@ func Handler(prefix string) http.Handler {
 	files, _ := fs.Sub(static, "static")
 	fileServer := http.StripPrefix(prefix, http.FileServerFS(files))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The page runs only its own script and talks only to this server.
-		w.Header().Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		// The page runs only its own script and talks only to this server; its
+		// images are its own, or blobs it fetched from this server (the QR code
+		// of an authenticator app's key, fetched with the CSRF header).
+		w.Header().Set("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		w.Header().Set("Cache-Control", "no-cache")

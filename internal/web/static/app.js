@@ -248,14 +248,18 @@ function loginWidget(p, { email = "", done, another }) {
     el("button", { type: "submit", id: p + "login-button", text: "Log in" }));
   const codeHelp = el("p", { id: p + "code-help" });
   const code = el("input", { id: p + "code", class: "code", inputmode: "numeric", autocomplete: "one-time-code",
-    "aria-describedby": p + "code-help", required: true, maxlength: 12 });
+    "aria-describedby": p + "code-help", required: true, maxlength: 20 });
   const resend = el("button", { type: "button", id: p + "resend", text: "Send a new code" });
   const other = el("button", { type: "button", id: p + "another", text: "Use another account" });
-  const codeForm = el("form", { id: p + "code-form", class: "login", hidden: true },
-    el("h2", { text: "Enter your verification code" }), codeHelp,
+  const keyButton = el("button", { type: "button", id: p + "use-key", text: "Use your security key or passkey", hidden: true });
+  const codePart = el("div", { class: "code-part" },
     el("label", { for: p + "code", text: "Verification code" }), code,
-    el("button", { type: "submit", id: p + "code-button", text: "Verify" }),
+    el("button", { type: "submit", id: p + "code-button", text: "Verify" }));
+  const codeTitle = el("h2", { text: "Enter your verification code" });
+  const codeForm = el("form", { id: p + "code-form", class: "login", hidden: true },
+    codeTitle, codeHelp, keyButton, codePart,
     el("div", { class: "links" }, resend, other));
+  let keyOptions = null; // WebAuthn's request options of the pending login
   const suspendedOther = el("button", { type: "button", id: p + "suspended-back", text: "Use another account" });
   const suspended = el("div", { id: p + "suspended", class: "suspended", hidden: true },
     el("h2", { text: "Account suspended" }),
@@ -283,17 +287,55 @@ function loginWidget(p, { email = "", done, another }) {
     errorBox.textContent = "";
     try {
       const { data } = await api("POST", "/api/login", { email: emailIn.value, password: pw.value }, {}, { noReauth: true });
-      if ((data.pendingTasks || []).includes("2fa.verification.code")) {
-        codeHelp.textContent = "We sent a verification code to " + mask(emailIn.value) +
-          ". Enter it below; a wrong code counts as a failed login.";
-        code.value = "";
-        step("code");
-        code.focus();
+      const tasks = data.pendingTasks || [];
+      if (tasks.includes("2fa.verification.code") || tasks.includes("2fa.webauthn.assertion")) {
+        askFactor(data, tasks);
         return;
       }
       done(data, emailIn.value);
     } catch (e) { failed(e); }
   };
+  // askFactor shows the second step for the factors the login answer names:
+  // the emailed code (the platform's), an app's code, a recovery code, a key.
+  const askFactor = (data, tasks) => {
+    const tf = data.twoFactor || { Factors: ["email"], RecoveryCodesLeft: 0 };
+    const kinds = tf.Factors || [];
+    const withCode = tasks.includes("2fa.verification.code");
+    keyOptions = tasks.includes("2fa.webauthn.assertion") && tf.WebAuthn ? tf.WebAuthn.publicKey : null;
+    const say = [];
+    if (keyOptions) say.push("Use your security key or passkey.");
+    if (kinds.includes("email")) say.push("We sent a verification code to " + mask(emailIn.value) + ". Enter it below.");
+    if (kinds.includes("totp")) say.push((keyOptions ? "Or enter" : "Enter") + " the code your authenticator app shows.");
+    if (kinds.includes("recovery")) say.push("If you cannot use " + (kinds.includes("totp") || keyOptions ? "it" : "that") +
+      ", enter one of your " + tf.RecoveryCodesLeft + " recovery codes.");
+    say.push("A wrong answer counts as a failed login.");
+    codeHelp.textContent = say.join(" ");
+    codeTitle.textContent = keyOptions && !withCode ? "Confirm it is you" : "Enter your verification code";
+    code.value = "";
+    code.required = withCode;
+    code.setAttribute("inputmode", kinds.includes("recovery") ? "text" : "numeric");
+    codePart.hidden = !withCode;
+    resend.hidden = !kinds.includes("email");
+    keyButton.hidden = !keyOptions;
+    step("code");
+    (keyOptions ? keyButton : code).focus();
+  };
+  keyButton.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    let assertion;
+    try {
+      assertion = await navigator.credentials.get({ publicKey: decodeRequest(keyOptions) });
+    } catch (e) {
+      errorBox.textContent = "The security key did not answer, or you cancelled. Try again" +
+        (codePart.hidden ? "." : ", or enter a code.");
+      return;
+    }
+    try {
+      const { data } = await api("POST", "/api/login/pendingtasks",
+        { parameters: { "2fa.webauthn.assertion": JSON.stringify(credentialJSON(assertion)), Action: "validate" } }, {}, { noReauth: true });
+      done(data, emailIn.value);
+    } catch (e) { failed(e); }
+  });
   form.addEventListener("submit", (ev) => { ev.preventDefault(); start(); });
   resend.addEventListener("click", () => start().then(() => { if (!codeForm.hidden) errorBox.textContent = "A new code was sent."; }));
   codeForm.addEventListener("submit", async (ev) => {
@@ -330,6 +372,7 @@ function loggedIn(resp, email) {
   if (!state.email && resp.userName && resp.userName.includes("@")) state.email = resp.userName;
   state.loggedIn = true;
   $("logout").hidden = false;
+  $("account-link").hidden = false;
   $("login-view").hidden = true;
   $("settings-view").hidden = false;
   let r = routeOf(location.hash);
@@ -418,6 +461,7 @@ $("revert").addEventListener("click", () => revert());
 // ---- routes: #/business/page[/field] ----
 
 function routeOf(hash) {
+  if (hash === "#/account") return { account: true };
   const m = /^#\/([^/]+)\/([a-z]+)(?:\/([A-Za-z-]+))?$/.exec(hash || "");
   if (!m || !(m[2] in TABS)) return null;
   return { business: decodeURIComponent(m[1]), tab: m[2], field: m[3] };
@@ -428,6 +472,9 @@ function hashOf(business, tab, field) {
 }
 
 async function show(r) {
+  if (r.account) return showAccount();
+  $("business-form").hidden = $("role-note").hidden = false;
+  $("account-link").removeAttribute("aria-current");
   state.route = hashOf(r.business, r.tab, r.field);
   state.tab = r.tab;
   if (r.business !== state.roleChecked) {
@@ -1320,6 +1367,176 @@ async function loadCheck(seq) {
   } catch (e) {
     panel.replaceChildren(el("p", { class: "error", role: "alert", text: e.message }));
   }
+}
+
+// ---- my account: second factors ----
+
+// b64u converts WebAuthn's binary members to and from base64url, as the
+// server's options and answers carry them.
+const b64u = {
+  enc: (buf) => btoa(String.fromCharCode(...new Uint8Array(buf))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, ""),
+  dec: (s) => Uint8Array.from(atob(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - s.length % 4) % 4)), (c) => c.charCodeAt(0)).buffer,
+};
+
+function decodeCreation(pk) {
+  return { ...pk, challenge: b64u.dec(pk.challenge), user: { ...pk.user, id: b64u.dec(pk.user.id) },
+    excludeCredentials: (pk.excludeCredentials || []).map((c) => ({ ...c, id: b64u.dec(c.id) })) };
+}
+
+function decodeRequest(pk) {
+  return { ...pk, challenge: b64u.dec(pk.challenge), allowCredentials: (pk.allowCredentials || []).map((c) => ({ ...c, id: b64u.dec(c.id) })) };
+}
+
+// credentialJSON is a PublicKeyCredential as the server reads it (no nulls).
+function credentialJSON(cred) {
+  const r = cred.response;
+  const out = { id: cred.id, rawId: b64u.enc(cred.rawId), type: cred.type, response: { clientDataJSON: b64u.enc(r.clientDataJSON) },
+    clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {} };
+  if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
+  if (r.attestationObject) {
+    out.response.attestationObject = b64u.enc(r.attestationObject);
+    if (r.getTransports) out.response.transports = r.getTransports();
+  }
+  if (r.authenticatorData) {
+    out.response.authenticatorData = b64u.enc(r.authenticatorData);
+    out.response.signature = b64u.enc(r.signature);
+    if (r.userHandle) out.response.userHandle = b64u.enc(r.userHandle);
+  }
+  return out;
+}
+
+const FACTOR_TYPES = { totp: "Authenticator app", webauthn: "Security key or passkey" };
+
+function userBase() { return "/api/users/" + encodeURIComponent(state.userID); }
+
+async function showAccount() {
+  const seq = ++state.loadSeq;
+  state.route = "#/account";
+  const v = $("settings-view");
+  delete v.dataset.page;
+  v.setAttribute("aria-busy", "true");
+  state.dirty = false;
+  for (const id of ["business-form", "role-note", "tabs", "settings-form", "history", "conflict"]) $(id).hidden = true;
+  $("account-link").setAttribute("aria-current", "page");
+  $("settings-title").textContent = "My account";
+  $("settings-intro").textContent = "How you prove it is you when you log in, besides your password. " +
+    "Changes need a recent login: you may be asked for your password again.";
+  document.title = "My account · bizsec console";
+  await renderAccount(seq);
+  if (seq !== state.loadSeq) return;
+  v.dataset.page = "account";
+  v.removeAttribute("aria-busy");
+}
+
+async function renderAccount(seq, message = "") {
+  const panel = $("panel");
+  const status = el("p", { id: "account-status", class: "status ok", role: "status", text: message });
+  const problem = el("p", { id: "account-error", class: "error", role: "alert" });
+  let data;
+  try {
+    ({ data } = await api("GET", userBase() + "/factors"));
+  } catch (e) {
+    if (seq === state.loadSeq) panel.replaceChildren(el("p", { class: "error", role: "alert", text: e.message }));
+    return;
+  }
+  if (seq !== state.loadSeq) return;
+  const again = (text) => renderAccount(state.loadSeq, text);
+  const failed = (what) => (e) => { problem.textContent = what + ": " + e.message; };
+
+  // The factors.
+  const active = data.Factors.filter((f) => f.Active);
+  let list;
+  if (!active.length) {
+    list = el("p", { id: "no-factors", text: "You have no factor besides the emailed code." });
+  } else {
+    const body = el("tbody");
+    const table = el("table", { id: "factors" }, el("caption", { text: "Your sign-in factors" }),
+      el("thead", {}, el("tr", {}, ...["Type", "Name", "Added", "Last used", "Action"].map((t) => el("th", { scope: "col", text: t })))), body);
+    for (const f of active) {
+      const remove = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove " + f.Name });
+      remove.addEventListener("click", async () => {
+        remove.disabled = true;
+        try {
+          await api("DELETE", userBase() + "/factors/" + encodeURIComponent(f.FactorID));
+          again("Removed " + f.Name + ".");
+        } catch (e) { remove.disabled = false; failed("Could not remove " + f.Name)(e); }
+      });
+      body.append(el("tr", { "data-type": f.Type }, el("td", { text: FACTOR_TYPES[f.Type] || f.Type }), el("td", { text: f.Name }),
+        el("td", {}, el("time", { datetime: f.Created, text: when(f.Created) })),
+        el("td", {}, f.LastUsed ? el("time", { datetime: f.LastUsed, text: when(f.LastUsed) }) : "Never"),
+        el("td", {}, remove)));
+    }
+    list = scrollRegion(table, "Your sign-in factors");
+  }
+
+  // An authenticator app.
+  const enrol = el("div", { id: "totp-enrol" });
+  const addApp = el("button", { type: "button", id: "add-totp", text: "Add an authenticator app" });
+  addApp.addEventListener("click", async () => {
+    problem.textContent = "";
+    try {
+      const { data: t } = await api("POST", userBase() + "/factors/totp", {});
+      const qr = el("img", { id: "totp-qr", width: "256", height: "256", alt: "QR code of the key for your authenticator app" });
+      const resp = await fetch(userBase() + "/factors/" + encodeURIComponent(t.FactorID) + "/qr.png",
+        { headers: csrfHeader(), credentials: "same-origin" });
+      if (resp.ok) qr.src = URL.createObjectURL(await resp.blob());
+      const codeIn = el("input", { id: "totp-code", class: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6, required: true });
+      const form = el("form", { id: "totp-form", class: "login" },
+        el("p", { text: "Scan this code with your authenticator app, or type the key into it; then enter the code it shows." }),
+        qr, el("p", {}, "Key: ", el("code", { id: "totp-secret", text: t.Secret })),
+        el("label", { for: "totp-code", text: "Code from the app" }), codeIn,
+        el("button", { type: "submit", id: "totp-confirm", text: "Confirm" }));
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        try {
+          await api("POST", userBase() + "/factors/" + encodeURIComponent(t.FactorID) + "/confirm", { Code: codeIn.value.trim() });
+          again("Authenticator app added: from now on, log in with its code.");
+        } catch (e) { failed("The app was not added")(e); }
+      });
+      enrol.replaceChildren(form);
+      addApp.hidden = true;
+      codeIn.focus();
+    } catch (e) { failed("Could not start")(e); }
+  });
+
+  // A security key or passkey.
+  const addKey = el("button", { type: "button", id: "add-key", text: "Add a security key or passkey", hidden: !window.PublicKeyCredential });
+  addKey.addEventListener("click", async () => {
+    problem.textContent = "";
+    try {
+      const { data: k } = await api("POST", userBase() + "/factors/webauthn", {});
+      let cred;
+      try {
+        cred = await navigator.credentials.create({ publicKey: decodeCreation(k.Options.publicKey) });
+      } catch {
+        problem.textContent = "The security key did not answer, or you cancelled.";
+        return;
+      }
+      await api("POST", userBase() + "/factors/" + encodeURIComponent(k.FactorID) + "/confirm", { Credential: credentialJSON(cred) });
+      again("Security key added: from now on, log in with it.");
+    } catch (e) { failed("The key was not added")(e); }
+  });
+
+  // Recovery codes.
+  const codesBox = el("div", { id: "recovery-box" });
+  const newCodes = el("button", { type: "button", id: "new-codes", text: data.RecoveryCodesLeft ? "Replace my recovery codes" : "Make recovery codes" });
+  newCodes.addEventListener("click", async () => {
+    problem.textContent = "";
+    try {
+      const { data: r } = await api("POST", userBase() + "/recoverycodes");
+      codesBox.replaceChildren(
+        el("p", { class: "notice", text: "Keep these codes somewhere safe: they are shown only now. Each works once, in place of your app's code or your key. Codes made before no longer work." }),
+        el("ol", { id: "recovery-codes" }, ...r.Codes.map((c) => el("li", {}, el("code", { text: c })))));
+      $("recovery-left").textContent = r.Codes.length + " recovery codes left.";
+      status.textContent = "New recovery codes made.";
+    } catch (e) { failed("Could not make codes")(e); }
+  });
+
+  panel.replaceChildren(status, problem,
+    el("h2", { text: "Sign-in factors" }), list,
+    el("h2", { text: "Authenticator app" }), el("p", { text: "An app such as Google Authenticator, Microsoft Authenticator or 1Password shows a new six-digit code every 30 seconds." }), addApp, enrol,
+    el("h2", { text: "Security keys and passkeys" }), el("p", { text: window.PublicKeyCredential ? "A security key, or a passkey kept by this device or your password manager: nothing to type, and it cannot be phished." : "This browser does not support security keys." }), addKey,
+    el("h2", { text: "Recovery codes" }), el("p", { id: "recovery-left", text: data.RecoveryCodesLeft + " recovery codes left." }), newCodes, codesBox);
 }
 
 // ---- start ----
