@@ -66,7 +66,7 @@ func newServeConfig() (*config, *serveOptions) {
 		captchaURL: c.String("captcha-verify-url", "BIZSEC_CAPTCHA_VERIFY_URL", captcha.DefaultURL, "CAPTCHA siteverify URL"),
 		publicURL: c.String("public-url", "BIZSEC_PUBLIC_URL", "",
 			"the site's URL as browsers see it (https://host[:port]): WebAuthn's relying party ID and origin; empty: no security keys or passkeys"),
-		smtpAddr:   c.String("smtp-addr", "BIZSEC_SMTP_ADDR", "", "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox"),
+		smtpAddr: c.String("smtp-addr", "BIZSEC_SMTP_ADDR", "", "SMTP server host:port for 2FA and reset codes; unset: files in DATA/outbox"),
 		smtpTLS: c.String("smtp-tls", "BIZSEC_SMTP_TLS", "auto",
 			"auto (TLS from the first byte on port 465, else STARTTLS when offered), starttls (required) or implicit"),
 		smtpRequireTLS: c.Bool("smtp-require-tls", "BIZSEC_SMTP_REQUIRE_TLS", false, "refuse to send mail over a connection that is not TLS"),
