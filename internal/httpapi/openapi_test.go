@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -57,7 +58,8 @@ func TestOpenAPI(t *testing.T) {
 			}
 		}
 		ct := rep.header.Get("Content-Type")
-		if !strings.HasPrefix(ct, "application/json") && len(rep.body) > 0 && !strings.HasPrefix(route.Path, "/api/businesses/{BusinessID}/files") && route.Path != "/metrics" {
+		if !strings.HasPrefix(ct, "application/json") && len(rep.body) > 0 && !strings.HasPrefix(route.Path, "/api/businesses/{BusinessID}/files") && route.Path != "/metrics" &&
+			!strings.HasSuffix(route.Path, "/qr.png") {
 			t.Errorf("%s %s: answered %s", c.method, c.path, ct)
 			return rep
 		}
@@ -87,6 +89,14 @@ func TestOpenAPI(t *testing.T) {
 	devID := e.users["dev@acme.example"]
 	check(call{method: "GET", path: biz + "users?q=acme&limit=2", as: admin})
 	check(call{method: "GET", path: "/api/settingsschema"})
+	check(call{method: "GET", path: "/api/users/" + adminID + "/factors", as: admin})
+	enrol := check(call{method: "POST", path: "/api/users/" + adminID + "/factors/totp", as: admin, body: `{"Name":"phone"}`})
+	var enrolled struct{ FactorID string }
+	json.Unmarshal(enrol.body, &enrolled)
+	check(call{method: "GET", path: "/api/users/" + adminID + "/factors/" + enrolled.FactorID + "/qr.png", as: admin})
+	check(call{method: "POST", path: "/api/users/" + adminID + "/factors/" + enrolled.FactorID + "/confirm", as: admin, body: `{"Code":"000000"}`})
+	check(call{method: "DELETE", path: "/api/users/" + adminID + "/factors/" + enrolled.FactorID, as: admin})
+	check(call{method: "POST", path: "/api/users/" + adminID + "/recoverycodes", as: admin})
 	check(call{method: "POST", path: biz + "users/" + devID + "/disable", as: admin})
 	check(call{method: "POST", path: biz + "users/" + devID + "/enable", as: admin})
 	check(call{method: "GET", path: "/api/users/" + adminID + "/sessions", as: admin})
