@@ -227,7 +227,7 @@ func putSetting[T any](ctx context.Context, queryRow func(context.Context, strin
 // current is what a write starts from: the object's stored document and
 // version, and the document its rule reads and that one's version.
 type current struct {
-	doc, other       sql.NullString
+	doc, other      sql.NullString
 	version, otherV int64
 }
 
