@@ -373,6 +373,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		TrustedProxies: trusted,
 		Limits:         limits,
 		NoAccessLog:    !*accessLog,
+		AccessLog:      os.Stderr,
 		OpsOnPublic:    !opsSeparate,
 		BodyMemory:     *bodyMemory,
 		DBTimeout:      *dbTimeout,
