@@ -470,8 +470,8 @@ func CSRFHeader(tenant string) string { return "X-Csrf-Token_" + tenant }
 // its AtmoAuthToken_{tenant} cookie or, for clients that cannot name a
 // per-tenant cookie (OpenAPI tools), the same value as a bearer token.
 func (s *Server) authCookie(r *http.Request, tenant string) string {
-	if c, err := r.Cookie(AuthCookie(tenant)); err == nil {
-		return c.Value
+	if v, ok := cookieValue(r, "AtmoAuthToken_", tenant); ok {
+		return v
 	}
 	v, _ := bearer(r)
 	return v
@@ -488,8 +488,39 @@ func bearer(r *http.Request) (string, bool) {
 // ambient reports whether the request's credential is the cookie, which
 // browsers attach on their own: only then is the CSRF header needed.
 func ambient(r *http.Request, tenant string) bool {
-	_, err := r.Cookie(AuthCookie(tenant))
-	return err == nil
+	_, ok := cookieValue(r, "AtmoAuthToken_", tenant)
+	return ok
+}
+
+// cookieValue is r.Cookie(prefix+suffix).Value without allocating: the
+// first cookie of that name whose value net/http would accept, with one
+// pair of surrounding quotes removed.
+func cookieValue(r *http.Request, prefix, suffix string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.Trim(part, " \t")
+			name, val, ok := strings.Cut(part, "=")
+			if !ok || len(name) != len(prefix)+len(suffix) || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, suffix) {
+				continue
+			}
+			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			if validCookieValue(val) {
+				return val, true
+			}
+		}
+	}
+	return "", false
+}
+
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCSRF enforces the X-Csrf-Token header as the tenant's security
