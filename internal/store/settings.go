@@ -137,7 +137,7 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 	} else {
 		err = s.inTx(ctx, func(tx *txn) error {
 			c = change[T]{}
-			cur, err := readCurrent(ctx, tx.QueryRowContext, k, business)
+			cur, err := readCurrent(ctx, s.writeStmts(tx).QueryRowContext, k, business)
 			if err != nil {
 				return err
 			}
@@ -145,12 +145,11 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 				return err
 			}
 			now := millis(s.now())
-			if _, err := tx.ExecContext(ctx, `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
-				ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`,
+			if _, err := s.writeStmts(tx).ExecContext(ctx, upsertSettingSQL,
 				business, k.Name, c.body, c.version, now); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			_, err = s.writeStmts(tx).ExecContext(ctx, insertAuditSQL,
 				business, k.Name, c.version, now, w.Actor, c.oldAudit, c.newAudit)
 			return err
 		})
@@ -166,6 +165,63 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 	version := c.version
 	s.cache.replace(key, cachedDoc{c.out, version}, func(old any) bool { return old.(cachedDoc).version >= version })
 	return c.out, version, nil
+}
+
+// stmtTx runs statements in a transaction of the SQLite writer through
+// statements prepared once on its one connection: modernc's SQLite spends
+// more on compiling a statement than on running it.
+type stmtTx struct {
+	s  *Store
+	tx *txn
+}
+
+func (s *Store) writeStmts(tx *txn) stmtTx { return stmtTx{s, tx} }
+
+func (t stmtTx) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
+	st, ok := t.s.stmts.Load(q)
+	if !ok {
+		return nil, false
+	}
+	return t.tx.StmtContext(ctx, st.(*sql.Stmt)), true
+}
+
+// prepareWrites prepares writeQueries on the writer's connection, before
+// the writer takes it.
+func (s *Store) prepareWrites(ctx context.Context) error {
+	for _, q := range writeQueries {
+		st, err := s.w.PrepareContext(ctx, s.w.d.rebind(q))
+		if err != nil {
+			return err
+		}
+		s.stmts.Store(q, st)
+	}
+	return nil
+}
+
+// writeQueries are the statements of settings writes and write batches.
+var writeQueries = []string{readCurrentSQL, upsertSettingSQL, insertAuditSQL, `SAVEPOINT write`, `ROLLBACK TO write`, `RELEASE write`}
+
+const (
+	readCurrentSQL = `SELECT s.doc, s.version, o.doc, o.version FROM businesses b
+		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ?
+		LEFT JOIN settings o ON o.business_id = b.id AND o.kind = ? WHERE b.id = ?`
+	upsertSettingSQL = `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`
+	insertAuditSQL = `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+func (t stmtTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := t.stmt(ctx, q); ok {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t stmtTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st, ok := t.stmt(ctx, q); ok {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
 // maxPutRaces bounds the times a PostgreSQL write reads again after losing
@@ -235,9 +291,7 @@ type current struct {
 func readCurrent[T any](ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, k Kind[T], business string) (current, error) {
 	var cur current
 	var ver, otherV sql.NullInt64
-	err := queryRow(ctx, `SELECT s.doc, s.version, o.doc, o.version FROM businesses b
-		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ?
-		LEFT JOIN settings o ON o.business_id = b.id AND o.kind = ? WHERE b.id = ?`,
+	err := queryRow(ctx, readCurrentSQL,
 		k.Name, k.other, business).Scan(&cur.doc, &ver, &cur.other, &otherV)
 	if err != nil {
 		return cur, notFoundIf(err, "business %q not found", business)
