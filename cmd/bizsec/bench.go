@@ -1,10 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
-	"crypto/rand"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,8 +14,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,7 +27,6 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
-	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/throttle"
 )
@@ -37,206 +39,590 @@ const maxRequests = 2_000_000
 var benchLimits = login.Limits{Client: throttle.Rate{N: 1 << 30, Per: time.Second},
 	AccountFailures: throttle.Rate{N: 1 << 30, Per: time.Second}, Mail: throttle.Rate{N: 1 << 30, Per: time.Second}, MaxKeys: 1 << 20}
 
-// bench measures, on loopback and against the physical limit measured in
-// the same run: an authenticated GET against a bare handler returning the
-// same bytes (at each -cpus), logins against raw argon2id hashing, durable
-// PUTs against raw one-row commits, how fast a change on one instance
-// reaches another (PostgreSQL), and, with -scale, GET on a big database.
+// bench measures bizsec from outside: the server runs in a process of its
+// own pinned to -server-cpus, and the load comes from another process pinned
+// to -client-cpus (this binary's load generator, or wrk). Each path is
+// measured against its physical limit in the same run, on the same server
+// cores, in interleaved rounds: an authenticated GET against a bare net/http
+// handler answering the same bytes; durable PUTs against raw one-row commits
+// with the same driver, settings and disk; logins against raw argon2id. The
+// ratios are medians of the rounds' ratios.
 func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	database := fs.String("database", env("BIZSEC_DATABASE", ""), "PostgreSQL URL; the bench works in a schema of its own and drops it. Empty: SQLite in a temporary directory (no propagation)")
+	database := fs.String("database", env("BIZSEC_DATABASE", ""), "PostgreSQL URL; the bench works in a schema of its own and drops it. Empty: SQLite in a temporary directory")
 	duration := fs.Duration("duration", 3*time.Second, "length of each load phase")
-	workers := fs.Int("concurrency", 2*runtime.NumCPU(), "concurrent clients for GET and login")
-	cpuList := fs.String("cpus", strconv.Itoa(runtime.NumCPU()), "comma-separated GOMAXPROCS values for the GET phases, e.g. 1,2")
+	rounds := fs.Int("rounds", 3, "interleaved rounds of each measurement; the table shows their medians")
+	conns := fs.Int("connections", 32, "client connections for GET")
 	putClients := fs.String("put-clients", "4,16", "comma-separated client counts for the PUT phases")
-	rounds := fs.Int("rounds", 200, "changes timed for propagation")
-	scale := fs.Bool("scale", false, "also measure GET with 1,000 tenants, 100,000 users and 200,000 live sessions")
-	fraction := fs.Float64("scale-fraction", 1, "shrink the -scale database by this factor (tests use a small one)")
+	loginClients := fs.Int("login-clients", 4, "client connections for logins")
+	serverCPUs := fs.String("server-cpus", defaultServerCPUs(), "the server's cores (taskset list, e.g. 0 or 0-3); several sets separated by spaces measure GET scaling: \"0 0-1 0-3\"")
+	clientCPUs := fs.String("client-cpus", defaultClientCPUs(), "the load generator's cores, disjoint from -server-cpus")
+	gomaxprocs := fs.String("gomaxprocs", "", "comma-separated GOMAXPROCS values to measure GET at on the first server core set too (default: its size only)")
+	client := fs.String("client", "auto", "load generator: bizsec (this binary's), wrk, or auto (wrk when installed)")
+	self := fs.String("self", "", "the bizsec binary to run as server and client (default: this one)")
+	child := fs.String("child", "", "internal: run as the bench's server, bare, load, commits or hash process")
+	spec := fs.String("spec", "", "internal: the child's task, as JSON")
 	if err := parseFlags(fs, args, stdout); err != nil {
 		return err
 	}
-	cpus, err := intList(*cpuList)
-	if err != nil {
-		return fmt.Errorf("-cpus: %w", err)
+	if *child != "" {
+		return benchChild(ctx, *child, *spec, stdout)
 	}
 	puts, err := intList(*putClients)
 	if err != nil {
 		return fmt.Errorf("-put-clients: %w", err)
 	}
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
-	dir, err := os.MkdirTemp("", "bizsec-bench-")
-	if err != nil {
+	var procsList []int
+	if *gomaxprocs != "" {
+		if procsList, err = intList(*gomaxprocs); err != nil {
+			return fmt.Errorf("-gomaxprocs: %w", err)
+		}
+	}
+	sets := strings.Fields(*serverCPUs)
+	if len(sets) == 0 {
+		return errors.New("-server-cpus: no cores")
+	}
+	b := &benchRun{ctx: ctx, duration: *duration, clientCPUs: *clientCPUs, self: *self, wrk: *client == "wrk"}
+	if b.self == "" {
+		if b.self, err = os.Executable(); err != nil {
+			return err
+		}
+	}
+	if *client == "auto" {
+		_, err := exec.LookPath("wrk")
+		b.wrk = err == nil
+	} else if *client != "wrk" && *client != "bizsec" {
+		return fmt.Errorf("-client must be bizsec, wrk or auto, got %q", *client)
+	}
+	if _, err := exec.LookPath("taskset"); err == nil {
+		b.taskset = true
+	}
+	if b.dir, err = os.MkdirTemp("", "bizsec-bench-"); err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	dsn := ""
+	defer os.RemoveAll(b.dir)
 	if *database != "" {
 		var drop func()
-		if dsn, drop, err = store.ScratchSchema(ctx, *database, "bizsec_bench_"); err != nil {
+		if b.dsn, drop, err = store.ScratchSchema(ctx, *database, "bizsec_bench_"); err != nil {
 			return err
 		}
 		defer drop()
 	}
-	key := make([]byte, 32)
-	rand.Read(key)
-	box, _ := secret.New(key)
-	start := func() (string, func(), error) {
-		st, err := store.Open(ctx, dsn, dir)
-		if err != nil {
-			return "", nil, err
-		}
-		st.SetSecretBox(box)
-		api := httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, runtime.NumCPU()), Box: box,
-			Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: benchLimits})
-		url, stop, err := serveLoopback(api.Handler())
-		return url, func() { stop(); st.Close() }, err
-	}
-	a, stopA, err := start()
-	if err != nil {
+	if err := seedBench(ctx, b.dsn, filepath.Join(b.dir, "data")); err != nil {
 		return err
 	}
-	defer stopA()
-	if err := seedBench(ctx, dsn, dir); err != nil {
-		return err
+	kind := "SQLite (WAL, synchronous=FULL)"
+	if b.dsn != "" {
+		kind = "PostgreSQL (pgx)"
 	}
-	maxWorkers := max(*workers, slices.Max(puts))
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: maxWorkers, MaxConnsPerHost: maxWorkers}, Timeout: 30 * time.Second}
-	cookies, csrf, err := benchLogin(client, a, benchPassword)
-	if err != nil {
-		return err
+	gen := "bizsec's load generator (bench -child load)"
+	if b.wrk {
+		gen = "wrk -t1"
 	}
-	path := "/api/businesses/tenantbusiness.bench/loginpolicy"
-	get := func(base string) (*http.Request, error) {
-		req, err := http.NewRequest("GET", base+path, nil)
-		if err == nil {
-			req.Header.Set("Cookie", cookies)
-			req.Header.Set("Accept", "application/json")
-		}
-		return req, err
+	pin := "pinned with taskset"
+	if !b.taskset {
+		pin = "NOT pinned (no taskset)"
 	}
-	put := func(base, body string) (*http.Request, error) {
-		req, err := http.NewRequest("PUT", base+path, strings.NewReader(body))
-		if err == nil {
-			req.Header.Set("Cookie", cookies)
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-Csrf-Token_bench", csrf)
-		}
-		return req, err
-	}
-	// The baseline serves the very bytes and headers bizsec answers with.
-	sample, err := do(client, get, a)
-	if err != nil {
-		return err
-	}
-	bare, stopBare, err := serveLoopback(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Etag", `"0"`)
-		w.Write(sample)
-	}))
-	if err != nil {
-		return err
-	}
-	defer stopBare()
+	fmt.Fprintf(stdout, "bizsec bench: %s, %d cores; server cores %s, client cores %s, %s; client %s; "+
+		"%d interleaved rounds of %s, medians\n\n", kind, runtime.NumCPU(), sets[0], b.clientCPUs, pin, gen, *rounds, b.duration)
 
-	kind := "SQLite"
-	if dsn != "" {
-		kind = "PostgreSQL"
+	srv, err := b.start(sets[0], 0)
+	if err != nil {
+		return err
 	}
-	fmt.Fprintf(stdout, "bizsec bench: %s, %d cores, loopback, %s per phase; client and server share the cores\n\n", kind, runtime.NumCPU(), *duration)
-
-	// GET against the bare handler, at each GOMAXPROCS.
-	fmt.Fprintf(stdout, "| GET loginpolicy, %d clients | GOMAXPROCS | bizsec | bare handler | throughput ratio | p99 ratio |\n", *workers)
+	defer srv.stop()
+	fmt.Fprintln(stdout, "| path | clients | bizsec | limit | limit measured as | ratio |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|")
-	rates := map[int]float64{}
-	var lastGet loadResult
-	for _, n := range cpus {
-		runtime.GOMAXPROCS(n)
-		g := load(client, *workers, *duration, func(int) (*http.Request, error) { return get(a) })
-		b := load(client, *workers, *duration, func(int) (*http.Request, error) { return get(bare) })
-		if err := firstFailure(g, b); err != nil {
-			return err
-		}
-		rates[n], lastGet = g.rate(), g
-		fmt.Fprintf(stdout, "| | %d | %.0f req/s, p50 %s, p99 %s | %.0f req/s, p50 %s, p99 %s | %.2f | %.2f |\n", n,
-			g.rate(), ms(pct(g.lat, 50)), ms(pct(g.lat, 99)), b.rate(), ms(pct(b.lat, 50)), ms(pct(b.lat, 99)),
-			g.rate()/b.rate(), float64(pct(g.lat, 99))/float64(pct(b.lat, 99)))
-	}
-	if len(cpus) > 1 {
-		lo, hi := slices.Min(cpus), slices.Max(cpus)
-		fmt.Fprintf(stdout, "\nscaling: GET at GOMAXPROCS %d is %.2fx GOMAXPROCS %d\n", hi, rates[hi]/rates[lo], lo)
-	}
-	runtime.GOMAXPROCS(slices.Max(cpus))
-
-	// Logins against raw argon2id with the same parameters on the same cores.
-	raw := hashRate(*duration)
-	good := load(client, *workers, *duration, func(int) (*http.Request, error) { return loginRequest(a, benchPassword) })
-	bad := loadAny(client, *workers, *duration, func(int) (*http.Request, error) { return loginRequest(a, "not the password") }, 401)
-	if err := firstFailure(good, bad); err != nil {
+	get, bare, err := b.getRounds(srv, *conns, *rounds)
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "\n| login (argon2id m=%d KiB, t=%d), %d clients | per second | ratio to raw hashing |\n", auth.DefaultParams.Memory, auth.DefaultParams.Time, *workers)
-	fmt.Fprintln(stdout, "|---|---|---|")
-	fmt.Fprintf(stdout, "| raw argon2id hashes, %d goroutines | %.1f | 1 |\n", runtime.GOMAXPROCS(0), raw)
-	fmt.Fprintf(stdout, "| good password (session created) | %.1f, p99 %s | %.2f |\n", good.rate(), ms(pct(good.lat, 99)), good.rate()/raw)
-	fmt.Fprintf(stdout, "| wrong password (failure counted) | %.1f, p99 %s | %.2f |\n", bad.rate(), ms(pct(bad.lat, 99)), bad.rate()/raw)
-
-	// Durable PUTs against raw one-row commits on the same driver and disk.
-	fmt.Fprintln(stdout, "\n| durable writes | clients | per second | p50 | p99 | ratio to raw |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|")
+	fmt.Fprintf(stdout, "| GET loginpolicy (cookie session, access log on) | %d | %s | %s | bare net/http handler, same bytes and headers | %.2f |\n",
+		*conns, get.show(), bare.show(), medianRatio(get, bare))
 	for _, n := range puts {
-		rawC, err := commitRate(ctx, dsn, filepath.Join(dir, "raw"), n, *duration)
+		put, raw := benchSeries{}, benchSeries{}
+		for range *rounds {
+			r, err := b.child(sets[0], "commits", commitSpec{DSN: b.dsn, Dir: filepath.Join(b.dir, "raw"), Clients: n, Duration: b.duration})
+			if err != nil {
+				return err
+			}
+			p, err := b.load(srv.spec("PUT", srv.url, n, `{"AttemptsPeriod":"{n}"}`, 200, true))
+			if err != nil {
+				return err
+			}
+			raw, put = append(raw, r), append(put, p)
+		}
+		fmt.Fprintf(stdout, "| PUT loginpolicy (durable, audited) | %d | %s | %s | raw one-row durable commits, %d goroutines, same driver and settings | %.2f |\n",
+			n, put.show(), raw.show(), n, medianRatio(put, raw))
+	}
+	logins, hashes := benchSeries{}, benchSeries{}
+	for range *rounds {
+		h, err := b.child(sets[0], "hash", hashSpec{Duration: b.duration})
 		if err != nil {
 			return err
 		}
-		p := load(client, n, *duration, func(i int) (*http.Request, error) {
-			return put(a, fmt.Sprintf(`{"AttemptsPeriod":"%d"}`, 1+i%500))
-		})
-		if err := firstFailure(p); err != nil {
+		l, err := b.load(srv.loginSpec(*loginClients))
+		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "| raw commit of one row | %d | %.0f | %s | %s | 1 |\n", n, rawC.rate(), ms(pct(rawC.lat, 50)), ms(pct(rawC.lat, 99)))
-		fmt.Fprintf(stdout, "| PUT loginpolicy | %d | %.0f | %s | %s | %.2f (p99 %.1fx) |\n", n, p.rate(), ms(pct(p.lat, 50)), ms(pct(p.lat, 99)),
-			p.rate()/rawC.rate(), float64(pct(p.lat, 99))/float64(pct(rawC.lat, 99)))
+		hashes, logins = append(hashes, h), append(logins, l)
 	}
+	fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %.2f |\n",
+		*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, medianRatio(logins, hashes))
+	srv.stop()
 
-	if dsn != "" {
-		b, stopB, err := start()
-		if err != nil {
-			return err
-		}
-		defer stopB()
-		lat, err := propagate(client, *rounds, b, func(i int) (*http.Request, error) {
-			return put(a, fmt.Sprintf(`{"AttemptsPeriod":"%d"}`, 1000+i))
-		}, func() (*http.Request, error) { return get(b) })
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\npropagation A → B (PUT answered on A until B's GET shows it): p50 %s, p99 %s, max %s over %d changes\n",
-			ms(pct(lat, 50)), ms(pct(lat, 99)), ms(lat[len(lat)-1]), len(lat))
+	// Scaling: GET on each server core set, and at other GOMAXPROCS on the first.
+	type config struct {
+		cpus  string
+		procs int
 	}
-
-	if *scale {
-		t0 := time.Now()
-		tenants := max(1, int(1000**fraction))
-		users := max(tenants, int(100_000**fraction))
-		if err := seedScale(ctx, dsn, dir, tenants, users, 2*users); err != nil {
-			return err
-		}
-		seeded := time.Since(t0)
-		g := load(client, *workers, *duration, func(int) (*http.Request, error) { return get(a) })
-		if err := firstFailure(g); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "\nscale: %d tenants, %d users, %d live sessions (seeded in %s)\n\n", tenants, users, 2*users, seeded.Round(time.Second))
-		fmt.Fprintln(stdout, "| GET loginpolicy | per second | p50 | p99 |")
-		fmt.Fprintln(stdout, "|---|---|---|---|")
-		fmt.Fprintf(stdout, "| empty database | %.0f | %s | %s |\n", lastGet.rate(), ms(pct(lastGet.lat, 50)), ms(pct(lastGet.lat, 99)))
-		fmt.Fprintf(stdout, "| big database | %.0f | %s (%.2fx) | %s (%.2fx) |\n", g.rate(), ms(pct(g.lat, 50)),
-			float64(pct(g.lat, 50))/float64(pct(lastGet.lat, 50)), ms(pct(g.lat, 99)), float64(pct(g.lat, 99))/float64(pct(lastGet.lat, 99)))
-		fmt.Fprintf(stdout, "\nresident memory of the bench process (server, client and seeding): %s\n", rss())
+	var configs []config
+	for _, p := range procsList {
+		configs = append(configs, config{sets[0], p})
 	}
+	for _, set := range sets[1:] {
+		configs = append(configs, config{set, 0})
+	}
+	if len(configs) > 0 {
+		fmt.Fprintln(stdout, "\n| GET scaling: server cores | GOMAXPROCS | bizsec | bare handler | ratio | bizsec vs first row |")
+		fmt.Fprintln(stdout, "|---|---|---|---|---|---|")
+		fmt.Fprintf(stdout, "| %s | %d | %s | %s | %.2f | 1 |\n", sets[0], cpuCount(sets[0]), get.show(), bare.show(), medianRatio(get, bare))
+		for _, c := range configs {
+			srv, err := b.start(c.cpus, c.procs)
+			if err != nil {
+				return err
+			}
+			g, bb, err := b.getRounds(srv, *conns, *rounds)
+			srv.stop()
+			if err != nil {
+				return err
+			}
+			procs := c.procs
+			if procs == 0 {
+				procs = cpuCount(c.cpus)
+			}
+			fmt.Fprintf(stdout, "| %s | %d | %s | %s | %.2f | %.2f |\n", c.cpus, procs, g.show(), bb.show(), medianRatio(g, bb), g.median()/get.median())
+		}
+	}
+	fmt.Fprintf(stdout, "\nbizsec's figures are requests per second and p99 as the client saw them; PUT bodies change AttemptsPeriod on every request.\n")
 	return nil
+}
+
+// benchRun is one bench invocation's setup.
+type benchRun struct {
+	ctx        context.Context
+	duration   time.Duration
+	dsn, dir   string
+	clientCPUs string
+	self       string
+	wrk        bool
+	taskset    bool
+}
+
+// benchSeries is one measurement's rounds.
+type benchSeries []loadOut
+
+func (s benchSeries) rates() []float64 {
+	var r []float64
+	for _, o := range s {
+		r = append(r, o.rate())
+	}
+	return r
+}
+
+func (s benchSeries) median() float64 { return median(s.rates()) }
+
+func (s benchSeries) show() string {
+	var p99 []float64
+	for _, o := range s {
+		p99 = append(p99, float64(o.P99))
+	}
+	rate := s.median()
+	if rate < 1000 {
+		return fmt.Sprintf("%.1f/s, p99 %s", rate, ms(time.Duration(median(p99))))
+	}
+	return fmt.Sprintf("%.0f/s, p99 %s", rate, ms(time.Duration(median(p99))))
+}
+
+func medianRatio(a, b benchSeries) float64 {
+	var r []float64
+	for i := range min(len(a), len(b)) {
+		r = append(r, a[i].rate()/b[i].rate())
+	}
+	return median(r)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// cpuCount is the number of cores in a taskset list such as 0-3,8.
+func cpuCount(list string) int {
+	n := 0
+	for _, part := range strings.Split(list, ",") {
+		lo, hi, ok := strings.Cut(part, "-")
+		a, _ := strconv.Atoi(lo)
+		b := a
+		if ok {
+			b, _ = strconv.Atoi(hi)
+		}
+		n += b - a + 1
+	}
+	return max(1, n)
+}
+
+func defaultServerCPUs() string {
+	if runtime.NumCPU() < 2 {
+		return "0"
+	}
+	return fmt.Sprintf("0-%d", runtime.NumCPU()/2-1)
+}
+
+func defaultClientCPUs() string {
+	n := runtime.NumCPU()
+	if n < 2 {
+		return "0"
+	}
+	return fmt.Sprintf("%d-%d", n/2, n-1)
+}
+
+// getRounds measures GET on bizsec and on the bare handler, interleaved.
+func (b *benchRun) getRounds(srv *benchServers, conns, rounds int) (get, bare benchSeries, err error) {
+	for range rounds {
+		g, err := b.load(srv.spec("GET", srv.url, conns, "", 200, false))
+		if err != nil {
+			return nil, nil, err
+		}
+		h, err := b.load(srv.spec("GET", srv.bare, conns, "", 200, false))
+		if err != nil {
+			return nil, nil, err
+		}
+		get, bare = append(get, g), append(bare, h)
+	}
+	return get, bare, nil
+}
+
+// command runs the bench binary as a child on cpus.
+func (b *benchRun) command(cpus, child string, spec any) *exec.Cmd {
+	js, _ := json.Marshal(spec)
+	args := []string{"bench", "-child", child, "-spec", string(js)}
+	if b.taskset {
+		return exec.CommandContext(b.ctx, "taskset", append([]string{"-c", cpus, b.self}, args...)...)
+	}
+	return exec.CommandContext(b.ctx, b.self, args...)
+}
+
+// child runs a measuring child on cpus and returns what it printed.
+func (b *benchRun) child(cpus, child string, spec any) (loadOut, error) {
+	cmd := b.command(cpus, child, spec)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return loadOut{}, fmt.Errorf("bench: %s: %v: %s", child, err, stderr.Bytes())
+	}
+	var o loadOut
+	if err := json.Unmarshal(out, &o); err != nil {
+		return o, fmt.Errorf("bench: %s printed %q: %w", child, out, err)
+	}
+	if o.Errors > 0 {
+		return o, fmt.Errorf("bench: %s: %d failed: %s", child, o.Errors, o.FirstErr)
+	}
+	return o, nil
+}
+
+// load runs one load phase with the load generator on the client cores.
+func (b *benchRun) load(spec loadSpec) (loadOut, error) {
+	spec.Duration = b.duration
+	if b.wrk {
+		return b.runWrk(spec)
+	}
+	return b.child(b.clientCPUs, "load", spec)
+}
+
+// benchServers are the bizsec server and the bare handler, running.
+type benchServers struct {
+	url, bare string
+	headers   [][2]string // the session's cookies, the CSRF header
+	stops     []func()
+}
+
+func (s *benchServers) stop() {
+	for _, f := range s.stops {
+		f()
+	}
+	s.stops = nil
+}
+
+func (s *benchServers) spec(method, base string, conns int, body string, want int, write bool) loadSpec {
+	h := append([][2]string{{"Accept", "application/json"}}, s.headers[0])
+	if write {
+		h = append(h, [2]string{"Content-Type", "application/json"}, s.headers[1])
+	}
+	return loadSpec{URL: base + "/api/businesses/tenantbusiness.bench/loginpolicy", Method: method, Headers: h, Body: body,
+		Conns: conns, Want: want}
+}
+
+func (s *benchServers) loginSpec(conns int) loadSpec {
+	return loadSpec{URL: s.url + "/api/login", Method: "POST", Conns: conns, Want: 200,
+		Headers: [][2]string{{"Content-Type", "application/json"}},
+		Body:    `{"email":"admin@bench.example","password":"` + benchPassword + `"}`}
+}
+
+// start runs the bizsec server (at GOMAXPROCS procs, 0: one per core) and
+// then a bare handler answering what it answers, both on cpus, and logs in.
+func (b *benchRun) start(cpus string, procs int) (*benchServers, error) {
+	srv := &benchServers{}
+	run := func(child string, spec any) (string, error) {
+		cmd := b.command(cpus, child, spec)
+		if procs > 0 {
+			cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
+		}
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			return "", err
+		}
+		logf, err := os.Create(filepath.Join(b.dir, child+".log"))
+		if err != nil {
+			return "", err
+		}
+		cmd.Stderr = logf // the access log, as under a supervisor
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			return "", err
+		}
+		if err := cmd.Start(); err != nil {
+			return "", err
+		}
+		srv.stops = append(srv.stops, func() { stdin.Close(); cmd.Wait(); logf.Close() })
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil {
+			return "", fmt.Errorf("bench: %s did not start: %v (see %s)", child, err, logf.Name())
+		}
+		return strings.TrimSpace(line), nil
+	}
+	var err error
+	if srv.url, err = run("server", serverSpec{DSN: b.dsn, Dir: filepath.Join(b.dir, "data")}); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	cookies, csrf, err := benchLogin(client, srv.url, benchPassword)
+	if err != nil {
+		srv.stop()
+		return nil, err
+	}
+	srv.headers = [][2]string{{"Cookie", cookies}, {"X-Csrf-Token_bench", csrf}}
+	req, _ := http.NewRequest("GET", srv.url+"/api/businesses/tenantbusiness.bench/loginpolicy", nil)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Cookie", cookies)
+	resp, err := client.Do(req)
+	if err != nil {
+		srv.stop()
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		srv.stop()
+		return nil, fmt.Errorf("bench: GET: %s", resp.Status)
+	}
+	bare := bareSpec{Body: body, Headers: map[string]string{}}
+	for _, h := range []string{"Content-Type", "Cache-Control", "Etag", "X-Request-Id"} {
+		bare.Headers[h] = resp.Header.Get(h)
+	}
+	if srv.bare, err = run("bare", bare); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
+type serverSpec struct{ DSN, Dir string }
+
+type bareSpec struct {
+	Body    []byte
+	Headers map[string]string
+}
+
+type commitSpec struct {
+	DSN, Dir string
+	Clients  int
+	Duration time.Duration
+}
+
+type hashSpec struct{ Duration time.Duration }
+
+// benchChild is one of the bench's processes.
+func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error {
+	switch child {
+	case "server":
+		var s serverSpec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return err
+		}
+		st, err := store.Open(ctx, s.DSN, s.Dir)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		api := httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
+			Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: os.Stderr, Limits: benchLimits})
+		defer api.Wait()
+		if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // profiles the server under the bench's load
+			f, err := os.Create(path)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
+		return serveUntilEOF(api.Handler(), stdout)
+	case "bare":
+		var s bareSpec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return err
+		}
+		return serveUntilEOF(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			for k, v := range s.Headers {
+				w.Header().Set(k, v)
+			}
+			w.Write(s.Body)
+		}), stdout)
+	case "load":
+		var s loadSpec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(runLoad(s))
+	case "commits":
+		var s commitSpec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return err
+		}
+		o, err := commitRate(ctx, s.DSN, s.Dir, s.Clients, s.Duration)
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(o)
+	case "hash":
+		var s hashSpec
+		if err := json.Unmarshal([]byte(spec), &s); err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(hashRate(s.Duration))
+	}
+	return fmt.Errorf("bench: no child %q", child)
+}
+
+// serveUntilEOF serves h on a loopback port, prints its URL, and stops
+// when stdin closes (the bench ended, or died).
+func serveUntilEOF(h http.Handler, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	fmt.Fprintf(stdout, "http://%s\n", ln.Addr())
+	waitEOF(os.Stdin)
+	return srv.Close()
+}
+
+// hashRate is argon2id hashes per second with production parameters, one
+// goroutine per GOMAXPROCS: the ceiling for logins.
+func hashRate(d time.Duration) loadOut {
+	h := auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0))
+	var mu sync.Mutex
+	var lat []time.Duration
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < maxRequests && time.Since(start) < d; i++ {
+				t0 := time.Now()
+				h.Hash(context.Background(), benchPassword)
+				mu.Lock()
+				lat = append(lat, time.Since(t0))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	o := loadOut{Requests: len(lat), Seconds: time.Since(start).Seconds()}
+	slices.Sort(lat)
+	o.P50, o.P99 = pct(lat, 50), pct(lat, 99)
+	return o
+}
+
+// runWrk runs one load phase with wrk on the client cores.
+func (b *benchRun) runWrk(spec loadSpec) (loadOut, error) {
+	var lua strings.Builder
+	fmt.Fprintf(&lua, "wrk.method = %q\n", spec.Method)
+	for _, h := range spec.Headers {
+		fmt.Fprintf(&lua, "wrk.headers[%q] = %q\n", h[0], h[1])
+	}
+	fmt.Fprintf(&lua, "local body = %q\nlocal n = 0\n", spec.Body)
+	lua.WriteString("request = function()\n  n = n + 1\n  local b = string.gsub(body, \"{n}\", tostring(1 + n % 500))\n  return wrk.format(nil, nil, nil, b)\nend\n")
+	script := filepath.Join(b.dir, "wrk.lua")
+	if err := os.WriteFile(script, []byte(lua.String()), 0o600); err != nil {
+		return loadOut{}, err
+	}
+	secs := max(1, int(b.duration.Round(time.Second)/time.Second))
+	args := []string{"-t1", "-c" + strconv.Itoa(spec.Conns), "-d" + strconv.Itoa(secs) + "s", "--latency", "-s", script, spec.URL}
+	cmd := exec.CommandContext(b.ctx, "wrk", args...)
+	if b.taskset {
+		cmd = exec.CommandContext(b.ctx, "taskset", append([]string{"-c", b.clientCPUs, "wrk"}, args...)...)
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return loadOut{}, fmt.Errorf("bench: wrk: %v: %s", err, out)
+	}
+	return parseWrk(string(out), float64(secs))
+}
+
+// parseWrk reads wrk's report: requests per second, p50 and p99, and
+// non-2xx answers as errors.
+func parseWrk(out string, secs float64) (loadOut, error) {
+	o := loadOut{Seconds: secs}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) == 2 && f[0] == "Requests/sec:":
+			rate, _ := strconv.ParseFloat(f[1], 64)
+			o.Requests = int(rate * secs)
+		case len(f) == 2 && (f[0] == "50%" || f[0] == "99%"):
+			d, _ := time.ParseDuration(strings.Replace(f[1], "us", "µs", 1))
+			if f[0] == "50%" {
+				o.P50 = d
+			} else {
+				o.P99 = d
+			}
+		case strings.HasPrefix(strings.TrimSpace(line), "Non-2xx or 3xx responses:"):
+			o.Errors, _ = strconv.Atoi(f[len(f)-1])
+			o.FirstErr = "non-2xx answers"
+		case strings.HasPrefix(strings.TrimSpace(line), "Socket errors:"):
+			o.FirstErr = strings.TrimSpace(line)
+		}
+	}
+	if o.Requests == 0 {
+		return o, fmt.Errorf("bench: wrk measured nothing: %s", out)
+	}
+	if o.Errors > 0 {
+		return o, fmt.Errorf("bench: wrk: %d %s", o.Errors, o.FirstErr)
+	}
+	return o, nil
 }
 
 const benchPassword = "bench password"
@@ -271,15 +657,6 @@ func intList(s string) ([]int, error) {
 	return out, nil
 }
 
-func firstFailure(rs ...loadResult) error {
-	for _, r := range rs {
-		if r.errors > 0 {
-			return fmt.Errorf("bench: %d requests failed: %v", r.errors, r.firstErr)
-		}
-	}
-	return nil
-}
-
 func loginRequest(base, password string) (*http.Request, error) {
 	req, err := http.NewRequest("POST", base+"/api/login", strings.NewReader(`{"email":"admin@bench.example","password":"`+password+`"}`))
 	if err == nil {
@@ -288,35 +665,11 @@ func loginRequest(base, password string) (*http.Request, error) {
 	return req, err
 }
 
-// hashRate is argon2id hashes per second with production parameters, one
-// goroutine per GOMAXPROCS: the ceiling for logins.
-func hashRate(d time.Duration) float64 {
-	h := auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0))
-	var mu sync.Mutex
-	n := 0
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range runtime.GOMAXPROCS(0) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for time.Since(start) < d {
-				h.Hash(context.Background(), benchPassword)
-				mu.Lock()
-				n++
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return float64(n) / time.Since(start).Seconds()
-}
-
 // commitRate is the raw rate of durable commits of one row with the store's
 // driver and settings, from clients goroutines all writing the same row,
 // as PUTs of one object do: on SQLite through one connection (its one
 // writer), on PostgreSQL through a pool (the row lock orders them).
-func commitRate(ctx context.Context, dsn, dir string, clients int, d time.Duration) (loadResult, error) {
+func commitRate(ctx context.Context, dsn, dir string, clients int, d time.Duration) (loadOut, error) {
 	var db *sql.DB
 	var err error
 	if dsn == "" {
@@ -328,17 +681,18 @@ func commitRate(ctx context.Context, dsn, dir string, clients int, d time.Durati
 		db, err = sql.Open("pgx", dsn)
 	}
 	if err != nil {
-		return loadResult{}, err
+		return loadOut{}, err
 	}
 	defer db.Close()
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS raw_commits (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
-		return loadResult{}, err
+		return loadOut{}, err
 	}
 	if _, err := db.ExecContext(ctx, `INSERT INTO raw_commits (id, v) VALUES (1, 0) ON CONFLICT (id) DO NOTHING`); err != nil {
-		return loadResult{}, err
+		return loadOut{}, err
 	}
 	var mu sync.Mutex
-	var res loadResult
+	var res loadOut
+	var all []time.Duration
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range clients {
@@ -350,22 +704,25 @@ func commitRate(ctx context.Context, dsn, dir string, clients int, d time.Durati
 				t0 := time.Now()
 				if _, err := db.ExecContext(ctx, `UPDATE raw_commits SET v = $1 WHERE id = 1`, i); err != nil {
 					mu.Lock()
-					res.errors++
-					res.firstErr = cmp(res.firstErr, err)
+					res.Errors++
+					if res.FirstErr == "" {
+						res.FirstErr = err.Error()
+					}
 					mu.Unlock()
 					continue
 				}
 				lat = append(lat, time.Since(t0))
 			}
 			mu.Lock()
-			res.lat = append(res.lat, lat...)
+			all = append(all, lat...)
 			mu.Unlock()
 		}()
 	}
 	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res, firstFailure(res)
+	res.Seconds = time.Since(start).Seconds()
+	slices.Sort(all)
+	res.Requests, res.P50, res.P99 = len(all), pct(all, 50), pct(all, 99)
+	return res, nil
 }
 
 // seedScale fills the database the bench serves with tenants, users and
@@ -447,16 +804,14 @@ func rss() string {
 	return "unknown"
 }
 
-func serveLoopback(h http.Handler) (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
+func pct(sorted []time.Duration, p int) time.Duration {
+	if len(sorted) == 0 {
+		return 0
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	return "http://" + ln.Addr().String(), func() { srv.Close() }, nil
+	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
 }
 
+func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }
 func benchLogin(c *http.Client, base, password string) (cookies, csrf string, err error) {
 	req, err := loginRequest(base, password)
 	if err != nil {
@@ -480,130 +835,3 @@ func benchLogin(c *http.Client, base, password string) (cookies, csrf string, er
 	}
 	return strings.Join(parts, "; "), csrf, nil
 }
-
-func do(c *http.Client, mk func(string) (*http.Request, error), base string) ([]byte, error) {
-	req, err := mk(base)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err == nil && resp.StatusCode != 200 {
-		err = fmt.Errorf("bench: %s: %s", resp.Status, body)
-	}
-	return body, err
-}
-
-type loadResult struct {
-	lat      []time.Duration // sorted
-	elapsed  time.Duration
-	errors   int
-	firstErr error
-}
-
-func (r loadResult) rate() float64 { return float64(len(r.lat)) / r.elapsed.Seconds() }
-
-// load runs workers clients against mk's requests for d, or until
-// maxRequests are done, and returns the sorted latencies of the 200s.
-func load(c *http.Client, workers int, d time.Duration, mk func(i int) (*http.Request, error)) loadResult {
-	return loadAny(c, workers, d, mk, http.StatusOK)
-}
-
-// loadAny is load with another expected status.
-func loadAny(c *http.Client, workers int, d time.Duration, mk func(i int) (*http.Request, error), want int) loadResult {
-	var mu sync.Mutex
-	var res loadResult
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	per := maxRequests / workers
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var lat []time.Duration
-			var errs int
-			var first error
-			for i := 0; i < per && time.Now().Before(deadline); i++ {
-				req, err := mk(w*per + i)
-				t0 := time.Now()
-				if err == nil {
-					var resp *http.Response
-					if resp, err = c.Do(req); err == nil {
-						io.Copy(io.Discard, resp.Body)
-						resp.Body.Close()
-						if resp.StatusCode != want {
-							err = errors.New(resp.Status)
-						}
-					}
-				}
-				if err != nil {
-					errs++
-					first = cmp(first, err)
-					continue
-				}
-				lat = append(lat, time.Since(t0))
-			}
-			mu.Lock()
-			res.lat = append(res.lat, lat...)
-			res.errors += errs
-			res.firstErr = cmp(res.firstErr, first)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.lat)
-	return res
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
-}
-
-// propagate times, for each round, how long after a PUT on A was answered
-// a GET on B first shows the new value.
-func propagate(c *http.Client, rounds int, b string, change func(int) (*http.Request, error), read func() (*http.Request, error)) ([]time.Duration, error) {
-	var lat []time.Duration
-	for i := range rounds {
-		if _, err := do(c, func(string) (*http.Request, error) { return read() }, b); err != nil { // B caches the old value
-			return nil, err
-		}
-		if _, err := do(c, func(string) (*http.Request, error) { return change(i) }, ""); err != nil {
-			return nil, err
-		}
-		want := []byte(fmt.Sprintf(`"AttemptsPeriod":"%d"`, 1000+i))
-		t0 := time.Now()
-		for {
-			body, err := do(c, func(string) (*http.Request, error) { return read() }, b)
-			if err != nil {
-				return nil, err
-			}
-			if bytes.Contains(body, want) {
-				break
-			}
-			if time.Since(t0) > 5*time.Second {
-				return nil, fmt.Errorf("bench: change %d not seen on B after 5s", i)
-			}
-		}
-		lat = append(lat, time.Since(t0))
-	}
-	slices.Sort(lat)
-	return lat, nil
-}
-
-func pct(sorted []time.Duration, p int) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	return sorted[min(len(sorted)-1, len(sorted)*p/100)]
-}
-
-func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000) }

@@ -271,6 +271,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		SecureCookies:  *o.secure,
 		Captcha:        captcha.New(*o.captchaURL),
 		PublicURL:      *o.publicURL,
+		AccessLog:      os.Stderr,
 		Mailer:         mailer,
 		Box:            box,
 		TrustedProxies: k.trusted,

@@ -57,6 +57,15 @@ func isXML(mediaType string) bool {
 // wildcard in the same header says: a wildcard then stands for the first
 // type served that was not refused.
 func (m mediaTypes) negotiate(r *http.Request) (string, error) {
+	if v := r.Header["Accept"]; len(v) == 1 && plainType(v[0]) {
+		// One type, no parameters, already in the lower case ParseMediaType makes.
+		switch {
+		case m.has(v[0]):
+			return v[0], nil
+		case v[0] == "*/*" || v[0] == "application/*":
+			return "application/json", nil
+		}
+	}
 	accept := strings.Join(r.Header.Values("Accept"), ",")
 	if strings.TrimSpace(accept) == "" {
 		return "application/json", nil
@@ -114,6 +123,16 @@ func (m mediaTypes) negotiate(r *http.Request) (string, error) {
 			clip(accept, 200), strings.Join(m, ", "))
 	}
 	return choices[0].t, nil
+}
+
+// plainType reports whether s is a bare lower-case type/subtype.
+func plainType(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == ',' || c == ';' || c >= 0x7f || 'A' <= c && c <= 'Z' {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // requestType returns the media type of the request body.

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"log/slog"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bizsec/bizsec/internal/accesslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -159,31 +159,28 @@ func (m *metrics) latencyOf(route string) prometheus.Observer {
 // maxLoggedPath bounds the client-controlled path in a log line.
 const maxLoggedPath = 256
 
-// observe counts and times each request by its route pattern and writes
-// one structured log line. Only the path is logged, clipped: query strings
-// can carry reset codes, and headers carry cookies.
-func (s *Server) observe(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, r)
-		if sw.code == 0 {
-			sw.code = http.StatusOK
-		}
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		method := methodLabel(r.Method)
-		elapsed := time.Since(start)
-		s.metrics.requestCounter(route, method, sw.code).Inc()
-		s.metrics.latencyOf(route).Observe(elapsed.Seconds())
-		if s.accessLog && s.log.Enabled(r.Context(), slog.LevelInfo) {
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", slog.String("method", method),
-				slog.String("path", clip(r.URL.Path, maxLoggedPath)), slog.String("route", route),
-				slog.Int("status", sw.code), slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000))
-		}
-	})
+// observe counts and times a request by its route pattern and queues its
+// access log line, which the accesslog.Writer encodes and writes off the
+// request's goroutine. Only the path is logged, clipped: query strings can
+// carry reset codes, and headers carry cookies.
+func (s *Server) observe(r *http.Request, c *reqCtx, start time.Time) {
+	code := c.w.code
+	if code == 0 {
+		code = http.StatusOK
+	}
+	route := r.Pattern
+	if route == "" {
+		route = "unmatched"
+	}
+	method := methodLabel(r.Method)
+	now := time.Now()
+	elapsed := now.Sub(start)
+	s.metrics.requestCounter(route, method, code).Inc()
+	s.metrics.latencyOf(route).Observe(elapsed.Seconds())
+	if s.accessLog != nil {
+		s.accessLog.Log(accesslog.Entry{At: now, Method: method, Path: clip(r.URL.Path, maxLoggedPath), Route: route,
+			Status: code, Duration: elapsed, RequestID: c.id})
+	}
 }
 
 func (s *Server) metricsHandler() http.Handler {

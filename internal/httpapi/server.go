@@ -6,18 +6,22 @@
 package httpapi
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
-	"path"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bizsec/bizsec/internal/accesslog"
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
@@ -52,8 +56,14 @@ type Config struct {
 	// Limits throttle the login service; zero: login.DefaultLimits.
 	Limits login.Limits
 	// NoAccessLog drops the per-request log line (a proxy in front logs
-	// requests): it is the one write every request serialises on.
+	// requests).
 	NoAccessLog bool
+	// AccessLog receives the access log, one JSON line per request in the
+	// format of slog's JSON handler, written in batches by a goroutine of
+	// its own (lines that find its queue full are dropped and counted in
+	// bizsec_access_log_dropped_total). Nil: the lines go to Logger, from
+	// that goroutine too.
+	AccessLog io.Writer
 	// OpsOnPublic serves /metrics and /readyz on Handler too. Off, they are
 	// only on OpsHandler, which operators run on a listener of their own.
 	OpsOnPublic bool
@@ -92,7 +102,7 @@ type Server struct {
 	secureCookies bool
 	trusted       []netip.Prefix
 	metrics       *metrics
-	accessLog     bool
+	accessLog     *accesslog.Writer // nil: off
 	opsOnPublic   bool
 	bodies        *bodyBudget
 	dbTimeout     time.Duration
@@ -103,13 +113,18 @@ type Server struct {
 }
 
 // Wait returns when work started by requests that have been answered is
-// done; call it after http.Server.Shutdown.
-func (s *Server) Wait() { s.login.Wait() }
+// done, and the access log written; call it after http.Server.Shutdown.
+func (s *Server) Wait() {
+	s.login.Wait()
+	if s.accessLog != nil {
+		s.accessLog.Close()
+	}
+}
 
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		trusted: cfg.TrustedProxies, metrics: newMetrics(), accessLog: !cfg.NoAccessLog, opsOnPublic: cfg.OpsOnPublic,
+		trusted: cfg.TrustedProxies, metrics: newMetrics(), opsOnPublic: cfg.OpsOnPublic,
 		dbTimeout: cfg.DBTimeout}
 	memory := cfg.BodyMemory
 	if memory <= 0 {
@@ -124,6 +139,18 @@ func New(cfg Config) *Server {
 	}
 	if s.now == nil {
 		s.now = time.Now
+	}
+	switch {
+	case cfg.NoAccessLog:
+	case cfg.AccessLog != nil:
+		s.accessLog = accesslog.New(cfg.AccessLog)
+	case s.log.Enabled(context.Background(), slog.LevelInfo):
+		s.accessLog = accesslog.NewSlog(s.log.Handler())
+	}
+	if s.accessLog != nil {
+		s.metrics.registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "bizsec_access_log_dropped_total", Help: "Access log lines dropped because the log writer fell behind.",
+		}, func() float64 { return float64(s.accessLog.Dropped()) }))
 	}
 	s.login = login.New(login.Config{Store: cfg.Store, Hasher: cfg.Hasher, Box: cfg.Box, Captcha: cfg.Captcha,
 		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits, PublicURL: cfg.PublicURL})
@@ -228,26 +255,70 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "/", auth.Public, settingsTypes, func(http.ResponseWriter, *http.Request, *request) error {
 		return fault.New(fault.NotFound, "no such resource")
 	})
-	return s.recoverPanics(s.refuseAmbiguousLength(s.canonicalPaths(fixDocTypos(s.observe(mux)))))
+	return s.refuseAmbiguousLength(s.front(mux))
 }
 
-// canonicalPaths answers a path the mux would clean ("..", ".", "//") with
-// a fault instead of the mux's redirect, which could send a write to
-// another resource than the one the client named.
-func (s *Server) canonicalPaths(next http.Handler) http.Handler {
+// front is what every request passes before the route table, in one
+// function: the request ID, panics turned into 500s, paths the mux would
+// clean ("..", ".", "//") answered with a fault instead of the mux's
+// redirect (which could send a write to another resource than the one the
+// client named), the platform's misprinted twofasettings path, and the
+// metrics and access log line of the answer. Its per-request state is one
+// allocation (reqCtx).
+func (s *Server) front(mux *http.ServeMux) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		p := r.URL.Path
-		clean := path.Clean(p)
-		if strings.HasSuffix(p, "/") && clean != "/" {
-			clean += "/"
-		}
-		if p == "" || p[0] != '/' || clean != p {
+		start := time.Now()
+		c := &reqCtx{Context: r.Context()}
+		c.w.ResponseWriter = w
+		c.setRequestID(r.Header["X-Request-Id"])
+		w.Header()["X-Request-Id"] = c.hdr[:]
+		r = r.WithContext(c)
+		defer func() { s.answered(c, r, start, recover()) }()
+		if !canonical(r.URL.Path) {
 			mt, _ := settingsTypes.negotiate(r)
-			writeError(w, r, s.log, mt, fault.New(fault.NotFound, "no such resource: the path is not in canonical form"))
+			writeError(&c.w, r, s.log, mt, fault.New(fault.NotFound, "no such resource: the path is not in canonical form"))
 			return
 		}
-		next.ServeHTTP(w, r)
+		r = fixDocTypos(r)
+		mux.ServeHTTP(&c.w, r)
 	})
+}
+
+// answered ends a request: a panic (p) becomes a 500, and the answer is
+// counted and logged.
+func (s *Server) answered(c *reqCtx, r *http.Request, start time.Time, p any) {
+	c.end()
+	if p != nil {
+		if p == http.ErrAbortHandler {
+			panic(p)
+		}
+		writeError(&c.w, r, s.log, "", fmt.Errorf("panic: %v", p))
+	}
+	s.observe(r, c, start)
+}
+
+// canonical reports whether p is what path.Clean makes of it (keeping a
+// trailing slash): absolute, with no empty, "." or ".." segment.
+func canonical(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	for i := 1; i <= len(p); {
+		j := strings.IndexByte(p[i:], '/')
+		if j < 0 {
+			j = len(p) - i
+		}
+		switch p[i : i+j] {
+		case "":
+			if i+j != len(p) { // only the last segment may be empty: a trailing slash
+				return false
+			}
+		case ".", "..":
+			return false
+		}
+		i += j + 1
+	}
+	return true
 }
 
 // OpsHandler serves what operators scrape and probe: /metrics, /readyz,
@@ -267,10 +338,14 @@ func (s *Server) OpsHandler() http.Handler {
 func (s *Server) route(mux *http.ServeMux, pattern string, level auth.Access, types mediaTypes, h handler) {
 	loginService := strings.Contains(pattern, " /api/login") || strings.Contains(pattern, " /api/passwordmanagement/")
 	mux.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := &request{}
-		ctx, cancel := newDeadline(r.Context(), s.dbTimeout)
-		defer cancel()
-		r = r.WithContext(ctx)
+		ctx, ok := r.Context().(*reqCtx)
+		if !ok || ctx.armed { // not through the front
+			ctx = &reqCtx{Context: r.Context(), id: RequestID(r.Context())}
+			r = r.WithContext(ctx)
+			defer ctx.end()
+		}
+		ctx.arm(s.dbTimeout)
+		q := &ctx.q
 		if r.Body != nil && r.Body != http.NoBody {
 			acct := &bodyAccount{budget: s.bodies, ctx: ctx, capped: level == auth.Public, arrived: ctx.restart}
 			if acct.capped {
@@ -393,33 +468,16 @@ func (s *Server) notAllowed(mux *http.ServeMux, path, allow string) {
 // fixDocTypos serves /api/businesses/businesses/{BusinessID}/twofasettings,
 // the path the platform's PUT twofasettings page prints, as the real one.
 // A route cannot do it: the pattern would overlap every business sub-resource.
-func fixDocTypos(next http.Handler) http.Handler {
+func fixDocTypos(r *http.Request) *http.Request {
 	const typo, suffix = "/api/businesses/businesses/", "/twofasettings"
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id, ok := strings.CutPrefix(r.URL.Path, typo); ok && strings.HasSuffix(id, suffix) &&
-			!strings.Contains(strings.TrimSuffix(id, suffix), "/") {
-			r2 := r.Clone(r.Context())
-			r2.URL.Path = "/api/businesses/" + id
-			r2.URL.RawPath = ""
-			next.ServeHTTP(w, r2)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
-func (s *Server) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				writeError(w, r, s.log, "", fmt.Errorf("panic: %v", v))
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+	if id, ok := strings.CutPrefix(r.URL.Path, typo); ok && strings.HasSuffix(id, suffix) &&
+		!strings.Contains(strings.TrimSuffix(id, suffix), "/") {
+		r2 := r.Clone(r.Context())
+		r2.URL.Path = "/api/businesses/" + id
+		r2.URL.RawPath = ""
+		return r2
+	}
+	return r
 }
 
 // AuthCookie and CSRFCookie name the platform's per-tenant cookies.
@@ -435,8 +493,8 @@ func CSRFHeader(tenant string) string { return "X-Csrf-Token_" + tenant }
 // its AtmoAuthToken_{tenant} cookie or, for clients that cannot name a
 // per-tenant cookie (OpenAPI tools), the same value as a bearer token.
 func (s *Server) authCookie(r *http.Request, tenant string) string {
-	if c, err := r.Cookie(AuthCookie(tenant)); err == nil {
-		return c.Value
+	if v, ok := cookieValue(r, "AtmoAuthToken_", tenant); ok {
+		return v
 	}
 	v, _ := bearer(r)
 	return v
@@ -453,8 +511,39 @@ func bearer(r *http.Request) (string, bool) {
 // ambient reports whether the request's credential is the cookie, which
 // browsers attach on their own: only then is the CSRF header needed.
 func ambient(r *http.Request, tenant string) bool {
-	_, err := r.Cookie(AuthCookie(tenant))
-	return err == nil
+	_, ok := cookieValue(r, "AtmoAuthToken_", tenant)
+	return ok
+}
+
+// cookieValue is r.Cookie(prefix+suffix).Value without allocating: the
+// first cookie of that name whose value net/http would accept, with one
+// pair of surrounding quotes removed.
+func cookieValue(r *http.Request, prefix, suffix string) (string, bool) {
+	for _, line := range r.Header["Cookie"] {
+		for part := range strings.SplitSeq(line, ";") {
+			part = strings.Trim(part, " \t")
+			name, val, ok := strings.Cut(part, "=")
+			if !ok || len(name) != len(prefix)+len(suffix) || !strings.HasPrefix(name, prefix) || !strings.HasSuffix(name, suffix) {
+				continue
+			}
+			if len(val) > 1 && val[0] == '"' && val[len(val)-1] == '"' {
+				val = val[1 : len(val)-1]
+			}
+			if validCookieValue(val) {
+				return val, true
+			}
+		}
+	}
+	return "", false
+}
+
+func validCookieValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f || c == '"' || c == ';' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // checkCSRF enforces the X-Csrf-Token header as the tenant's security

@@ -21,11 +21,12 @@ type Kind[T any] struct {
 	open func(*Store, *T) error               // after reading: unseal secrets
 	seal func(s *Store, stored T, v *T) error // before writing: seal secrets (stored is as read)
 	mask func(T) T                            // for the audit history: hide secrets
-	// check applies rules that span this object and others of the same
-	// business, inside the write transaction (which holds the business's
-	// settings lock), so two writes to different objects cannot each pass
-	// and together break a rule.
-	check func(ctx context.Context, tx *txn, business string, v T) error
+	// other names the object that check reads, and check applies rules
+	// that span this object and that one, under the business's settings
+	// lock, on the other's stored document (invalid: never written), so two
+	// writes to different objects cannot each pass and together break a rule.
+	other string
+	check func(v T, other sql.NullString) error
 }
 
 // The four settings objects.
@@ -33,8 +34,9 @@ var (
 	TwoFAKind       = Kind[settings.TwoFA]{Name: "twofasettings", def: settings.DefaultTwoFA}
 	LoginPolicyKind = Kind[settings.LoginPolicy]{Name: "loginpolicy", def: settings.DefaultLoginPolicy}
 	SecurityKind    = Kind[settings.Security]{Name: "securitysettings", def: settings.DefaultSecurity,
-		open: openSecurity, seal: sealSecurity, mask: maskSecurity, check: checkSecurity}
-	ChallengesKind = Kind[[]settings.Challenge]{Name: "challenges", def: settings.DefaultChallenges, check: checkChallenges}
+		open: openSecurity, seal: sealSecurity, mask: maskSecurity, other: challengesName, check: checkSecurity}
+	ChallengesKind = Kind[[]settings.Challenge]{Name: "challenges", def: settings.DefaultChallenges,
+		other: securityName, check: checkChallenges}
 )
 
 // The names and defaults the cross-object checks read; a Kind cannot
@@ -44,31 +46,20 @@ const (
 	challengesName = "challenges"
 )
 
-func checkSecurity(ctx context.Context, tx *txn, business string, sec settings.Security) error {
-	cs, err := readDoc(ctx, tx, challengesName, business, settings.DefaultChallenges)
+func checkSecurity(sec settings.Security, other sql.NullString) error {
+	cs, err := decodeDoc(other, settings.DefaultChallenges)
 	if err != nil {
 		return err
 	}
 	return settings.CheckChallengeCount(sec.ChallengeCount, cs)
 }
 
-func checkChallenges(ctx context.Context, tx *txn, business string, cs []settings.Challenge) error {
-	sec, err := readDoc(ctx, tx, securityName, business, settings.DefaultSecurity)
+func checkChallenges(cs []settings.Challenge, other sql.NullString) error {
+	sec, err := decodeDoc(other, settings.DefaultSecurity)
 	if err != nil {
 		return err
 	}
 	return settings.CheckChallengeCount(sec.ChallengeCount, cs)
-}
-
-// readDoc reads a settings document inside a transaction.
-func readDoc[T any](ctx context.Context, tx *txn, kind, business string, def func() T) (T, error) {
-	var doc sql.NullString
-	err := tx.QueryRowContext(ctx, `SELECT doc FROM settings WHERE business_id = ? AND kind = ?`, business, kind).Scan(&doc)
-	if err != nil && err != sql.ErrNoRows {
-		var zero T
-		return zero, err
-	}
-	return decodeDoc(doc, def)
 }
 
 // Write says who changes settings, and on which version.
@@ -124,85 +115,241 @@ func load[T any](ctx context.Context, s *Store, k Kind[T], business string) (v T
 // key is the cache and notification key of the business's object.
 func (k Kind[T]) key(business string) string { return "settings:" + business + ":" + k.Name }
 
-// Update reads, changes and writes a settings object in one transaction,
-// so concurrent partial updates never lose each other's fields. It refuses
+// Update reads, changes and writes a settings object atomically, so
+// concurrent partial updates never lose each other's fields. It refuses
 // with PreconditionFailed when w.IfMatch is not the current version, and
 // records the change in the audit history. A change that changes nothing
 // writes nothing.
+//
+// On SQLite it all runs in one transaction of the writer. On PostgreSQL the
+// object (and the one its rule reads) is read without a transaction, the
+// change computed, and then one statement (bizsec_put_setting, migration
+// 0013) takes the business's settings lock, checks that both versions are
+// still those read, and writes the document, the audit row and the
+// notification: the lock is held for one round trip and a PUT costs one
+// commit. A write that lost a race reads again.
 func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error) (_ T, _ int64, err error) {
 	defer fault.Wrap(&err, "store.Update(%q, %s)", business, k.Name)
-	var out T
-	var version int64
 	key := k.key(business)
-	err = s.inTx(ctx, func(tx *txn) error {
-		// One lock for all of a business's objects: rules that span two
-		// of them (check) see the other as it will be at commit.
+	var c change[T]
+	if s.db.d.name == "postgres" {
+		err = putPostgres(ctx, s, k, business, w, fn, &c)
+	} else {
+		err = s.inTx(ctx, func(tx *txn) error {
+			c = change[T]{}
+			cur, err := readCurrent(ctx, s.writeStmts(tx).QueryRowContext, k, business)
+			if err != nil {
+				return err
+			}
+			if err := prepare(s, k, business, w, fn, cur, &c); err != nil || !c.write {
+				return err
+			}
+			now := millis(s.now())
+			if _, err := s.writeStmts(tx).ExecContext(ctx, upsertSettingSQL,
+				business, k.Name, c.body, c.version, now); err != nil {
+				return err
+			}
+			_, err = s.writeStmts(tx).ExecContext(ctx, insertAuditSQL,
+				business, k.Name, c.version, now, w.Actor, c.oldAudit, c.newAudit)
+			return err
+		})
+	}
+	if err != nil {
+		s.cache.invalidate(key) // harmless if nothing was written
+		return c.out, c.version, err
+	}
+	if !c.write {
+		return c.out, c.version, nil
+	}
+	// The next read is served the written value, not a database read.
+	version := c.version
+	s.cache.replace(key, cachedDoc{c.out, version}, func(old any) bool { return old.(cachedDoc).version >= version })
+	return c.out, version, nil
+}
+
+// stmtTx runs statements in a transaction of the SQLite writer through
+// statements prepared once on its one connection: modernc's SQLite spends
+// more on compiling a statement than on running it.
+type stmtTx struct {
+	s  *Store
+	tx *txn
+}
+
+func (s *Store) writeStmts(tx *txn) stmtTx { return stmtTx{s, tx} }
+
+func (t stmtTx) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
+	st, ok := t.s.stmts.Load(q)
+	if !ok {
+		return nil, false
+	}
+	return t.tx.StmtContext(ctx, st.(*sql.Stmt)), true
+}
+
+// prepareWrites prepares writeQueries on the writer's connection, before
+// the writer takes it.
+func (s *Store) prepareWrites(ctx context.Context) error {
+	for _, q := range writeQueries {
+		st, err := s.w.PrepareContext(ctx, s.w.d.rebind(q))
+		if err != nil {
+			return err
+		}
+		s.stmts.Store(q, st)
+	}
+	return nil
+}
+
+// writeQueries are the statements of settings writes and write batches.
+var writeQueries = []string{readCurrentSQL, upsertSettingSQL, insertAuditSQL, `SAVEPOINT write`, `ROLLBACK TO write`, `RELEASE write`}
+
+const (
+	readCurrentSQL = `SELECT s.doc, s.version, o.doc, o.version FROM businesses b
+		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ?
+		LEFT JOIN settings o ON o.business_id = b.id AND o.kind = ? WHERE b.id = ?`
+	upsertSettingSQL = `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`
+	insertAuditSQL = `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+func (t stmtTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st, ok := t.stmt(ctx, q); ok {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t stmtTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	if st, ok := t.stmt(ctx, q); ok {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+// maxPutRaces bounds the times a PostgreSQL write reads again after losing
+// a race; past it, it waits for the lock like a transaction.
+const maxPutRaces = 8
+
+// putPostgres is Update on PostgreSQL: read, compute, then one statement
+// that writes under the lock if neither object changed in between.
+func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error, c *change[T]) error {
+	for races := 0; races < maxPutRaces; races++ {
+		*c = change[T]{}
+		cur, err := readCurrent(ctx, s.db.QueryRowContext, k, business)
+		if err != nil {
+			return err
+		}
+		if err := prepare(s, k, business, w, fn, cur, c); err != nil || !c.write {
+			return err
+		}
+		written, err := putSetting(ctx, s.db.QueryRowContext, s, k, business, w, cur, c)
+		if err != nil || written {
+			return err
+		}
+	}
+	// Lost every race: queue on the lock, which the statement takes again.
+	return s.inTx(ctx, func(tx *txn) error {
+		*c = change[T]{}
 		if err := tx.lock(ctx, "settings:"+business); err != nil {
 			return err
 		}
-		var doc sql.NullString
-		var ver sql.NullInt64
-		err := tx.QueryRowContext(ctx, `SELECT s.doc, s.version FROM businesses b
-			LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ? WHERE b.id = ?`, k.Name, business).Scan(&doc, &ver)
-		if err != nil {
-			return notFoundIf(err, "business %q not found", business)
-		}
-		version = ver.Int64
-		if w.IfMatch != AnyVersion && w.IfMatch != version {
-			return fault.New(fault.PreconditionErr, "the %s changed since it was read (version %d, If-Match %d); read it again",
-				k.Name, version, w.IfMatch)
-		}
-		v, err := decodeDoc(doc, k.def)
+		cur, err := readCurrent(ctx, tx.QueryRowContext, k, business)
 		if err != nil {
 			return err
 		}
-		stored, old := v, auditJSON(k, v)
-		if k.open != nil {
-			if err := k.open(s, &v); err != nil {
-				return err
-			}
-		}
-		if err := fn(&v); err != nil {
+		if err := prepare(s, k, business, w, fn, cur, c); err != nil || !c.write {
 			return err
 		}
-		if k.check != nil {
-			if err := k.check(ctx, tx, business, v); err != nil {
-				return err
-			}
+		written, err := putSetting(ctx, tx.QueryRowContext, s, k, business, w, cur, c)
+		if err == nil && !written {
+			err = fmt.Errorf("store: %s changed under the settings lock", k.Name)
 		}
-		out = v
-		if k.seal != nil {
-			if err := k.seal(s, stored, &v); err != nil {
-				return err
-			}
-		}
-		body, err := json.Marshal(v)
-		if err != nil {
-			return fmt.Errorf("store: encode %s: %w", k.Name, err)
-		}
-		if doc.Valid && string(body) == doc.String {
-			return nil // nothing changed: no new version, nothing to audit
-		}
-		version++
-		now := millis(s.now())
-		if _, err = tx.ExecContext(ctx, `INSERT INTO settings (business_id, kind, doc, version, updated_at) VALUES (?, ?, ?, ?, ?)
-			ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`,
-			business, k.Name, string(body), version, now); err != nil {
-			return err
-		}
-		if _, err = tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			business, k.Name, version, now, w.Actor, old, auditJSON(k, v)); err != nil {
-			return err
-		}
-		return tx.notify(ctx, key)
+		return err
 	})
+}
+
+// putSetting runs bizsec_put_setting; false: one of the objects is no
+// longer at the version read, and nothing was written.
+func putSetting[T any](ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, s *Store, k Kind[T],
+	business string, w Write, cur current, c *change[T]) (bool, error) {
+	var got int64
+	err := queryRow(ctx, `SELECT bizsec_put_setting(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		business, k.Name, cur.version, c.body, millis(s.now()), w.Actor, c.oldAudit, c.newAudit,
+		k.other, cur.otherV, k.key(business)).Scan(&got)
 	if err != nil {
-		s.cache.invalidate(key) // harmless if nothing was written
-		return out, version, err
+		return false, err
 	}
-	// The next read is served the written value, not a database read.
-	s.cache.replace(key, cachedDoc{out, version}, func(old any) bool { return old.(cachedDoc).version >= version })
-	return out, version, nil
+	return got == c.version, nil
+}
+
+// current is what a write starts from: the object's stored document and
+// version, and the document its rule reads and that one's version.
+type current struct {
+	doc, other      sql.NullString
+	version, otherV int64
+}
+
+// readCurrent reads the object and the one its rule reads, in one query.
+func readCurrent[T any](ctx context.Context, queryRow func(context.Context, string, ...any) *sql.Row, k Kind[T], business string) (current, error) {
+	var cur current
+	var ver, otherV sql.NullInt64
+	err := queryRow(ctx, readCurrentSQL,
+		k.Name, k.other, business).Scan(&cur.doc, &ver, &cur.other, &otherV)
+	if err != nil {
+		return cur, notFoundIf(err, "business %q not found", business)
+	}
+	cur.version, cur.otherV = ver.Int64, otherV.Int64
+	return cur, nil
+}
+
+// change is a computed write: the value as answered, the document to
+// store at version, and the audit's before and after.
+type change[T any] struct {
+	out                      T
+	version                  int64
+	write                    bool // false: nothing changed
+	body, oldAudit, newAudit string
+}
+
+// prepare checks the version, applies fn to the current value, checks the
+// rules and seals secrets: c is the write to make, if any.
+func prepare[T any](s *Store, k Kind[T], business string, w Write, fn func(*T) error, cur current, c *change[T]) error {
+	c.version = cur.version
+	if w.IfMatch != AnyVersion && w.IfMatch != cur.version {
+		return fault.New(fault.PreconditionErr, "the %s changed since it was read (version %d, If-Match %d); read it again",
+			k.Name, cur.version, w.IfMatch)
+	}
+	v, err := decodeDoc(cur.doc, k.def)
+	if err != nil {
+		return err
+	}
+	stored, old := v, auditJSON(k, v)
+	if k.open != nil {
+		if err := k.open(s, &v); err != nil {
+			return err
+		}
+	}
+	if err := fn(&v); err != nil {
+		return err
+	}
+	if k.check != nil {
+		if err := k.check(v, cur.other); err != nil {
+			return err
+		}
+	}
+	c.out = v
+	if k.seal != nil {
+		if err := k.seal(s, stored, &v); err != nil {
+			return err
+		}
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("store: encode %s: %w", k.Name, err)
+	}
+	if cur.doc.Valid && string(body) == cur.doc.String {
+		return nil // nothing changed: no new version, nothing to audit
+	}
+	c.write, c.version, c.body, c.oldAudit, c.newAudit = true, cur.version+1, string(body), old, auditJSON(k, v)
+	return nil
 }
 
 func auditJSON[T any](k Kind[T], v T) string {

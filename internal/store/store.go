@@ -51,6 +51,7 @@ type Store struct {
 	w       conn          // writes: on SQLite one connection, fed by the writer goroutine
 	queue   chan writeJob // SQLite's write queue; nil on PostgreSQL
 	touches sync.Map      // string(token hash) -> unix ms of last use, written in batches
+	stmts   sync.Map      // query -> *sql.Stmt prepared on w (SQLite's writer)
 	stop    chan struct{}
 	done    sync.WaitGroup
 
@@ -161,6 +162,10 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
+	if err := s.prepareWrites(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("store: prepare: %w", err)
+	}
 	n, err := s.changeCount(ctx)
 	if err != nil {
 		s.Close()
@@ -221,6 +226,7 @@ func (s *Store) Close() error {
 		s.done.Wait()
 		s.cache.setOn(false) // nothing is served from memory once the database is gone
 		s.auth.flush()
+		s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 		s.closeErr = s.db.Close()
 		if s.w.DB != s.db.DB {
 			s.closeErr = errors.Join(s.closeErr, s.w.Close())

@@ -98,17 +98,17 @@ func (s *Store) commitBatch(batch []writeJob) {
 			if results[i] = j.ctx.Err(); results[i] != nil {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
+			if _, err := s.writeStmts(tx).ExecContext(ctx, `SAVEPOINT write`); err != nil {
 				return err
 			}
 			if results[i] = safely(j.fn, tx); results[i] != nil {
-				if _, err := tx.ExecContext(ctx, `ROLLBACK TO write`); err != nil {
+				if _, err := s.writeStmts(tx).ExecContext(ctx, `ROLLBACK TO write`); err != nil {
 					return err
 				}
 			} else {
 				ok++
 			}
-			if _, err := tx.ExecContext(ctx, `RELEASE write`); err != nil {
+			if _, err := s.writeStmts(tx).ExecContext(ctx, `RELEASE write`); err != nil {
 				return err
 			}
 		}

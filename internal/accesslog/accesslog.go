@@ -1,0 +1,226 @@
+// Package accesslog writes one line per HTTP request without making the
+// request wait: a request hands its entry to a bounded queue (a copy of a
+// small struct, no allocation, no lock held across I/O) and one goroutine
+// encodes the lines and writes them in batches. When the queue is full the
+// entry is dropped and counted, so a slow log sink slows no request.
+package accesslog
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+)
+
+// Entry is one request as logged.
+type Entry struct {
+	At        time.Time // when the answer was done
+	Method    string
+	Path      string // clipped by the caller
+	Route     string
+	Status    int
+	Duration  time.Duration
+	RequestID string
+}
+
+// queueSize bounds the entries waiting for the writer.
+const queueSize = 16384
+
+// maxWrite bounds one write: at most PIPE_BUF, so that on a pipe shared with
+// other writers (stderr under a supervisor) lines never interleave.
+const maxWrite = 4096
+
+// Writer is an asynchronous access log.
+type Writer struct {
+	queue   chan Entry
+	dropped atomic.Uint64
+	out     io.Writer     // hand-encoded JSON lines, or
+	handler slog.Handler  // when out is nil: records through a slog handler
+	stop    chan struct{} // closed by Close
+	done    chan struct{} // closed when the goroutine has written everything
+	once    sync.Once
+	closed  atomic.Bool
+	mu      sync.Mutex // serialises writes after Close with the last flush
+	batch   []Entry
+}
+
+// New starts a Writer that writes JSON lines, in the fields and format of
+// slog's JSON handler, to out.
+func New(out io.Writer) *Writer { return start(&Writer{out: out}) }
+
+// NewSlog returns a Writer that hands each entry to h as a record, at once
+// and on the caller's goroutine: for tests and embedders that read their
+// logger's output right after a request. It starts nothing.
+func NewSlog(h slog.Handler) *Writer { return &Writer{handler: h} }
+
+func start(w *Writer) *Writer {
+	w.queue = make(chan Entry, queueSize)
+	w.stop, w.done = make(chan struct{}), make(chan struct{})
+	w.batch = make([]Entry, 0, 256)
+	go w.run()
+	return w
+}
+
+// Log queues e; it never blocks. After Close it writes e itself.
+func (w *Writer) Log(e Entry) {
+	if w.out == nil {
+		w.write([]Entry{e}, nil)
+		return
+	}
+	if w.closed.Load() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.write([]Entry{e}, nil)
+		return
+	}
+	select {
+	case w.queue <- e:
+	default:
+		w.dropped.Add(1)
+	}
+}
+
+// Dropped is the number of entries dropped because the queue was full.
+func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
+
+// Close writes what is queued and stops the goroutine; later entries are
+// written synchronously. It may be called more than once.
+func (w *Writer) Close() {
+	if w.out == nil {
+		return
+	}
+	w.once.Do(func() {
+		w.closed.Store(true)
+		close(w.stop)
+		<-w.done
+		// What a request queued as Close began.
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		w.drain(nil)
+	})
+}
+
+func (w *Writer) run() {
+	defer close(w.done)
+	buf := make([]byte, 0, 2*maxWrite)
+	for {
+		select {
+		case e := <-w.queue:
+			buf = w.drain(buf, e)
+		case <-w.stop:
+			w.drain(buf)
+			return
+		}
+	}
+}
+
+// drain writes first and whatever else is queued, in batches.
+func (w *Writer) drain(buf []byte, first ...Entry) []byte {
+	batch := append(w.batch[:0], first...) // the goroutine's, then Close's
+	defer func() { w.batch = batch[:0] }()
+	for {
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case e := <-w.queue:
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		if len(batch) == 0 {
+			return buf
+		}
+		buf = w.write(batch, buf)
+		batch = batch[:0]
+	}
+}
+
+// write writes entries, reusing buf, and returns it.
+func (w *Writer) write(entries []Entry, buf []byte) []byte {
+	if w.out == nil {
+		for _, e := range entries {
+			r := slog.NewRecord(e.At, slog.LevelInfo, "request", 0)
+			r.AddAttrs(slog.String("method", e.Method), slog.String("path", e.Path), slog.String("route", e.Route),
+				slog.Int("status", e.Status), slog.Float64("duration_ms", millis(e.Duration)), slog.String("request_id", e.RequestID))
+			w.handler.Handle(context.Background(), r)
+		}
+		return buf
+	}
+	buf = buf[:0]
+	for _, e := range entries {
+		n := len(buf)
+		buf = AppendJSON(buf, e)
+		if len(buf) > maxWrite && n > 0 {
+			w.out.Write(buf[:n])
+			buf = append(buf[:0], buf[n:]...)
+		}
+	}
+	if len(buf) > 0 {
+		w.out.Write(buf)
+	}
+	return buf
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// AppendJSON appends e as one JSON line, as slog's JSON handler writes it.
+func AppendJSON(b []byte, e Entry) []byte {
+	b = append(b, `{"time":"`...)
+	b = e.At.AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","level":"INFO","msg":"request","method":`...)
+	b = appendString(b, e.Method)
+	b = append(b, `,"path":`...)
+	b = appendString(b, e.Path)
+	b = append(b, `,"route":`...)
+	b = appendString(b, e.Route)
+	b = append(b, `,"status":`...)
+	b = strconv.AppendInt(b, int64(e.Status), 10)
+	b = append(b, `,"duration_ms":`...)
+	b = strconv.AppendFloat(b, millis(e.Duration), 'g', -1, 64)
+	b = append(b, `,"request_id":`...)
+	b = appendString(b, e.RequestID)
+	return append(b, "}\n"...)
+}
+
+const hex = "0123456789abcdef"
+
+// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD.
+func appendString(b []byte, s string) []byte {
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf:
+			b = append(b, c)
+			i++
+		case c < utf8.RuneSelf:
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+		default:
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				b = append(b, `\ufffd`...)
+			} else {
+				b = append(b, s[i:i+size]...)
+			}
+			i += size
+		}
+	}
+	return append(b, '"')
+}
