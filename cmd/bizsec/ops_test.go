@@ -200,7 +200,7 @@ func TestSIGHUPLogLevel(t *testing.T) {
 	waitFor(t, p.stderr, regexp.MustCompile(`"msg":"request".*"path":"/healthz"`))
 	os.WriteFile(conf, []byte("log-level = \"warn\"\nmail-from = \"b@example.com\"\n"), 0o600)
 	p.cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, p.stderr, regexp.MustCompile(`"msg":"SIGHUP: reloaded","what":"log level","log_level":"WARN","previous_log_level":"INFO"`))
+	waitFor(t, p.stderr, regexp.MustCompile(`"msg":"SIGHUP: reloaded","what":"log level,trusted proxies,limits","log_level":"WARN","previous_log_level":"INFO"`))
 	waitFor(t, p.stderr, regexp.MustCompile(`"msg":"SIGHUP: changed in the config file but applied only at the next start","settings":"mail-from"`))
 	before := strings.Count(p.stderr.String(), `"msg":"request"`)
 	for range 3 {
@@ -265,5 +265,32 @@ func TestDrain(t *testing.T) {
 	if !strings.Contains(p.stderr.String(), `"msg":"interrupted: the drain is cut short"`) ||
 		!strings.Contains(p.stderr.String(), `"msg":"stopped"`) {
 		t.Errorf("log:\n%s", p.stderr)
+	}
+}
+
+// TestSIGHUPLimits: a reload applies the config file's client rate to the
+// running server: past the new budget a login is refused.
+func TestSIGHUPLimits(t *testing.T) {
+	args := dbArgs(t, "sqlite")
+	setupTenant(t, args)
+	conf := filepath.Join(t.TempDir(), "bizsec.toml")
+	os.WriteFile(conf, []byte("client-rate = \"1000/1m\"\n"), 0o600)
+	p := startServer(t, append(args, "-config", conf, "-drain", "0")...)
+	loginAdmin(t, p.base)
+	os.WriteFile(conf, []byte("client-rate = \"1/1h\"\n"), 0o600)
+	p.cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, p.stderr, regexp.MustCompile(`"msg":"SIGHUP: reloaded","what":"log level,trusted proxies,limits"`))
+	statuses := map[int]int{}
+	for range 3 {
+		resp, err := http.Post(p.base+"/api/login", "application/json", strings.NewReader(`{"email":"nobody@acme.example","password":"x"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		statuses[resp.StatusCode]++
+	}
+	if statuses[429] < 2 {
+		t.Errorf("after a reload to client-rate 1/1h, 3 logins answered %v; want at least 2 refused", statuses)
 	}
 }

@@ -326,7 +326,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		case err := <-errc:
 			return failed("serving: %s", cause(err))
 		case <-hup:
-			reload(log, &level, cert, cfg, args, configFile)
+			reload(log, &level, cert, api, cfg, args, configFile)
 		case <-ctx.Done():
 			waiting = false
 		}
@@ -384,7 +384,7 @@ func registerMetrics(api *httpapi.Server, m *httpapi.MailMetrics, r *mail.Retryi
 // -config file, the log level. Settings that need a restart and changed in
 // the file are named, not applied. The summary is logged before a new
 // level applies, so it shows even when the level goes up.
-func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, running *config, args []string, configFile string) {
+func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, api *httpapi.Server, running *config, args []string, configFile string) {
 	var reloaded []string
 	if cert != nil {
 		changed, err := cert.Reload()
@@ -404,10 +404,13 @@ func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, r
 			log.Error("SIGHUP: the config file was not reloaded; the running configuration stays", "file", configFile, "err", plain(err))
 		} else {
 			newLevel = k.level
-			reloaded = append(reloaded, "log level")
+			api.SetTrustedProxies(k.trusted)
+			api.Login().SetLimits(k.limits)
+			reloaded = append(reloaded, "log level", "trusted proxies", "limits")
+			live := map[string]bool{"log-level": true, "trusted-proxies": true, "client-rate": true, "account-failure-rate": true, "mail-rate": true}
 			var restart []string
 			for _, s := range fresh.settings {
-				if s.name != "log-level" && s.value.String() != running.byName[s.name].value.String() {
+				if !live[s.name] && s.value.String() != running.byName[s.name].value.String() {
 					restart = append(restart, s.name)
 				}
 			}

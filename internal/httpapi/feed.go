@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"math"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -46,4 +48,24 @@ func (s *Server) registerFeedMetrics() {
 		return float64(t.UnixNano()) / 1e9
 	})
 	s.metrics.registry.MustRegister(lag, live, changes, last)
+}
+
+// registerQueueMetrics exports the depth of the queues behind the answers:
+// notices waiting for the notice worker, resets waiting for a mail worker.
+func (s *Server) registerQueueMetrics() {
+	notices := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bizsec_notice_queue_depth", Help: "Notices (suspension, email change) waiting to be mailed.",
+	}, func() float64 { return float64(s.login.NoticeQueueLen()) })
+	resets := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "bizsec_reset_queue_depth", Help: "Password reset requests waiting for a mail worker (-1: the database did not answer).",
+	}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := s.store.ResetQueueLen(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(n)
+	})
+	s.metrics.registry.MustRegister(notices, resets)
 }

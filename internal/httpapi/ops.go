@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"runtime"
 	"runtime/debug"
@@ -24,6 +25,7 @@ type metrics struct {
 	logins   *prometheus.CounterVec
 	lockouts prometheus.Counter
 	twoFA    *prometheus.CounterVec
+	throttle *prometheus.CounterVec
 
 	counters  sync.Map // counterKey -> prometheus.Counter
 	latencies sync.Map // route -> prometheus.Observer
@@ -49,6 +51,12 @@ func newMetrics() *metrics {
 			Name: "bizsec_twofa_total", Help: "Two-factor events by outcome: sent, ok, wrong, void.",
 		}, []string{"outcome"}),
 	}
+	m.throttle = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bizsec_throttled_total", Help: "Requests refused with 429 by a budget: client, fail (an account's failures), mail, answers.",
+	}, []string{"budget"})
+	for _, b := range throttleBudgets {
+		m.throttle.WithLabelValues(b)
+	}
 	buildInfo := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "bizsec_build_info", Help: "The running build: version and Go version (always 1).",
 	}, []string{"version", "goversion"})
@@ -62,7 +70,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"sent", "ok", "wrong", "void"} {
 		m.twoFA.WithLabelValues(o)
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.twoFA, buildInfo,
+	m.registry.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.twoFA, m.throttle, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -94,6 +102,21 @@ func (m *metrics) Suspended() { m.lockouts.Inc() }
 
 // TwoFA counts a two-factor event.
 func (m *metrics) TwoFA(outcome string) { m.twoFA.WithLabelValues(outcome).Inc() }
+
+// throttleBudgets are the budgets a refusal is counted under; any other
+// name counts as "other", so the label set stays fixed.
+var throttleBudgets = []string{"client", "fail", "mail", "answers", "other"}
+
+// Throttled counts a refusal by a budget.
+func (m *metrics) Throttled(budget string) {
+	for _, b := range throttleBudgets {
+		if b == budget {
+			m.throttle.WithLabelValues(b).Inc()
+			return
+		}
+	}
+	m.throttle.WithLabelValues("other").Inc()
+}
 
 // statusWriter remembers the status code a handler wrote.
 type statusWriter struct {
@@ -177,7 +200,9 @@ func (s *Server) observe(r *http.Request, c *reqCtx, start time.Time) {
 	elapsed := now.Sub(start)
 	s.metrics.requestCounter(route, method, code).Inc()
 	s.metrics.latencyOf(route).Observe(elapsed.Seconds())
-	if s.accessLog != nil {
+	// The access log is INFO: a log level above it (-log-level, reloaded
+	// on SIGHUP) silences it as it does every other INFO line.
+	if s.accessLog != nil && s.log.Enabled(r.Context(), slog.LevelInfo) {
 		s.accessLog.Log(accesslog.Entry{At: now, Method: method, Path: clip(r.URL.Path, maxLoggedPath), Route: route,
 			Status: code, Duration: elapsed, RequestID: c.id})
 	}

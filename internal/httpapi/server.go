@@ -100,7 +100,7 @@ type Server struct {
 	log           *slog.Logger
 	now           func() time.Time
 	secureCookies bool
-	trusted       []netip.Prefix
+	trusted       atomic.Pointer[[]netip.Prefix] // SetTrustedProxies swaps them while serving
 	metrics       *metrics
 	accessLog     *accesslog.Writer // nil: off
 	opsOnPublic   bool
@@ -124,8 +124,9 @@ func (s *Server) Wait() {
 // New returns a Server for cfg.
 func New(cfg Config) *Server {
 	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		trusted: cfg.TrustedProxies, metrics: newMetrics(), opsOnPublic: cfg.OpsOnPublic,
+		metrics: newMetrics(), opsOnPublic: cfg.OpsOnPublic,
 		dbTimeout: cfg.DBTimeout}
+	s.SetTrustedProxies(cfg.TrustedProxies)
 	memory := cfg.BodyMemory
 	if memory <= 0 {
 		memory = DefaultBodyMemory
@@ -157,6 +158,7 @@ func New(cfg Config) *Server {
 	s.login.Start()
 	if s.store != nil {
 		s.registerFeedMetrics()
+		s.registerQueueMetrics()
 	}
 	return s
 }
@@ -620,10 +622,17 @@ func parseHop(h string) (netip.Addr, error) {
 
 func (s *Server) isTrusted(a netip.Addr) bool {
 	a = a.Unmap()
-	for _, p := range s.trusted {
+	for _, p := range *s.trusted.Load() {
 		if p.Contains(a) {
 			return true
 		}
 	}
 	return false
+}
+
+// SetTrustedProxies replaces the proxies whose X-Forwarded-For is believed
+// (a reload); requests under way keep the list they began with.
+func (s *Server) SetTrustedProxies(p []netip.Prefix) {
+	p = append([]netip.Prefix(nil), p...)
+	s.trusted.Store(&p)
 }

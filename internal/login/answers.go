@@ -54,7 +54,7 @@ func (s *Service) SetAnswers(ctx context.Context, u store.User, answers []settin
 	// Each change hashes every answer: bounded per user, so that one
 	// account cannot keep the hasher busy.
 	if err := s.take(ctx, s.now(), "changes of this user's security answers",
-		throttle.Charge{Key: "answers:" + u.ID, Rate: s.limits.AnswerChanges}); err != nil {
+		throttle.Charge{Key: "answers:" + u.ID, Rate: s.lim().AnswerChanges}); err != nil {
 		return err
 	}
 	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))

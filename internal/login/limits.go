@@ -38,16 +38,16 @@ import (
 func (s *Service) clientCharges(ip string) []throttle.Charge {
 	a, err := netip.ParseAddr(ip)
 	if err != nil {
-		return []throttle.Charge{{Key: "client:" + ip, Rate: s.limits.Client}}
+		return []throttle.Charge{{Key: "client:" + ip, Rate: s.lim().Client}}
 	}
 	a = a.Unmap()
 	if !a.Is6() {
-		return []throttle.Charge{{Key: "client:" + a.String(), Rate: s.limits.Client}}
+		return []throttle.Charge{{Key: "client:" + a.String(), Rate: s.lim().Client}}
 	}
 	var out []throttle.Charge
 	for i, bits := range []int{64, 56, 48} {
 		p, _ := a.Prefix(bits)
-		out = append(out, throttle.Charge{Key: "client:" + p.String(), Rate: s.limits.Client.Times(1 << (2 * i))})
+		out = append(out, throttle.Charge{Key: "client:" + p.String(), Rate: s.lim().Client.Times(1 << (2 * i))})
 	}
 	return out
 }
@@ -91,6 +91,7 @@ func (s *Service) take(ctx context.Context, now time.Time, what string, charges 
 	}
 	if !ok {
 		budget, _, _ := strings.Cut(charges[0].Key, ":")
+		s.metrics.Throttled(budget)
 		s.event(ctx, slog.LevelWarn, "throttled", "throttle", "failure", actor{client: clientOf(ctx)},
 			slog.String("throttle.budget", budget), slog.String("reason", "too many "+what), slog.Duration("retry_after", wait))
 		return throttled(wait, what)
@@ -116,8 +117,8 @@ type attempt struct {
 func (s *Service) chargeAttempt(ctx context.Context, tenant, email, ip string, now time.Time) (*attempt, error) {
 	key := failureKey(tenant, email)
 	charges := []throttle.Charge{
-		{Key: throttle.Sub(key, clientKey(ip)), Rate: s.limits.AccountFailures},
-		{Key: key, Rate: s.limits.AccountFailures.Times(accountCeiling)},
+		{Key: throttle.Sub(key, clientKey(ip)), Rate: s.lim().AccountFailures},
+		{Key: key, Rate: s.lim().AccountFailures.Times(accountCeiling)},
 	}
 	if err := s.take(ctx, now, "failed attempts for this account", charges...); err != nil {
 		return nil, err
@@ -151,7 +152,7 @@ func (s *Service) resetFailures(ctx context.Context, tenant, email string) {
 
 func (s *Service) throttleMail(ctx context.Context, purpose, tenant, email string, now time.Time) error {
 	return s.take(ctx, now, "codes mailed to this address",
-		throttle.Charge{Key: "mail:" + purpose + ":" + accountKey(tenant, email), Rate: s.limits.Mail})
+		throttle.Charge{Key: "mail:" + purpose + ":" + accountKey(tenant, email), Rate: s.lim().Mail})
 }
 
 func errMailDown(what string) error {

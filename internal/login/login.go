@@ -7,6 +7,7 @@ package login
 
 import (
 	"context"
+	"sync/atomic"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,13 +33,16 @@ type Metrics interface {
 	Login(outcome string) // success, bad_credentials, suspended, twofa_pending, captcha_refused, throttled
 	Suspended()           // an account was suspended
 	TwoFA(outcome string) // sent, ok, wrong, void
+	// Throttled counts a refusal by a budget: client, fail, mail, answers.
+	Throttled(budget string)
 }
 
 type noMetrics struct{}
 
 func (noMetrics) Login(string) {}
 func (noMetrics) Suspended()   {}
-func (noMetrics) TwoFA(string) {}
+func (noMetrics) TwoFA(string)     {}
+func (noMetrics) Throttled(string) {}
 
 // Limits bound how often the service may be asked to work. The budgets are
 // kept in the database, shared by every instance and kept across restarts
@@ -118,7 +122,7 @@ type Service struct {
 	digest auth.Digest // what is stored for 2FA and reset codes
 	rp     *factor.RP  // WebAuthn's relying party; nil without a PublicURL
 
-	limits  Limits
+	limits  atomic.Pointer[Limits] // SetLimits swaps them while serving
 	budgets *throttle.Budgets
 
 	background sync.WaitGroup // mail that outlives its request
@@ -156,16 +160,29 @@ func New(cfg Config) *Service {
 	if s.box != nil {
 		s.digest = s.box.MAC
 	}
-	s.limits = cfg.Limits.orDefault()
+	l := cfg.Limits.orDefault()
+	s.limits.Store(&l)
 	s.rp = s.relyingParty(cfg.PublicURL)
 	s.resets = make(chan struct{}, 1)
 	s.notices = make(chan notice, 1000)
 	s.stop = make(chan struct{})
 	if s.store != nil {
-		s.budgets = throttle.New(s.store, s.limits.MaxKeys)
+		s.budgets = throttle.New(s.store, l.MaxKeys)
 	}
 	return s
 }
+
+// SetLimits replaces the limits (a reload); MaxKeys applies only at start.
+func (s *Service) SetLimits(l Limits) {
+	l = l.orDefault()
+	s.limits.Store(&l)
+}
+
+// lim is the limits in force.
+func (s *Service) lim() *Limits { return s.limits.Load() }
+
+// NoticeQueueLen is how many notices wait for the notice worker.
+func (s *Service) NoticeQueueLen() int { return len(s.notices) }
 
 // Start starts the workers that send mail after the answer: suspension
 // notices, and the queued password resets (every instance's, so any

@@ -44,3 +44,10 @@ func (s *Store) NextReset(ctx context.Context) (tenant, email string, ok bool, e
 	})
 	return tenant, email, ok, err
 }
+
+// ResetQueueLen is how many reset requests wait for a mail worker.
+func (s *Store) ResetQueueLen(ctx context.Context) (n int, err error) {
+	defer fault.Wrap(&err, "store.ResetQueueLen")
+	err = s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM reset_requests`).Scan(&n)
+	return n, err
+}
