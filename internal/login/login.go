@@ -7,9 +7,9 @@ package login
 
 import (
 	"context"
-	"sync/atomic"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
@@ -39,8 +39,8 @@ type Metrics interface {
 
 type noMetrics struct{}
 
-func (noMetrics) Login(string) {}
-func (noMetrics) Suspended()   {}
+func (noMetrics) Login(string)     {}
+func (noMetrics) Suspended()       {}
 func (noMetrics) TwoFA(string)     {}
 func (noMetrics) Throttled(string) {}
 
