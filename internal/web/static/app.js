@@ -625,8 +625,8 @@ function humanValue(f, v) {
     }
     case "secret": return v ? "set (hidden)" : "not set";
     case "domain": return v === HOSTNAME ? "This host only" : "every host under " + v;
-    case "specials": {
-      const list = v.AllowedSpecialCharacter || [];
+    case "specials": { // the wire's object, or the audit's stored list
+      const list = Array.isArray(v) ? v : v.AllowedSpecialCharacter || [];
       return list.length ? "only " + list.join(" ") : "none";
     }
     default: return v === "" ? "(empty)" : String(v);
