@@ -6,7 +6,8 @@ import "testing"
 // the object the API answers afterwards is the one it answered before,
 // field for field. Each object first holds values away from the defaults,
 // among them every answer constraint of a question and both meanings of
-// the special-character list (nil: any; empty: none).
+// the special-character list (nil: any; empty: none); the password
+// policy's list and bizsec's own session limit too.
 func TestConsoleRoundTrip(t *testing.T) {
 	e := newEnv(t)
 	c := newConsole(t, e)
@@ -25,9 +26,13 @@ func TestConsoleRoundTrip(t *testing.T) {
 		 "AllowedSpecialCharacters":{"AllowedSpecialCharacter":[]}},
 		{"ChallengeCode":"some","ChallengeQuestion":"What is your grandmother's surname?","Active":true,"CanContainSpaces":true,"IsCaseSensitive":false,
 		 "MinimumSpecialCharacterCount":1,"AllowedSpecialCharacters":{"AllowedSpecialCharacter":["'","-"]}}]}`)
+	e.put(admin, "passwordpolicy", `{"MinimumLength":14,"MaximumLength":100,"MinimumAlphaCount":2,"MinimumNumberCount":1,
+		"MinimumUpperCaseLetterCount":1,"MinimumSpecialCharacterCount":1,"AllowedSpecialCharacters":{"AllowedSpecialCharacter":["!","-"]},
+		"CanContainSpaces":false,"KnownBadCheck":false,"HistoryCount":3}`)
+	e.put(admin, "sessionpolicy", `{"MaximumSessions":4,"AtLimit":"RefuseNewLogin"}`)
 	c.open("")
 	c.logIn("admin@acme.example", false)
-	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "challenges"} {
+	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "challenges"} {
 		resource := tab
 		if tab == "challenges" {
 			resource += "?IncludeInactive=true"

@@ -391,18 +391,23 @@ func TestConsole(t *testing.T) {
 	}
 	c.audit("challenges")
 
-	// Accounts: a suspended user, unlocked with a button: the row goes and
-	// a message says so.
+	// Users: a suspended user says so in the list; Unlock asks first, then
+	// says it is done, and the row no longer says suspended.
 	e.put(admin, "loginpolicy", `{"MaxSequentialFailureAttemptsAllowed":"2"}`)
 	e.tryLogin("dev@acme.example", "nope")
 	e.tryLogin("dev@acme.example", "nope")
-	c.goTo("accounts")
-	c.do(chromedp.WaitVisible(`//table[@id="suspended"]//td[contains(., "dev@acme.example")]`))
-	c.audit("accounts")
-	c.do(chromedp.Click(`//button[@aria-label="Unlock dev@acme.example"]`),
-		chromedp.WaitVisible(`//p[@id="accounts-status" and contains(., "Unlocked dev@acme.example")]`))
-	if c.truth(`[...document.querySelectorAll("#panel td")].some(td => td.textContent.includes("dev@acme.example"))`) {
-		t.Error("the unlocked account still has its row")
+	c.goTo("users")
+	devState := `//table[@id="users"]//tr[td[contains(., "dev@acme.example")]]/td[@class="state"]`
+	c.do(chromedp.WaitVisible(devState + `[contains(., "Suspended until")]`))
+	c.audit("users")
+	c.do(chromedp.Click(`//button[@aria-label="Details of dev@acme.example"]`), chromedp.WaitVisible("#act-unlock"),
+		chromedp.Click("#act-unlock"), chromedp.WaitVisible("#confirm-dialog"))
+	if q := c.text("#confirm-title"); q != "Unlock dev@acme.example?" {
+		t.Errorf("the confirmation asks %q", q)
+	}
+	c.do(chromedp.Click("#confirm-yes"), chromedp.WaitVisible(`//p[@id="user-status" and contains(., "Unlocked dev@acme.example")]`))
+	if st := c.text(devState); st != "Active" {
+		t.Errorf("the unlocked account's row says %q", st)
 	}
 	if r := e.tryLogin("dev@acme.example", password); r.status != 200 {
 		t.Errorf("login after the console's unlock: %d", r.status)
@@ -472,14 +477,15 @@ func TestConsole(t *testing.T) {
 	if v := c.text("#f-AttemptsPeriod"); v != "12 minutes" {
 		t.Errorf("the Auditor reads the counting window as %q", v)
 	}
-	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "challenges", "accounts", "check"} {
+	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "challenges", "users", "check"} {
 		c.goTo(tab)
 		if tab == "challenges" {
 			if q := c.text("#questions .question:first-child .qtext"); q != "What is the city of your birth?" {
 				t.Errorf("the Auditor reads the first question as %q", q)
 			}
 		}
-		if c.truth(`!!document.querySelector("#settings-view input:not(#business), #settings-view textarea, #panel button")`) {
+		// The users page's search and Details are reading, not acting.
+		if c.truth(`!!document.querySelector("#settings-view input:not(#business):not(#user-q), #settings-view textarea, #panel button:not(.read)")`) {
 			t.Errorf("the Auditor's %s page has an input or a button", tab)
 		}
 		c.audit("auditor-" + tab)

@@ -15,9 +15,11 @@ const state = {
   etag: "", data: null, dirty: false, questions: [], other: null, historyBefore: 0, loadSeq: 0,
 };
 
+// The pages, by route name: the settings objects' (from the server's
+// descriptors), then the questions, the users and the check.
 const TABS = {
-  loginpolicy: "Lockout and sessions", twofasettings: "Two-factor", securitysettings: "Security",
-  challenges: "Security questions", accounts: "Accounts", check: "Standards check",
+  loginpolicy: "Lockout and sessions", twofasettings: "Two-factor authentication", securitysettings: "Security",
+  challenges: "Security questions", users: "Users", check: "Standards check",
 };
 
 // Readable names of the platform's constants, wherever they show.
@@ -27,105 +29,43 @@ const CONSTANTS = {
   "twofa.each.login": "At every login", "twofa.once.each.interval": "Once per interval", "twofa.login.new.device": "On a new device",
 };
 
-// kinds of control: feature (on/off over com.soa.feature.*), bool (on/off
-// over true/false), number (with unit and limits), choice, domain (the
-// cookie domain: this host or a parent domain), text, secret.
-const schema = {
-  loginpolicy: {
-    title: "Lockout and sessions",
-    intro: "How failed logins suspend an account, and how long sessions last.",
-    groups: [
-      ["Lockout", [
-        { name: "MaxSequentialFailureAttemptsAllowed", label: "Failed attempts before suspension", kind: "number", unit: "attempts", min: 0, max: 1000,
-          help: "Consecutive failed logins (passwords, verification codes, security answers) that suspend the account. 0 turns suspension off." },
-        { name: "AttemptsPeriod", label: "Counting window", kind: "number", unit: "minutes", min: 1, max: MAX_MINUTES,
-          help: "Minutes over which failed attempts are counted." },
-        { name: "SuspensionMinutes", label: "Suspension", kind: "number", unit: "minutes", min: 1, max: MAX_MINUTES,
-          help: "Minutes the account stays locked after too many failed attempts." },
-      ]],
-      ["Sessions", [
-        { name: "InactiveSessionTimeout", label: "Idle timeout", kind: "number", unit: "minutes", min: 1, max: MAX_MINUTES,
-          help: "Minutes of inactivity before the user is logged out." },
-        { name: "ActiveSessionTimeout", label: "Absolute timeout", kind: "number", unit: "minutes", min: 1, max: MAX_MINUTES,
-          help: "Minutes after login when the user is logged out even if active; renewing the session does not extend it." },
-        { name: "PersistentSession", label: "Keep the session when the browser closes", kind: "bool",
-          help: "Off sends a browser-session cookie, gone when the browser closes." },
-        { name: "ConcurrentLogin", label: "Allow several sessions per user", kind: "bool",
-          help: "Off ends a user's other sessions (other browsers, devices) when they log in." },
-        { name: "AutoLoginExternalDomain", label: "Try external (LDAP) domain login", kind: "choice",
-          options: [["com.soa.disabled", "Off"], ["com.soa.enabled", "On"]], help: "Kept by the platform for backwards compatibility only." },
-      ]],
-    ],
-  },
-  twofasettings: {
-    title: "Two-factor authentication",
-    intro: "A code mailed to the user after the password.",
-    groups: [
-      ["Two-factor login", [
-        { name: "TwoFAEnabled", label: "Require a verification code", kind: "bool", help: "Whether 2FA is enabled for logins to this tenant." },
-        { name: "CodeValidSeconds", label: "Code lifetime", kind: "number", unit: "seconds", min: 30, max: 86400,
-          help: "Period for which a verification code is valid." },
-        { name: "MaxAttempts", label: "Tries per code", kind: "number", unit: "attempts", min: 1, max: 100,
-          help: "Wrong entries of one code before the user must log in again; each also counts toward suspension." },
-      ]],
-      ["When to ask", [
-        { name: "RecurrenceMode", label: "Ask for a code", kind: "choice",
-          options: [["twofa.each.login", "At every login"], ["twofa.once.each.interval", "Once per interval"], ["twofa.login.new.device", "On a new device"]],
-          help: "How often 2FA expires." },
-        { name: "RecurrenceIntervalMinutes", label: "Interval", kind: "number", unit: "minutes", min: 1, max: MAX_MINUTES,
-          help: "Period after which the user must do 2FA again (once per interval, or how long a device is remembered)." },
-        { name: "DeviceCookieName", label: "Device cookie name", kind: "text", optional: true,
-          help: "Name of the cookie that marks a device that passed 2FA (default 2fa_cookie)." },
-        { name: "DeviceCookieValue", label: "Device cookie value", kind: "text", optional: true,
-          help: "Kept and shown; each device gets its own random secret instead." },
-      ]],
-    ],
-  },
-  securitysettings: {
-    title: "Security",
-    intro: "CSRF protection, cookies, enumeration, CAPTCHA and uploads.",
-    groups: [
-      ["CSRF and cookies", [
-        { name: "WriteRequestCSRFSupport", label: "CSRF header on changes", kind: "feature", help: "CSRF validation for POST, PUT and DELETE." },
-        { name: "ReadRequestCSRFSupport", label: "CSRF header on reads", kind: "feature", help: "CSRF validation for GET." },
-        { name: "AuthTokenCookieSameSite", label: "Cookie SameSite", kind: "choice",
-          options: [["Lax", "Lax (recommended)"], ["Strict", "Strict"], ["None", "None (cross-site; needs HTTPS)"]],
-          help: "Whether browsers send the session cookie on requests from other sites." },
-        { name: "AuthTokenCookieDomain", label: "Cookie domain", kind: "domain",
-          help: "Which hosts get the session cookie: this host only (recommended), or every host under a parent domain of it." },
-      ]],
-      ["Accounts", [
-        { name: "AllowUserEnum", label: "Say whether an email is registered", kind: "feature",
-          help: "Off gives unknown and known emails the same answers (stricter)." },
-        { name: "UserModifyEmail", label: "Users may change their email", kind: "feature", help: "Whether a user can change their own email." },
-        { name: "SiteAdminModifyEmail", label: "Site Admins may change users' emails", kind: "feature",
-          help: "Whether a Site Admin can start an email change for another user." },
-      ]],
-      ["Security questions", [
-        { name: "ChallengeCount", label: "Questions each user answers", kind: "number", unit: "questions", min: 0, max: 20,
-          help: "Number of challenge questions a user must answer; at most the active questions." },
-        { name: "EncryptChallengeAnswers", label: "Encrypt answers", kind: "feature",
-          help: "On stores answers encrypted with the server key; off stores argon2id hashes." },
-      ]],
-      ["CAPTCHA", [
-        { name: "CaptchaSupport", label: "Require a CAPTCHA at login and reset", kind: "feature", help: "Needs the site key and secret below." },
-        { name: "CaptchaSiteKey", label: "Site key", kind: "text", optional: true, help: "The CAPTCHA provider's public site key." },
-        { name: "CaptchaSiteSecret", label: "Site secret", kind: "secret", optional: true,
-          help: "Write-only: shown masked; leave it to keep the stored secret." },
-      ]],
-      ["Content and uploads", [
-        { name: "XssKeywords", label: "Refused keywords", kind: "text", help: "Comma-separated words refused in question text and file names." },
-        { name: "WhiteListKeywordsSupport", label: "Only allowed special characters", kind: "feature",
-          help: "On refuses special characters not in the list below." },
-        { name: "WhiteListKeywords", label: "Allowed special characters", kind: "text", help: "The special characters allowed in user text." },
-        { name: "AllowedFileTypes", label: "Allowed file types", kind: "text", help: "Comma-separated media types that may be uploaded." },
-        { name: "AllowedFileTypesStrictPolicy", label: "Check file content", kind: "feature",
-          help: "On checks that a file's content is its claimed type and carries no script." },
-        { name: "ExternalDocSupport", label: "External documentation", kind: "feature", help: "Whether documentation may link outside the platform." },
-      ]],
-    ],
-  },
-};
+// The settings objects' descriptors (labels, help from the platform's
+// documentation, units, limits, controls) come from the server, GET
+// /api/settingsschema: an object added there is a page here. Kinds of
+// control: feature (on/off over com.soa.feature.*), bool (on/off over
+// true/false), number (with unit and limits), choice, domain (the cookie
+// domain: this host or a parent domain), text, secret, specials (any
+// special character, only those listed, or none).
+let schema = {};
+let allFields = [];
+const fieldOf = (name, tab = state.tab) => (schema[tab] && fieldsOf(tab).find((f) => f.name === name)) || allFields.find((f) => f.name === name);
+const fieldsOf = (tab) => schema[tab] ? schema[tab].groups.flatMap(([, list]) => list) : [];
+
+// loadSchema reads the descriptors once and builds the page tabs from them.
+async function loadSchema() {
+  if (allFields.length) return;
+  const { data } = await api("GET", "/api/settingsschema", undefined, {}, { noReauth: true });
+  const next = {};
+  for (const o of data.Object) next[o.name] = { ...o, groups: o.groups.map((g) => [g.title, g.fields]) };
+  schema = next;
+  allFields = Object.values(schema).flatMap((o) => o.groups.flatMap(([, list]) => list));
+  const tabs = [...Object.values(schema).map((o) => [o.name, o.title, o.extension]),
+    ["challenges", "Security questions"], ["users", "Users"], ["check", "Standards check"]];
+  for (const k of Object.keys(TABS)) delete TABS[k];
+  const nav = $("tabs");
+  nav.replaceChildren();
+  for (const [name, title, own] of tabs) {
+    TABS[name] = title;
+    const a = el("a", { href: "#", "data-tab": name }, title);
+    if (own) a.append(" ", el("span", { class: "own", text: "(bizsec's own)" }));
+    a.addEventListener("click", (ev) => {
+      if (!state.dirty) return;
+      ev.preventDefault();
+      leave(() => { location.hash = a.getAttribute("href"); });
+    });
+    nav.append(a);
+  }
+}
 
 // The fields of one security question, as its editor shows them.
 const questionFields = [
@@ -146,8 +86,6 @@ const questionFields = [
 ];
 const COUNT_MAX = 2048;
 
-const allFields = Object.values(schema).flatMap((s) => s.groups.flatMap(([, list]) => list));
-const fieldOf = (name) => allFields.find((f) => f.name === name);
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -260,6 +198,17 @@ function loginWidget(p, { email = "", done, another }) {
     codeTitle, codeHelp, keyButton, codePart,
     el("div", { class: "links" }, resend, other));
   let keyOptions = null; // WebAuthn's request options of the pending login
+  // A temporary password: the login waits until the user chooses their own.
+  const newPw = el("input", { id: p + "new-login-password", type: "password", autocomplete: "new-password", required: true,
+    "aria-describedby": p + "newpw-help" });
+  const newPwOther = el("button", { type: "button", id: p + "newpw-another", text: "Use another account" });
+  const newPwForm = el("form", { id: p + "newpw-form", class: "login", hidden: true },
+    el("h2", { text: "Choose a new password" }),
+    el("p", { id: p + "newpw-help", text: "Your password was set by a Site Admin and works only to choose your own. Your organisation's password rules apply; common and breached passwords are refused." }),
+    el("label", { for: p + "new-login-password", text: "New password" }), newPw,
+    el("button", { type: "submit", id: p + "newpw-button", text: "Save and continue" }),
+    el("div", { class: "links" }, newPwOther));
+  let pendingUser = "";
   const suspendedOther = el("button", { type: "button", id: p + "suspended-back", text: "Use another account" });
   const suspended = el("div", { id: p + "suspended", class: "suspended", hidden: true },
     el("h2", { text: "Account suspended" }),
@@ -269,12 +218,13 @@ function loginWidget(p, { email = "", done, another }) {
   const step = (which) => {
     form.hidden = which !== "password";
     codeForm.hidden = which !== "code";
+    newPwForm.hidden = which !== "newpw";
     suspended.hidden = which !== "suspended";
   };
   const failed = (e) => {
     if (e.code === "AccountSuspended") {
       $(p + "suspended-text").textContent = "Too many failed attempts suspended " + (emailIn.value || "this account") +
-        ". It unlocks by itself when the suspension ends, or a Site Admin can unlock it on the Accounts page.";
+        ". It unlocks by itself when the suspension ends, or a Site Admin can unlock it on the Users page.";
       errorBox.textContent = "";
       step("suspended");
       suspendedOther.focus();
@@ -287,14 +237,37 @@ function loginWidget(p, { email = "", done, another }) {
     errorBox.textContent = "";
     try {
       const { data } = await api("POST", "/api/login", { email: emailIn.value, password: pw.value }, {}, { noReauth: true });
-      const tasks = data.pendingTasks || [];
-      if (tasks.includes("2fa.verification.code") || tasks.includes("2fa.webauthn.assertion")) {
-        askFactor(data, tasks);
-        return;
-      }
-      done(data, emailIn.value);
+      next(data);
     } catch (e) { failed(e); }
   };
+  // next takes a LoginResponse to its next step.
+  const next = (data) => {
+    const tasks = data.pendingTasks || [];
+    if (tasks.includes("change.password")) {
+      pendingUser = data.userFDN;
+      newPw.value = "";
+      step("newpw");
+      newPw.focus();
+      return;
+    }
+    if (tasks.includes("2fa.verification.code") || tasks.includes("2fa.webauthn.assertion")) {
+      askFactor(data, tasks);
+      return;
+    }
+    done(data, emailIn.value);
+  };
+  newPwForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errorBox.textContent = "";
+    try {
+      const { data } = await api("PUT", "/api/users/" + encodeURIComponent(pendingUser) + "/password", { NewPassword: newPw.value }, {}, { noReauth: true });
+      next(data);
+    } catch (e) {
+      if (e.status === 400) { errorBox.textContent = humanize(e.message); newPw.focus(); return; }
+      failed(e);
+      if (e.status === 401) { errorBox.textContent = "The time to choose a new password ran out: log in again with the temporary password."; step("password"); pw.focus(); }
+    }
+  });
   // askFactor shows the second step for the factors the login answer names:
   // the emailed code (the platform's), an app's code, a recovery code, a key.
   const askFactor = (data, tasks) => {
@@ -356,8 +329,9 @@ function loginWidget(p, { email = "", done, another }) {
     emailIn.focus();
   };
   other.addEventListener("click", back);
+  newPwOther.addEventListener("click", back);
   suspendedOther.addEventListener("click", back);
-  return el("div", { class: "login-widget" }, form, codeForm, suspended, errorBox);
+  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, errorBox);
 }
 
 function sessionStarted(resp, email) {
@@ -367,8 +341,14 @@ function sessionStarted(resp, email) {
   $("who").textContent = resp.userName || "";
 }
 
-function loggedIn(resp, email) {
+async function loggedIn(resp, email) {
   sessionStarted(resp, email);
+  try {
+    await loadSchema();
+  } catch (e) {
+    $("login-error").textContent = "The console could not read the settings' descriptions: " + e.message;
+    return;
+  }
   if (!state.email && resp.userName && resp.userName.includes("@")) state.email = resp.userName;
   state.loggedIn = true;
   $("logout").hidden = false;
@@ -429,13 +409,6 @@ $("business-form").addEventListener("submit", (ev) => {
   const biz = $("business").value.trim();
   leave(() => { location.hash = hashOf(biz, state.tab); });
 });
-for (const a of document.querySelectorAll("#tabs a")) {
-  a.addEventListener("click", (ev) => {
-    if (!state.dirty) return;
-    ev.preventDefault();
-    leave(() => { location.hash = a.getAttribute("href"); });
-  });
-}
 window.addEventListener("beforeunload", (ev) => { if (state.dirty) ev.preventDefault(); });
 window.addEventListener("hashchange", () => {
   if (!state.loggedIn) return;
@@ -539,12 +512,13 @@ async function load(focusField) {
   setStatus("");
   $("save").hidden = $("revert").hidden = !state.canWrite;
   if (!state.role) { showNoRole(); return ready(seq); }
-  if (state.tab === "accounts") { await loadAccounts(seq); return ready(seq); }
+  if (state.tab === "users") { await loadUsers(seq); return ready(seq); }
   if (state.tab === "check") { await loadCheck(seq); return ready(seq); }
   const s = schema[state.tab];
   const title = s ? s.title : "Security questions";
   $("settings-title").textContent = title;
   $("settings-intro").textContent = s ? s.intro : "The questions users answer to reset a password. Users answer the active ones.";
+  if (s && s.extension) $("settings-intro").prepend(el("span", { class: "badge own", text: "bizsec's own" }), " Not a platform object. ");
   pageTitle(title);
   try {
     await fetchObject(seq);
@@ -636,6 +610,7 @@ function limits(f) {
 
 function humanValue(f, v) {
   if (!f) return v === undefined ? "(unset)" : typeof v === "object" ? JSON.stringify(v) : String(humanConst(v));
+  if (f.kind === "specials" && (v === undefined || v === null)) return "any";
   if (v === undefined || v === null) return "(unset)";
   switch (f.kind) {
     case "feature": return v === ENABLED ? "On" : v === DISABLED ? "Off" : String(humanConst(v));
@@ -650,6 +625,10 @@ function humanValue(f, v) {
     }
     case "secret": return v ? "set (hidden)" : "not set";
     case "domain": return v === HOSTNAME ? "This host only" : "every host under " + v;
+    case "specials": { // the wire's object, or the audit's stored list
+      const list = Array.isArray(v) ? v : v.AllowedSpecialCharacter || [];
+      return list.length ? "only " + list.join(" ") : "none";
+    }
     default: return v === "" ? "(empty)" : String(v);
   }
 }
@@ -705,6 +684,16 @@ function control(f, value, id) {
       input = el("input", { type: "password", id, autocomplete: "off", "aria-describedby": described });
       input.value = value || "";
       break;
+    case "specials": {
+      input = el("select", { id, "aria-describedby": described });
+      const list = value && value.AllowedSpecialCharacter || [];
+      // A merge PUT cannot take the list away again, so "any" is offered
+      // only while it holds.
+      input.append(new Option("Any special character", "any"), new Option("Only these:", "only"), new Option("None", "none"));
+      input.options[0].disabled = value !== undefined;
+      input.value = value === undefined ? "any" : list.length ? "only" : "none";
+      break;
+    }
     case "domain": {
       input = el("select", { id, "aria-describedby": described });
       input.append(new Option("This host only (recommended)", "host"), new Option("A parent domain", "parent"));
@@ -739,10 +728,18 @@ function render(data) {
 
 function fieldRow(f, value) {
   const id = "f-" + f.name;
-  const row = el("div", { class: "field", "data-name": f.name });
-  const label = el("label", { for: id, text: f.label });
+  const row = el("div", { class: "field" + (f.noEffect ? " noeffect" : ""), "data-name": f.name });
+  const label = el("label", { for: id, text: f.label }, ...ownMark(f));
   const input = control(f, value, id);
   const wrap = el("div", { class: "control" }, input);
+  if (f.kind === "specials") {
+    const list = el("input", { type: "text", id: "fx-" + f.name, "aria-label": "The allowed special characters", placeholder: "!@#",
+      "aria-describedby": describedBy(f.name), hidden: input.value !== "only", size: 12 });
+    list.value = (value && value.AllowedSpecialCharacter || []).join("");
+    list.dataset.part = f.name;
+    input.addEventListener("change", () => { list.hidden = input.value !== "only"; if (!list.hidden) list.focus(); });
+    wrap.append(list);
+  }
   if (f.kind === "domain") {
     const dom = el("input", { type: "text", id: "fx-" + f.name, "aria-label": "Parent domain for the cookie", placeholder: "example.com",
       "aria-describedby": describedBy(f.name), hidden: input.value !== "parent" });
@@ -755,17 +752,27 @@ function fieldRow(f, value) {
   input.dataset.initial = JSON.stringify(valueOf(input, value));
   row.append(label, wrap,
     el("p", { class: "duration", id: "d-" + f.name }),
-    el("p", { class: "help", id: "h-" + f.name, text: f.help + limits(f) }),
+    el("p", { class: "help", id: "h-" + f.name, text: noEffectText(f) + f.help + limits(f) }),
     el("p", { class: "message", id: "m-" + f.name }),
     el("p", { class: "warning", id: "w-" + f.name }));
   return row;
 }
 
+// ownMark marks a field that is bizsec's, not the platform's.
+function ownMark(f) {
+  return f.extension ? [" ", el("span", { class: "badge own", text: "bizsec's own" })] : [];
+}
+
+// noEffectText says that a setting governs nothing here.
+function noEffectText(f) {
+  return f.noEffect ? "Kept for the platform's clients; no effect in bizsec. " : "";
+}
+
 function readOnlyRow(f, value) {
-  return el("div", { class: "field", "data-name": f.name },
-    el("dt", { id: "l-" + f.name, text: f.label }),
+  return el("div", { class: "field" + (f.noEffect ? " noeffect" : ""), "data-name": f.name },
+    el("dt", { id: "l-" + f.name, text: f.label }, ...ownMark(f)),
     el("dd", { class: "value", id: "f-" + f.name, text: humanValue(f, value) }),
-    el("dd", { class: "help", id: "h-" + f.name, text: f.help }),
+    el("dd", { class: "help", id: "h-" + f.name, text: noEffectText(f) + f.help }),
     el("dd", { class: "warning", id: "w-" + f.name }));
 }
 
@@ -813,6 +820,11 @@ function valueOf(input, before) {
       return typeof before === "string" ? v : Number(v);
     }
     case "domain": return input.value === "host" ? HOSTNAME : input.parentElement.querySelector("[data-part]").value.trim();
+    case "specials": {
+      if (input.value === "any") return null;
+      const chars = input.value === "none" ? [] : [...new Set(input.parentElement.querySelector("[data-part]").value.replace(/\s/g, ""))];
+      return { ...(before && typeof before === "object" ? before : {}), AllowedSpecialCharacter: chars };
+    }
     default: return input.value;
   }
 }
@@ -825,7 +837,7 @@ function collect() {
     const v = valueOf(input, state.data[name]);
     if (JSON.stringify(v) === input.dataset.initial) continue; // unchanged: the server's value, exactly
     if (input.dataset.kind === "secret" && v === "") continue; // keep the stored secret
-    out[name] = v;
+    if (v === null) delete out[name]; else out[name] = v;
   }
   return out;
 }
@@ -852,6 +864,7 @@ function checkForm() {
   for (const input of document.querySelectorAll("#fields input[data-kind=number]")) {
     const f = fieldOf(input.dataset.name);
     const v = input.value.trim();
+    if (!f) continue;
     if (input.validity.badInput || !/^\d+$/.test(v) || Number(v) < f.min || Number(v) > f.max) {
       problems.push({ field: f.name, text: "Enter a whole number from " + f.min + " to " + f.max + (f.unit ? " " + f.unit : "") +
         (v !== "" || input.validity.badInput ? " (this is not one)." : ".") });
@@ -914,7 +927,7 @@ function problemsOf(message) {
       problems.push({ question: Number(q[1]), field: f && f.name, text: humanize(q[2], questionFields) });
       continue;
     }
-    const f = state.tab in schema && schema[state.tab].groups.flatMap(([, l]) => l).find((f) => new RegExp("\\b" + f.name + "\\b").test(part));
+    const f = fieldsOf(state.tab).find((f) => new RegExp("\\b" + f.name + "\\b").test(part));
     if (f && $("f-" + f.name)) problems.push({ field: f.name, text: humanize(part) });
     else rest.push(part);
   }
@@ -1259,55 +1272,254 @@ async function loadHistory(reset) {
 }
 $("history-more").addEventListener("click", () => loadHistory(false));
 
-// ---- accounts ----
+// ---- users ----
 
 function scrollRegion(table, label) {
   return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": label }, table);
 }
 
-async function loadAccounts(seq) {
-  $("settings-title").textContent = "Accounts";
-  $("settings-intro").textContent = "Users whose accounts the lockout policy has suspended.";
-  pageTitle("Accounts");
+const USER_PAGE = 20;
+const ROLE_NAMES = { SiteAdmin: "Site Admin", Auditor: "Auditor" };
+const METHODS = { "password": "Password", "password+2fa": "Password and second factor", "password+remembered device": "Password on a remembered device" };
+
+// confirmAction asks before an action on someone's account; it resolves
+// true when the admin goes ahead.
+function confirmAction(title, text, yes) {
+  const dialog = $("confirm-dialog");
+  const opener = document.activeElement;
+  $("confirm-title").textContent = title;
+  $("confirm-text").textContent = text;
+  $("confirm-yes").textContent = yes;
+  return new Promise((resolve) => {
+    const close = (ok) => {
+      dialog.close();
+      $("confirm-yes").onclick = $("confirm-no").onclick = dialog.oncancel = null;
+      if (opener && opener.isConnected) opener.focus();
+      resolve(ok);
+    };
+    $("confirm-yes").onclick = () => close(true);
+    $("confirm-no").onclick = () => close(false);
+    dialog.oncancel = (ev) => { ev.preventDefault(); close(false); };
+    dialog.showModal();
+    $("confirm-no").focus();
+  });
+}
+
+// userState says an account's state in words.
+function userState(u) {
+  const out = [];
+  if (u.Disabled) out.push("Disabled");
+  if (u.SuspendedUntil) out.push("Suspended until " + when(u.SuspendedUntil));
+  if ((u.PendingTasks || []).includes("change.password")) out.push("Must choose a new password");
+  return out.length ? out.join("; ") : "Active";
+}
+
+function rolesOf(u) {
+  return u.Roles.length ? u.Roles.map((r) => (ROLE_NAMES[r.Role] || r.Role) + " of " + r.BusinessID).join(", ") : "No role";
+}
+
+async function loadUsers(seq) {
+  $("settings-title").textContent = "Users";
+  $("settings-intro").textContent = "Find a user by part of their email, then open them to see their sessions and factors" +
+    (state.canWrite ? " and act on their account. Each action asks first." : ". As an Auditor you read; a Site Admin acts.");
+  pageTitle("Users");
   const panel = $("panel");
-  const status = el("p", { id: "accounts-status", class: "status ok", role: "status" });
-  const problem = el("p", { id: "accounts-error", class: "error", role: "alert" });
-  try {
-    const { data } = await api("GET", base() + "/suspendedusers");
-    if (seq !== state.loadSeq) return;
-    const none = el("p", { id: "no-suspended", text: "No account is suspended." });
-    if (!data.SuspendedUser.length) { panel.replaceChildren(status, problem, none); return; }
-    const body = el("tbody");
-    const cols = ["User", "Suspended until"].concat(state.canWrite ? ["Action"] : []);
-    const table = el("table", { id: "suspended" }, el("caption", { text: "Suspended accounts" }),
-      el("thead", {}, el("tr", {}, ...cols.map((t) => el("th", { scope: "col", text: t })))), body);
-    for (const u of data.SuspendedUser) {
-      const row = el("tr", {}, el("td", {}, el("span", { class: "name", text: u.UserName }), el("br"), el("span", { class: "email", text: u.Email })),
-        el("td", {}, el("time", { datetime: u.SuspendedUntil, text: when(u.SuspendedUntil) })));
-      if (state.canWrite) {
-        const unlock = el("button", { type: "button", text: "Unlock", "aria-label": "Unlock " + u.Email });
-        unlock.addEventListener("click", async () => {
-          unlock.disabled = true;
-          problem.textContent = "";
-          try {
-            await api("POST", base() + "/suspendedusers/" + encodeURIComponent(u.UserID) + "/unlock");
-            row.remove();
-            status.textContent = "Unlocked " + u.Email + ": they can log in again.";
-            if (!body.children.length) table.closest(".table-wrap").replaceWith(none);
-            else body.querySelector("button").focus();
-          } catch (e) {
-            unlock.disabled = false;
-            problem.textContent = "Could not unlock " + u.Email + ": " + e.message;
-          }
-        });
-        row.append(el("td", {}, unlock));
+  const status = el("p", { id: "users-status", class: "status ok", role: "status" });
+  const problem = el("p", { id: "users-error", class: "error", role: "alert" });
+  const q = el("input", { type: "search", id: "user-q", autocomplete: "off", "aria-describedby": "user-q-help" });
+  const search = el("form", { id: "user-search", class: "business", role: "search" },
+    el("label", { for: "user-q", text: "Email contains" }), q,
+    el("button", { type: "submit", id: "user-search-button", class: "read", text: "Search" }),
+    el("p", { id: "user-q-help", class: "note", text: "Leave it empty to list everyone." }));
+  const results = el("div", { id: "user-results" });
+  const more = el("button", { type: "button", id: "users-more", class: "read", text: "Show more users", hidden: true });
+  const detail = el("section", { id: "user-detail", "aria-labelledby": "user-title", hidden: true });
+  let body = null, next = "", query = "";
+  const rows = new Map();
+
+  const row = (u) => {
+    const open = el("button", { type: "button", class: "read", text: "Details", "aria-label": "Details of " + u.Email });
+    open.addEventListener("click", () => showUser(u.UserID));
+    const tr = el("tr", { "data-user": u.UserID },
+      el("td", {}, el("span", { class: "email", text: u.Email }), u.UserName && u.UserName !== u.Email ? el("br") : "",
+        u.UserName && u.UserName !== u.Email ? el("span", { class: "name", text: u.UserName }) : ""),
+      el("td", { text: rolesOf(u) }), el("td", { class: "state", text: userState(u) }),
+      el("td", {}, u.LastLogin ? el("time", { datetime: u.LastLogin, text: when(u.LastLogin) }) : "Never"),
+      el("td", { text: String(u.Sessions) }), el("td", {}, open));
+    const old = rows.get(u.UserID);
+    rows.set(u.UserID, { u, tr });
+    if (old) old.tr.replaceWith(tr);
+    return tr;
+  };
+  const fetchPage = async (reset) => {
+    problem.textContent = "";
+    more.disabled = true;
+    try {
+      const { data } = await api("GET", base() + "/users?limit=" + USER_PAGE + (query ? "&q=" + encodeURIComponent(query) : "") +
+        (!reset && next ? "&before=" + encodeURIComponent(next) : ""));
+      if (seq !== state.loadSeq) return;
+      if (reset) {
+        rows.clear();
+        body = el("tbody");
+        const table = el("table", { id: "users" }, el("caption", { text: query ? "Users whose email contains “" + query + "”" : "Users" }),
+          el("thead", {}, el("tr", {}, ...["User", "Roles", "State", "Last login", "Live sessions", "Details"].map((t) => el("th", { scope: "col", text: t })))), body);
+        results.replaceChildren(data.User.length ? scrollRegion(table, "Users") : el("p", { id: "no-users", text: "No user's email contains “" + query + "”." }));
       }
-      body.append(row);
+      for (const u of data.User) body.append(row(u));
+      next = data.Next || "";
+      more.hidden = !next;
+    } catch (e) {
+      problem.textContent = "Could not list the users: " + e.message;
     }
-    panel.replaceChildren(status, problem, scrollRegion(table, "Suspended accounts"));
-  } catch (e) {
-    panel.replaceChildren(el("p", { class: "error", role: "alert", text: e.message }));
+    more.disabled = false;
+  };
+  // reloadUser reads one user again after an action.
+  const reloadUser = async (id) => {
+    const known = rows.get(id);
+    const { data } = await api("GET", base() + "/users?limit=" + USER_PAGE + "&q=" + encodeURIComponent(known.u.Email));
+    const u = data.User.find((x) => x.UserID === id);
+    if (u) row(u);
+  };
+
+  // showUser opens one user's detail, with the Site Admin's actions.
+  const showUser = async (id) => {
+    const { u } = rows.get(id);
+    const dstatus = el("p", { id: "user-status", class: "status ok", role: "status" });
+    const dproblem = el("p", { id: "user-error", class: "error", role: "alert" });
+    const title = el("h2", { id: "user-title", tabindex: "-1", text: u.Email });
+    const facts = el("dl", { class: "facts", id: "user-facts" },
+      el("dt", { text: "Name" }), el("dd", { text: u.UserName || "—" }),
+      el("dt", { text: "Roles" }), el("dd", { text: rolesOf(u) }),
+      el("dt", { text: "State" }), el("dd", { id: "user-state", text: userState(u) }),
+      el("dt", { text: "Suspended until" }), el("dd", {}, u.SuspendedUntil ? el("time", { datetime: u.SuspendedUntil, text: when(u.SuspendedUntil) }) : "Not suspended"),
+      el("dt", { text: "Disabled" }), el("dd", { text: u.Disabled ? "Yes: they cannot log in" : "No" }),
+      el("dt", { text: "Last login" }), el("dd", {}, u.LastLogin ? el("time", { datetime: u.LastLogin, text: when(u.LastLogin) }) : "Never"),
+      el("dt", { text: "Live sessions" }), el("dd", { text: String(u.Sessions) }));
+    detail.replaceChildren(title, dstatus, dproblem, facts);
+    detail.hidden = false;
+    if (!state.canWrite) {
+      detail.append(el("p", { class: "note", text: "A user's sessions and sign-in factors are shown to Site Admins." }));
+      title.focus();
+      return;
+    }
+    const path = "/api/users/" + encodeURIComponent(id);
+    // act runs one confirmed action and shows its result.
+    const act = async (what, text, yes, run, done) => {
+      dproblem.textContent = "";
+      if (!await confirmAction(what, text, yes)) return;
+      try {
+        const r = await run();
+        await reloadUser(id);
+        await showUser(id);
+        $("user-status").textContent = done(r);
+      } catch (e) {
+        $("user-error").textContent = "Not done: " + humanize(e.message);
+      }
+    };
+    const button = (bid, text, cls = "") => el("button", { type: "button", id: bid, class: cls || undefined, text });
+    const actions = el("div", { class: "actions", id: "user-actions" });
+    const who = u.Email;
+    if (u.SuspendedUntil) {
+      const b = button("act-unlock", "Unlock");
+      b.addEventListener("click", () => act("Unlock " + who + "?", "The suspension ends now and they can log in again.", "Unlock",
+        () => api("POST", base() + "/suspendedusers/" + encodeURIComponent(id) + "/unlock"), () => "Unlocked " + who + ": they can log in again."));
+      actions.append(b);
+    }
+    if (u.Disabled) {
+      const b = button("act-enable", "Enable the account");
+      b.addEventListener("click", () => act("Enable " + who + "?", "They can log in again.", "Enable",
+        () => api("POST", base() + "/users/" + encodeURIComponent(id) + "/enable"), () => "Enabled " + who + ": they can log in again."));
+      actions.append(b);
+    } else {
+      const b = button("act-disable", "Disable the account", "danger");
+      b.addEventListener("click", () => act("Disable " + who + "?", "Their sessions end at once and they cannot log in until enabled again.", "Disable",
+        () => api("POST", base() + "/users/" + encodeURIComponent(id) + "/disable"), () => "Disabled " + who + ": their sessions ended and they cannot log in."));
+      actions.append(b);
+    }
+    const end = button("act-end-sessions", "End all sessions", "danger");
+    end.addEventListener("click", () => act("End all sessions of " + who + "?", "They are logged out everywhere and must log in again.", "End all sessions",
+      () => api("DELETE", path + "/sessions"), (r) => "Ended " + (r.data ? r.data.Ended : 0) + " sessions of " + who + "."));
+    const forget = button("act-forget-devices", "Forget remembered devices");
+    forget.addEventListener("click", () => act("Forget " + who + "'s devices?", "Their next login asks for the second factor on every device.", "Forget devices",
+      () => api("DELETE", path + "/devices"), () => "Forgot " + who + "'s remembered devices: their next login asks for the second factor."));
+    actions.append(end, forget);
+
+    const temp = el("input", { type: "password", id: "temp-password", autocomplete: "new-password", "aria-describedby": "temp-password-help" });
+    const tempForm = el("form", { id: "temp-password-form", class: "login" },
+      el("h3", { text: "Temporary password" }),
+      el("label", { for: "temp-password", text: "Temporary password" }), temp,
+      el("p", { id: "temp-password-help", class: "note", text: "Tell it to them yourself. Their sessions end, and at their next login they must choose a new password. It must meet the password rules." }),
+      el("button", { type: "submit", id: "act-set-password", text: "Set a temporary password" }));
+    tempForm.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      if (!temp.value) { dproblem.textContent = "Enter the temporary password first."; temp.focus(); return; }
+      const pw = temp.value;
+      act("Set a temporary password for " + who + "?", "Their sessions end; at their next login they must choose a new password.", "Set the password",
+        () => api("PUT", path + "/password", { NewPassword: pw }), () => "Set a temporary password for " + who + ": they must choose a new one at their next login.");
+    });
+
+    let sessions = el("p", { text: "Could not read the sessions." }), factors = el("p", { text: "Could not read the factors." });
+    try {
+      const { data } = await api("GET", path + "/sessions");
+      sessions = sessionTable(data.Session, "user-sessions", "Sessions of " + who);
+    } catch (e) { sessions = el("p", { class: "error", text: "Could not read the sessions: " + e.message }); }
+    try {
+      const { data } = await api("GET", path + "/factors");
+      const active = data.Factors.filter((f) => f.Active);
+      if (!active.length) factors = el("p", { id: "user-no-factors", text: "No factor besides the emailed code; " + data.RecoveryCodesLeft + " recovery codes left." });
+      else {
+        const fbody = el("tbody");
+        for (const f of active) {
+          const rm = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove the factor " + f.Name });
+          rm.addEventListener("click", () => act("Remove " + f.Name + " from " + who + "?", "They can no longer log in with it; their sessions end and remembered devices are forgotten.", "Remove",
+            () => api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)), () => "Removed " + f.Name + " from " + who + "'s factors."));
+          fbody.append(el("tr", { "data-type": f.Type }, el("td", { text: FACTOR_TYPES[f.Type] || f.Type }), el("td", { text: f.Name }),
+            el("td", {}, el("time", { datetime: f.Created, text: when(f.Created) })),
+            el("td", {}, f.LastUsed ? el("time", { datetime: f.LastUsed, text: when(f.LastUsed) }) : "Never"), el("td", {}, rm)));
+        }
+        factors = scrollRegion(el("table", { id: "user-factors" }, el("caption", { text: "Sign-in factors of " + who }),
+          el("thead", {}, el("tr", {}, ...["Type", "Name", "Added", "Last used", "Action"].map((t) => el("th", { scope: "col", text: t })))), fbody), "Sign-in factors of " + who);
+      }
+    } catch (e) { factors = el("p", { class: "error", text: "Could not read the factors: " + e.message }); }
+    detail.append(el("h3", { text: "Actions" }), actions, tempForm, el("h3", { text: "Sessions" }), sessions, el("h3", { text: "Sign-in factors" }), factors);
+    title.focus();
+  };
+
+  search.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    query = q.value.trim();
+    detail.hidden = true;
+    fetchPage(true);
+  });
+  more.addEventListener("click", () => fetchPage(false));
+  panel.replaceChildren(status, problem, search, results, more, detail);
+  await fetchPage(true);
+}
+
+// sessionTable lists live sessions: when, from where, how; with a button
+// for each when onEnd is given (the user's own, not the current one).
+function sessionTable(list, id, caption, onEnd) {
+  if (!list.length) return el("p", { id: id + "-none", text: "No live session." });
+  const body = el("tbody");
+  const cols = ["Started", "Last used", "From", "How"].concat(onEnd ? ["Action"] : []);
+  for (const s of list) {
+    const tr = el("tr", { "data-session": s.SessionID, class: s.Current ? "current" : undefined },
+      el("td", {}, el("time", { datetime: s.Created, text: when(s.Created) }), s.Current ? el("br") : "", s.Current ? el("strong", { text: "This session" }) : ""),
+      el("td", {}, el("time", { datetime: s.LastUsed, text: when(s.LastUsed) })),
+      el("td", {}, el("span", { text: s.ClientAddress }), el("br"), el("small", { class: "agent", text: s.UserAgent })),
+      el("td", { text: METHODS[s.Method] || s.Method }));
+    if (onEnd) {
+      if (s.Current) tr.append(el("td", { text: "—" }));
+      else {
+        const b = el("button", { type: "button", class: "sign-out", text: "Sign out", "aria-label": "Sign out the session started " + when(s.Created) + " from " + s.ClientAddress });
+        b.addEventListener("click", () => onEnd(s, b));
+        tr.append(el("td", {}, b));
+      }
+    }
+    body.append(tr);
   }
+  return scrollRegion(el("table", { id }, el("caption", { text: caption }),
+    el("thead", {}, el("tr", {}, ...cols.map((t) => el("th", { scope: "col", text: t })))), body), caption);
 }
 
 // ---- the standards check, as a to-do list ----
@@ -1419,8 +1631,8 @@ async function showAccount() {
   for (const id of ["business-form", "role-note", "tabs", "settings-form", "history", "conflict"]) $(id).hidden = true;
   $("account-link").setAttribute("aria-current", "page");
   $("settings-title").textContent = "My account";
-  $("settings-intro").textContent = "How you prove it is you when you log in, besides your password. " +
-    "Changes need a recent login: you may be asked for your password again.";
+  $("settings-intro").textContent = "Your sessions, your password and email, and how you prove it is you when you log in. " +
+    "Changes to factors need a recent login: you may be asked for your password again.";
   document.title = "My account · bizsec console";
   await renderAccount(seq);
   if (seq !== state.loadSeq) return;
@@ -1532,15 +1744,142 @@ async function renderAccount(seq, message = "") {
     } catch (e) { failed("Could not make codes")(e); }
   });
 
-  panel.replaceChildren(status, problem,
+  const extras = await accountExtras(seq, status, problem, again);
+  if (seq !== state.loadSeq) return;
+  panel.replaceChildren(status, problem, ...extras,
     el("h2", { text: "Sign-in factors" }), list,
     el("h2", { text: "Authenticator app" }), el("p", { text: "An app such as Google Authenticator, Microsoft Authenticator or 1Password shows a new six-digit code every 30 seconds." }), addApp, enrol,
     el("h2", { text: "Security keys and passkeys" }), el("p", { text: window.PublicKeyCredential ? "A security key, or a passkey kept by this device or your password manager: nothing to type, and it cannot be phished." : "This browser does not support security keys." }), addKey,
     el("h2", { text: "Recovery codes" }), el("p", { id: "recovery-left", text: data.RecoveryCodesLeft + " recovery codes left." }), newCodes, codesBox);
 }
 
+// accountExtras builds My account's sessions, password and email parts.
+async function accountExtras(seq, status, problem, again) {
+  const out = [];
+  // Sessions.
+  let sessions;
+  try {
+    ({ data: sessions } = await api("GET", userBase() + "/sessions"));
+  } catch (e) {
+    sessions = null;
+    out.push(el("h2", { text: "Your sessions" }), el("p", { class: "error", text: "Could not read your sessions: " + e.message }));
+  }
+  if (seq !== state.loadSeq) return [];
+  if (sessions) {
+    const list = sessions.Session;
+    const table = sessionTable(list, "my-sessions", "Your live sessions", async (s, b) => {
+      b.disabled = true;
+      problem.textContent = "";
+      try {
+        await api("DELETE", userBase() + "/sessions/" + encodeURIComponent(s.SessionID));
+        again("Signed out the session started " + when(s.Created) + ".");
+      } catch (e) { b.disabled = false; problem.textContent = "Could not sign it out: " + e.message; }
+    });
+    const others = el("button", { type: "button", id: "sign-out-others", class: "danger", text: "Sign out everywhere else",
+      hidden: !list.some((s) => !s.Current) });
+    others.addEventListener("click", async () => {
+      others.disabled = true;
+      problem.textContent = "";
+      try {
+        const { data } = await api("DELETE", userBase() + "/sessions");
+        again("Signed out everywhere else: " + data.Ended + (data.Ended === 1 ? " session" : " sessions") + " ended.");
+      } catch (e) { others.disabled = false; problem.textContent = "Could not sign out the others: " + e.message; }
+    });
+    out.push(el("h2", { text: "Your sessions" }), el("p", { text: "Where you are logged in now. Sign out a session you do not recognize, then change your password." }),
+      table, others);
+  }
+
+  // The password.
+  const oldPw = el("input", { type: "password", id: "old-password", autocomplete: "current-password", required: true, "aria-describedby": "old-password-message" });
+  const newPw = el("input", { type: "password", id: "new-password", autocomplete: "new-password", required: true, "aria-describedby": "new-password-help new-password-message" });
+  const oldMsg = el("p", { class: "message", id: "old-password-message" });
+  const newMsg = el("p", { class: "message", id: "new-password-message" });
+  const pwForm = el("form", { id: "password-form", class: "login", novalidate: true },
+    el("label", { for: "old-password", text: "Current password" }), oldPw, oldMsg,
+    el("label", { for: "new-password", text: "New password" }), newPw,
+    el("p", { id: "new-password-help", class: "note", text: "Your organisation's password rules apply; common and breached passwords are refused. Your other sessions end." }),
+    newMsg,
+    el("button", { type: "submit", id: "change-password", text: "Change password" }));
+  const fieldError = (input, msg, text) => {
+    msg.textContent = text;
+    if (text) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+  };
+  pwForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    fieldError(oldPw, oldMsg, "");
+    fieldError(newPw, newMsg, "");
+    problem.textContent = "";
+    if (!oldPw.value) { fieldError(oldPw, oldMsg, "Enter your current password."); oldPw.focus(); return; }
+    if (!newPw.value) { fieldError(newPw, newMsg, "Enter the new password."); newPw.focus(); return; }
+    try {
+      await api("PUT", userBase() + "/password", { OldPassword: oldPw.value, NewPassword: newPw.value }, {}, { noReauth: true });
+      again("Password changed. Your other sessions have ended.");
+    } catch (e) {
+      if (e.status === 401) { fieldError(oldPw, oldMsg, "That is not your current password."); oldPw.focus(); }
+      else if (e.status === 429) { fieldError(oldPw, oldMsg, "Too many attempts: wait a few minutes, then try again."); oldPw.focus(); }
+      else { fieldError(newPw, newMsg, humanize(e.message)); newPw.focus(); }
+    }
+  });
+  out.push(el("h2", { text: "Password" }), pwForm);
+
+  // The email.
+  const newEmail = el("input", { type: "email", id: "new-email", autocomplete: "email", required: true });
+  const emailPw = el("input", { type: "password", id: "email-password", autocomplete: "current-password", required: true, "aria-describedby": "email-message" });
+  const emailMsg = el("p", { class: "message", id: "email-message" });
+  const emailForm = el("form", { id: "email-form", class: "login", novalidate: true },
+    el("p", { text: "Your email is " + (state.email || "not known to this page") + ". A code goes to the new address; the old one is told." }),
+    el("label", { for: "new-email", text: "New email" }), newEmail,
+    el("label", { for: "email-password", text: "Your password" }), emailPw, emailMsg,
+    el("button", { type: "submit", id: "change-email", text: "Change email" }));
+  const codeIn = el("input", { id: "email-code", class: "code", inputmode: "numeric", autocomplete: "one-time-code", required: true, maxlength: 20, "aria-describedby": "email-code-message" });
+  const codeMsg = el("p", { class: "message", id: "email-code-message" });
+  const codeForm = el("form", { id: "email-code-form", class: "login", hidden: true, novalidate: true },
+    el("p", { id: "email-code-help" }),
+    el("label", { for: "email-code", text: "Code from the mail" }), codeIn, codeMsg,
+    el("button", { type: "submit", id: "confirm-email", text: "Confirm" }));
+  const changed = (to) => {
+    state.email = to;
+    again("Your email is now " + to + ".");
+  };
+  emailForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    emailMsg.textContent = "";
+    problem.textContent = "";
+    const to = newEmail.value.trim();
+    if (!to) { emailMsg.textContent = "Enter the new email."; newEmail.focus(); return; }
+    try {
+      const { data } = await api("PUT", userBase(), { Email: to, Password: emailPw.value }, {}, { noReauth: true });
+      if (data && data.Status === "Changed") return changed(to);
+      emailForm.hidden = true;
+      codeForm.hidden = false;
+      $("email-code-help").textContent = "We sent a code to " + to + ". Enter it to make it your address.";
+      codeForm.dataset.to = to;
+      codeIn.focus();
+    } catch (e) {
+      emailMsg.textContent = e.status === 401 ? "That is not your current password." :
+        e.status === 403 ? humanize(e.message) + ". A Site Admin can turn it on on the Security page." : humanize(e.message);
+      (e.status === 401 ? emailPw : newEmail).focus();
+    }
+  });
+  codeForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    codeMsg.textContent = "";
+    try {
+      await api("POST", userBase() + "/email/confirm", { Code: codeIn.value.trim() }, {}, { noReauth: true });
+      changed(codeForm.dataset.to);
+    } catch (e) {
+      codeMsg.textContent = e.status === 401 || e.status === 400 ? "That code is not right, or it has expired. " + humanize(e.message) : humanize(e.message);
+      codeIn.focus();
+    }
+  });
+  out.push(el("h2", { text: "Email" }), emailForm, codeForm);
+  return out;
+}
+
 // ---- start ----
 
 $("login-box").append(loginWidget("", { done: loggedIn }));
 // A session that is still live (a reload) goes straight to the settings.
-api("GET", "/api/login/status", undefined, {}, { noReauth: true }).then(({ data }) => loggedIn(data)).catch(() => {});
+api("GET", "/api/login/status", undefined, {}, { noReauth: true }).then(({ data }) => {
+  if (!(data.pendingTasks || []).length) loggedIn(data);
+}).catch(() => {});
