@@ -69,8 +69,11 @@ func (k *softKey) create(t testing.TB, options json.RawMessage) string {
 	if o.PublicKey.RP.ID != k.rpID {
 		t.Fatalf("relying party %q, want %q", o.PublicKey.RP.ID, k.rpID)
 	}
-	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1,
-		-2: k.key.PublicKey.X.FillBytes(make([]byte, 32)), -3: k.key.PublicKey.Y.FillBytes(make([]byte, 32))})
+	point, err := k.key.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		t.Fatal(err)
+	}
+	cose, err := cbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: point[1:33], -3: point[33:65]})
 	if err != nil {
 		t.Fatal(err)
 	}
