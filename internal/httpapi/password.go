@@ -24,11 +24,21 @@ type passwordPolicyWire struct {
 	MinimumNumberCount           *lenientInt     `json:"MinimumNumberCount,omitempty" xml:"MinimumNumberCount,omitempty"`
 	MinimumUpperCaseLetterCount  *lenientInt     `json:"MinimumUpperCaseLetterCount,omitempty" xml:"MinimumUpperCaseLetterCount,omitempty"`
 	MinimumSpecialCharacterCount *lenientInt     `json:"MinimumSpecialCharacterCount,omitempty" xml:"MinimumSpecialCharacterCount,omitempty"`
-	AllowedSpecialCharacters     *specialsWire   `json:"AllowedSpecialCharacters,omitempty" xml:"AllowedSpecialCharacters,omitempty"`
+	AllowedSpecialCharacters     *policySpecials `json:"AllowedSpecialCharacters,omitempty" xml:"AllowedSpecialCharacters,omitempty"`
 	CanContainSpaces             *lenientBool    `json:"CanContainSpaces,omitempty" xml:"CanContainSpaces,omitempty"`
 	KnownBadCheck                *lenientBool    `json:"KnownBadCheck,omitempty" xml:"KnownBadCheck,omitempty"`
 	HistoryCount                 *lenientInt     `json:"HistoryCount,omitempty" xml:"HistoryCount,omitempty"`
 	Unknown                      unknownElements `json:"-" xml:",any"`
+}
+
+// policySpecials is the password policy's AllowedSpecialCharacters: the
+// challenges' shape, plus bizsec's own "Any": true, since a PUT merges and
+// leaving the field out keeps the list: it is the way back to any special
+// character.
+type policySpecials struct {
+	AllowedSpecialCharacter []string        `json:"AllowedSpecialCharacter" xml:"AllowedSpecialCharacter"`
+	Any                     *lenientBool    `json:"Any,omitempty" xml:"Any,omitempty"`
+	Unknown                 unknownElements `json:"-" xml:",any"`
 }
 
 func (w *passwordPolicyWire) unknown() error {
@@ -60,8 +70,12 @@ func (w *passwordPolicyWire) apply(p *settings.PasswordPolicy) {
 			*f.to = bool(*f.from)
 		}
 	}
-	if w.AllowedSpecialCharacters != nil {
-		p.AllowedSpecialCharacters = append([]string{}, w.AllowedSpecialCharacters.AllowedSpecialCharacter...)
+	switch sp := w.AllowedSpecialCharacters; {
+	case sp == nil:
+	case sp.Any != nil && bool(*sp.Any):
+		p.AllowedSpecialCharacters = nil
+	default:
+		p.AllowedSpecialCharacters = append([]string{}, sp.AllowedSpecialCharacter...)
 	}
 }
 
@@ -78,7 +92,7 @@ func passwordPolicyOut(p settings.PasswordPolicy) *passwordPolicyWire {
 		HistoryCount:                 ptr(lenientInt(p.HistoryCount)),
 	}
 	if p.AllowedSpecialCharacters != nil {
-		w.AllowedSpecialCharacters = &specialsWire{AllowedSpecialCharacter: append([]string{}, p.AllowedSpecialCharacters...)}
+		w.AllowedSpecialCharacters = &policySpecials{AllowedSpecialCharacter: append([]string{}, p.AllowedSpecialCharacters...)}
 	}
 	return w
 }
@@ -87,6 +101,9 @@ var passwordPolicyOp = settingsOp[settings.PasswordPolicy, passwordPolicyWire]{
 	kind: store.PasswordPolicyKind, types: settingsTypes,
 	out: func(p settings.PasswordPolicy) any { return passwordPolicyOut(p) },
 	change: func(_ *Server, _ *http.Request, _ *request, in *passwordPolicyWire) (func(*settings.PasswordPolicy) error, error) {
+		if sp := in.AllowedSpecialCharacters; sp != nil && sp.Any != nil && bool(*sp.Any) && len(sp.AllowedSpecialCharacter) > 0 {
+			return nil, fault.New(fault.Invalid, "AllowedSpecialCharacters: send Any or a list of AllowedSpecialCharacter, not both")
+		}
 		return func(p *settings.PasswordPolicy) error { in.apply(p); return p.Validate() }, nil
 	},
 }

@@ -35,6 +35,15 @@ func TestPasswordPolicyObject(t *testing.T) {
 		!strings.Contains(string(r.body), "<MaximumLength>64</MaximumLength>") || !strings.Contains(string(r.body), "<AllowedSpecialCharacter>#</AllowedSpecialCharacter>") {
 		t.Fatalf("XML PUT merged: %d %s", r.status, r.body)
 	}
+	// "Any" is the way back to any special character, as a merge keeps a list left out.
+	r = e.do(call{method: "PUT", path: passwordPath, as: admin, body: `{"AllowedSpecialCharacters":{"Any":true}}`})
+	if r.status != 200 || strings.Contains(string(r.body), "AllowedSpecialCharacters") {
+		t.Errorf("back to any special character: %d %s", r.status, r.body)
+	}
+	r = e.do(call{method: "PUT", path: passwordPath, as: admin, body: `{"AllowedSpecialCharacters":{"AllowedSpecialCharacter":[]}}`})
+	if r.status != 200 || !strings.Contains(string(r.body), `"AllowedSpecialCharacters":{"AllowedSpecialCharacter":[]}`) {
+		t.Errorf("no special character: %d %s", r.status, r.body)
+	}
 	before := string(e.get(admin, "passwordpolicy"))
 	for _, bad := range []string{
 		`{"MinimumLength":200}`,   // over MaximumLength
@@ -44,6 +53,7 @@ func TestPasswordPolicyObject(t *testing.T) {
 		`{"minimumlength":12}`,    // not the field's name
 		`{"MinimumLength":"12 "}`, // not a number
 		`{"MinimumSpecialCharacterCount":1,"AllowedSpecialCharacters":{"AllowedSpecialCharacter":[]}}`,
+		`{"AllowedSpecialCharacters":{"Any":true,"AllowedSpecialCharacter":["!"]}}`,
 	} {
 		if r := e.do(call{method: "PUT", path: passwordPath, as: admin, body: bad}); r.status != 400 {
 			t.Errorf("PUT %s: %d, want 400", bad, r.status)
@@ -59,7 +69,7 @@ func TestPasswordPolicyObject(t *testing.T) {
 		t.Errorf("Auditor PUT: %d, want 403", r.status)
 	}
 	r = e.do(call{method: "GET", path: settingsPath + "audit?setting=passwordpolicy", as: admin})
-	if r.status != 200 || strings.Count(string(r.body), `"Setting":"passwordpolicy"`) != 2 {
+	if r.status != 200 || strings.Count(string(r.body), `"Setting":"passwordpolicy"`) != 4 {
 		t.Errorf("audit of the password policy: %d %s", r.status, r.body)
 	}
 }
