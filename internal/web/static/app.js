@@ -687,10 +687,7 @@ function control(f, value, id) {
     case "specials": {
       input = el("select", { id, "aria-describedby": described });
       const list = value && value.AllowedSpecialCharacter || [];
-      // A merge PUT cannot take the list away again, so "any" is offered
-      // only while it holds.
       input.append(new Option("Any special character", "any"), new Option("Only these:", "only"), new Option("None", "none"));
-      input.options[0].disabled = value !== undefined;
       input.value = value === undefined ? "any" : list.length ? "only" : "none";
       break;
     }
@@ -821,7 +818,8 @@ function valueOf(input, before) {
     }
     case "domain": return input.value === "host" ? HOSTNAME : input.parentElement.querySelector("[data-part]").value.trim();
     case "specials": {
-      if (input.value === "any") return null;
+      // A PUT merges: leaving the list out keeps it, {"Any": true} takes it away.
+      if (input.value === "any") return before === undefined || before === null ? null : { Any: true };
       const chars = input.value === "none" ? [] : [...new Set(input.parentElement.querySelector("[data-part]").value.replace(/\s/g, ""))];
       return { ...(before && typeof before === "object" ? before : {}), AllowedSpecialCharacter: chars };
     }
