@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"strings"
 	"time"
 
@@ -39,7 +41,7 @@ func clientOf(ctx context.Context) ClientInfo {
 // tenant's session policy, inside the transaction that inserts it: past
 // the limit it ends the oldest, or refuses.
 func (s *Store) limitSessions(ctx context.Context, tx *txn, sess auth.Session) error {
-	p, _, err := Get(ctx, s, SessionPolicyKind, RootBusinessID(sess.TenantID))
+	p, err := sessionPolicyIn(ctx, s, tx, RootBusinessID(sess.TenantID))
 	if err != nil || p.MaximumSessions == 0 {
 		return err
 	}
@@ -378,4 +380,20 @@ func setEmail(ctx context.Context, tx *txn, userID, email string) (string, error
 		return "", err
 	}
 	return old, changedAuth(ctx, tx, userID)
+}
+
+// sessionPolicyIn reads the tenant's session policy from memory or, through
+// the transaction already open, from the database: a second connection from
+// the pool while this one is held could wait on a pool that every such
+// transaction holds.
+func sessionPolicyIn(ctx context.Context, s *Store, tx *txn, business string) (settings.SessionPolicy, error) {
+	key := SessionPolicyKind.key(business)
+	if c, ok := s.cache.get(key); ok {
+		return c.(cachedDoc).value.(settings.SessionPolicy), nil
+	}
+	var doc sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT doc FROM settings WHERE business_id = ? AND kind = ?`, business, SessionPolicyKind.Name).Scan(&doc); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return settings.SessionPolicy{}, err
+	}
+	return decodeDoc(doc, SessionPolicyKind.def)
 }
