@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -96,10 +95,7 @@ type sessionEvent struct {
 }
 
 func sessionEnded(ctx context.Context, tx *txn, tenant, userID string, hash []byte, actor string, at time.Time) error {
-	doc, _ := json.Marshal(sessionEvent{UserID: userID, Event: "session ended", SessionID: auth.SessionID(hash)})
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		RootBusinessID(tenant), AccountKind, 0, millis(at), actor, "null", string(doc))
-	return err
+	return auditAccount(ctx, tx, tenant, actor, at, nil, sessionEvent{UserID: userID, Event: "session ended", SessionID: auth.SessionID(hash)})
 }
 
 // UserSessions returns a user's live sessions, newest first.
@@ -271,9 +267,7 @@ func (s *Store) SetDisabled(ctx context.Context, userID string, disabled bool, a
 				return err
 			}
 		}
-		doc, _ := json.Marshal(struct{ UserID, Event string }{userID, event})
-		if _, err := tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-			RootBusinessID(tenant), AccountKind, 0, millis(s.now()), actor, "null", string(doc)); err != nil {
+		if err := auditAccount(ctx, tx, tenant, actor, s.now(), nil, struct{ UserID, Event string }{userID, event}); err != nil {
 			return err
 		}
 		return changedAuth(ctx, tx, userID)

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -49,12 +48,8 @@ type factorAudit struct {
 }
 
 func recordFactorEvent(ctx context.Context, tx *txn, userID string, e FactorEvent, f Factor) error {
-	old, _ := json.Marshal(factorAudit{UserID: userID, Email: NormalizeEmail(e.Email)})
-	new, _ := json.Marshal(factorAudit{UserID: userID, Email: NormalizeEmail(e.Email), Event: e.Event,
-		FactorID: f.ID, FactorType: f.Kind, FactorName: f.Name})
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		RootBusinessID(e.Tenant), AccountKind, 0, millis(e.Now), e.Actor, string(old), string(new))
-	return err
+	return auditAccount(ctx, tx, e.Tenant, e.Actor, e.Now, factorAudit{UserID: userID, Email: NormalizeEmail(e.Email)},
+		factorAudit{UserID: userID, Email: NormalizeEmail(e.Email), Event: e.Event, FactorID: f.ID, FactorType: f.Kind, FactorName: f.Name})
 }
 
 const factorColumns = `id, user_id, kind, name, secret, active, counter, created_at, last_used_at`

@@ -101,10 +101,19 @@ func recordAccountEvent(ctx context.Context, tx *txn, c LockoutChange, actor str
 	}
 	e.UserID, e.Email = c.UserID, NormalizeEmail(c.Email)
 	before := accountEvent{UserID: e.UserID, Email: e.Email, Suspended: !e.Suspended}
-	old, _ := json.Marshal(before)
-	new, _ := json.Marshal(e)
-	_, err := tx.ExecContext(ctx, `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		RootBusinessID(c.Tenant), AccountKind, 0, millis(at), actor, string(old), string(new))
+	return auditAccount(ctx, tx, c.Tenant, actor, at, before, e)
+}
+
+// auditAccount records an account event (suspension, unlock, session end,
+// disable, factor change) in the tenant's audit history; old nil is an
+// event with no before.
+func auditAccount(ctx context.Context, tx *txn, tenant, actor string, at time.Time, old, new any) error {
+	before := []byte("null")
+	if old != nil {
+		before, _ = json.Marshal(old)
+	}
+	after, _ := json.Marshal(new)
+	_, err := tx.ExecContext(ctx, insertAuditSQL, RootBusinessID(tenant), AccountKind, 0, millis(at), actor, string(before), string(after))
 	return err
 }
 

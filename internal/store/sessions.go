@@ -157,46 +157,10 @@ func (s *Store) SessionFromDB(ctx context.Context, tokenHash []byte) (_ auth.Ses
 // time is recorded; on CodeWrong the try is recorded; on CodeVoid the
 // pending session ends. A session that is gone or not pending is CodeVoid.
 func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool, account LockoutChange,
-	check func(*auth.Code, *auth.Lockout) auth.CodeResult) (_ auth.CodeResult, err error) {
-	defer fault.Wrap(&err, "store.CompleteTwoFA(%q)", next.UserID)
-	result := auth.CodeVoid
-	err = s.inTx(ctx, func(tx *txn) error {
-		if err := tx.lock(ctx, fmt.Sprintf("session:%x", oldHash)); err != nil {
-			return err
-		}
-		old, err := readSession(ctx, tx, oldHash)
-		if err != nil || old.State != auth.StatePending || old.UserID != next.UserID {
-			return nil // gone or not pending: void
-		}
-		err = updateLockout(ctx, tx, account, func(l *auth.Lockout) error {
-			result = check(&old.Code, l)
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if result == auth.CodeWrong {
-			_, err = tx.ExecContext(ctx, `UPDATE sessions SET code_attempts = ? WHERE token_hash = ?`, old.Code.Attempts, oldHash)
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash); err != nil {
-			return err
-		}
-		if err := tx.notify(ctx, sessionKey(oldHash)); err != nil || result == auth.CodeVoid {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_twofa_at = ? WHERE id = ?`, millis(next.IssuedAt), next.UserID); err != nil {
-			return err
-		}
-		return s.insertSession(ctx, tx, next, exclusive)
+	check func(*auth.Code, *auth.Lockout) auth.CodeResult) (auth.CodeResult, error) {
+	return s.CompleteFactor(ctx, oldHash, next, exclusive, account, func(_ *FactorTx, c *auth.Code, l *auth.Lockout) (auth.CodeResult, error) {
+		return check(c, l), nil
 	})
-	if err == nil {
-		s.auth.revokeSession(oldHash)
-		if result == auth.CodeOK && exclusive {
-			s.auth.revokeUser(next.UserID)
-		}
-	}
-	return result, err
 }
 
 // LastTwoFA returns when the user last passed 2FA (zero if never).
