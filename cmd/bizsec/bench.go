@@ -474,8 +474,10 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 			return err
 		}
 		defer st.Close()
-		api := httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
-			Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: os.Stderr, Limits: benchLimits})
+		api, svc := wireAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, runtime.NumCPU()), Limits: benchLimits},
+			httpapi.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: os.Stderr})
+		svc.Start()
+		defer svc.Close()
 		defer api.Wait()
 		if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // profiles the server under the bench's load
 			f, err := os.Create(path)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -28,7 +29,10 @@ func clientServer(t *testing.T) (dir, url string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Store: st, Hasher: auth.NewHasher(auth.DefaultParams, 2)}).Handler())
+	api, svc := wireAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, 2)}, httpapi.Config{Store: st})
+	svc.Start()
+	t.Cleanup(svc.Close)
+	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return dir, srv.URL
 }

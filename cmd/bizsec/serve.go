@@ -2,17 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
-	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -200,163 +195,36 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	level.Set(k.level)
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
 	log.Info("bizsec serve starting; `bizsec help` lists the commands, `bizsec serve -h` the flags")
-	data := *o.data
-	var mailer httpapi.Mailer = &mail.Outbox{Dir: filepath.Join(data, "outbox"), From: *o.from}
-	var retrying *mail.Retrying
-	mailMetrics := httpapi.NewMailMetrics()
-	if *o.smtpAddr != "" {
-		retrying = &mail.Retrying{Attempts: *o.mailAttempts, Observe: mailMetrics.Observe,
-			Next: &mail.SMTP{Addr: *o.smtpAddr, From: *o.from, TLS: k.smtpMode, RequireTLS: *o.smtpRequireTLS,
-				Username: *o.smtpUser, Password: *o.smtpPassword}}
-		mailer = retrying
+	m := NewMain(o, k, log, stdout)
+	if err := m.Open(ctx); err != nil {
+		return err
 	}
-	var cert *httpapi.Certificate
-	if *o.tlsCert != "" {
-		if cert, err = httpapi.LoadCertificate(*o.tlsCert, *o.tlsKey); err != nil {
-			return failed("%s", plain(err))
-		}
-	}
-	// Listen before anything is created: a server that cannot serve leaves
-	// no database and no key behind.
-	ln, err := net.Listen("tcp", *o.listen)
-	if err != nil {
-		return failed("cannot listen on %s: %s", *o.listen, cause(err))
-	}
-	defer ln.Close()
-	opsSeparate := *o.opsListen != "" && *o.opsListen != opsPublic
-	var opsLn net.Listener
-	if opsSeparate {
-		if opsLn, err = net.Listen("tcp", *o.opsListen); err != nil {
-			return failed("cannot listen on %s (-ops-listen; %q serves the operations endpoints on -listen): %s", *o.opsListen, opsPublic, cause(err))
-		}
-		defer opsLn.Close()
-	}
-	if *o.smtpAddr != "" {
-		log.Info("mail via SMTP", "addr", *o.smtpAddr, "attempts", *o.mailAttempts)
-	} else {
-		log.Info("mail into the outbox directory", "dir", filepath.Join(data, "outbox"))
-	}
-	if !store.IsPostgres(*o.database) {
-		unlock, err := store.LockDataDir(data)
-		if err != nil {
-			return failed("%s", plain(err))
-		}
-		defer unlock()
-	}
-	fresh := freshDatabase(*o.database, data)
-	st, err := store.Open(ctx, *o.database, data, store.WithLogger(log), store.WithAuthCacheSize(*o.authCache))
-	if err != nil {
-		return failed("cannot open the database: %s", plain(err))
-	}
-	defer st.Close()
-	box, err := secretBox(data, *o.secretKey)
-	if err != nil {
-		return failed("secret key: %s", plain(err))
-	}
-	st.SetSecretBox(box)
-	scheme := "http"
-	if cert != nil {
-		scheme = "https"
-	}
-	consoleURL := scheme + "://" + loopbackURLHost(ln.Addr()) + "/console/"
-	if *o.bootTenant != "" {
-		if err := bootstrap(ctx, st, fresh, *o.bootTenant, *o.bootEmail, consoleURL, stdout, log); err != nil {
-			return err
-		}
-	}
-	api := httpapi.New(httpapi.Config{
-		Store:          st,
-		Hasher:         auth.NewHasher(auth.DefaultParams, runtime.NumCPU()),
-		Logger:         log,
-		SecureCookies:  *o.secure,
-		Captcha:        captcha.New(*o.captchaURL),
-		PublicURL:      *o.publicURL,
-		AccessLog:      os.Stderr,
-		Mailer:         mailer,
-		Box:            box,
-		TrustedProxies: k.trusted,
-		Limits:         k.limits,
-		NoAccessLog:    !*o.accessLog,
-		OpsOnPublic:    !opsSeparate,
-		BodyMemory:     *o.bodyMemory,
-		DBTimeout:      *o.dbTimeout,
-	})
-	if err := registerMetrics(api, mailMetrics, retrying, log); err != nil {
-		return failed("metrics: %s", plain(err))
-	}
-	newServer := func(h http.Handler) *http.Server {
-		return &http.Server{
-			Handler:           h,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       30 * time.Second,
-			WriteTimeout:      30 * time.Second,
-			IdleTimeout:       2 * time.Minute,
-			MaxHeaderBytes:    64 << 10,
-			ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-		}
-	}
-	srv := newServer(api.Handler())
-	limited := httpapi.GuardListener(srv, ln, *o.maxConns)
-	stop := make(chan struct{})
-	defer close(stop)
-	go prune(ctx, st, log)
-	if cert != nil {
-		srv.TLSConfig = cert.TLSConfig()
-		go cert.Watch(*o.tlsWatch, stop, func(changed bool, err error) { logCertReload(log, cert, "file changed", changed, err) })
-	}
-	log.Info("serving", "addr", ln.Addr().String(), "tls", cert != nil, "console", consoleURL,
-		"postgres", store.IsPostgres(*o.database), "data", data)
-	errc := make(chan error, 2)
-	var ops *http.Server
-	if opsSeparate {
-		ops = newServer(api.OpsHandler())
-		opsLn := httpapi.GuardListener(ops, opsLn, 64)
-		log.Info("serving operations", "addr", opsLn.Addr().String())
-		go func() { errc <- ops.Serve(opsLn) }()
-	}
-	go func() {
-		if cert != nil {
-			errc <- srv.ServeTLS(limited, "", "")
-			return
-		}
-		errc <- srv.Serve(limited)
-	}()
+	defer m.Close()
+	m.Run(ctx)
 	for waiting := true; waiting; {
 		select {
-		case err := <-errc:
+		case err := <-m.Err():
 			return failed("serving: %s", cause(err))
 		case <-hup:
-			reload(log, &level, cert, api, cfg, args, configFile)
+			reload(log, &level, m.Cert, m.API, m.Login, cfg, args, configFile)
 		case <-ctx.Done():
 			waiting = false
 		}
 	}
 	if *o.drain > 0 {
 		log.Info("draining: /readyz answers 503 while requests are still served", "drain", o.drain.String())
-		api.Drain()
-		srv.SetKeepAlivesEnabled(false) // each client's next request opens a connection the balancer routes elsewhere
+		m.Drain()
 		select {
 		case <-time.After(*o.drain):
 		case <-interrupt:
 			log.Info("interrupted: the drain is cut short")
-		case err := <-errc:
+		case err := <-m.Err():
 			return failed("serving: %s", cause(err))
 		}
 	}
 	log.Info("shutting down: finishing in-flight requests", "timeout", o.shutdownTimeout.String())
-	shutdown, cancel := context.WithTimeout(context.Background(), *o.shutdownTimeout)
-	defer cancel()
-	if ops != nil {
-		ops.Shutdown(shutdown)
-		<-errc
-	}
-	if err := srv.Shutdown(shutdown); err != nil {
-		return failed("shutting down: %s", cause(err))
-	}
-	api.Wait() // mail still being sent for answered requests
-	api.Login().Close()
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return failed("serving: %s", cause(err))
+	if err := m.Close(); err != nil {
+		return err
 	}
 	log.Info("stopped")
 	return nil
@@ -384,7 +252,7 @@ func registerMetrics(api *httpapi.Server, m *httpapi.MailMetrics, r *mail.Retryi
 // -config file, the log level. Settings that need a restart and changed in
 // the file are named, not applied. The summary is logged before a new
 // level applies, so it shows even when the level goes up.
-func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, api *httpapi.Server, running *config, args []string, configFile string) {
+func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, api *httpapi.Server, svc *login.Service, running *config, args []string, configFile string) {
 	var reloaded []string
 	if cert != nil {
 		changed, err := cert.Reload()
@@ -405,7 +273,7 @@ func reload(log *slog.Logger, level *slog.LevelVar, cert *httpapi.Certificate, a
 		} else {
 			newLevel = k.level
 			api.SetTrustedProxies(k.trusted)
-			api.Login().SetLimits(k.limits)
+			svc.SetLimits(k.limits)
 			reloaded = append(reloaded, "log level", "trusted proxies", "limits")
 			live := map[string]bool{"log-level": true, "trusted-proxies": true, "client-rate": true, "account-failure-rate": true, "mail-rate": true}
 			var restart []string

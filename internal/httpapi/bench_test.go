@@ -129,9 +129,9 @@ func (w *discardWriter) WriteHeader(int)             {}
 func BenchmarkGetChain(b *testing.B) {
 	e := newEnv(b)
 	admin := e.login("admin@acme.example")
-	api := httpapi.New(httpapi.Config{Store: e.store, Hasher: e.hasher, Now: e.clock.Now,
+	api, svc := wire(login.Config{Hasher: e.hasher}, httpapi.Config{Store: e.store, Now: e.clock.Now,
 		Logger: slog.New(slog.DiscardHandler), AccessLog: io.Discard})
-	b.Cleanup(api.Wait)
+	b.Cleanup(func() { api.Wait(); svc.Close() })
 	h := api.Handler()
 	req := httptest.NewRequest("GET", settingsPath+"loginpolicy", nil)
 	req.Header.Set("Cookie", httpapi.AuthCookie(tenant)+"="+admin.token+"; "+httpapi.CSRFCookie(tenant)+"="+admin.csrf)

@@ -380,8 +380,9 @@ func TestAmbiguousLength(t *testing.T) {
 func TestOpsOffPublicByDefault(t *testing.T) {
 	e := newEnv(t)
 	for _, on := range []bool{false, true} {
-		api := httpapi.New(httpapi.Config{Store: e.store, Hasher: e.hasher, OpsOnPublic: on,
+		api, svc := wire(login.Config{Hasher: e.hasher}, httpapi.Config{Store: e.store, OpsOnPublic: on,
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		defer svc.Close()
 		public, ops := serve(api.Handler(), 0), serve(api.OpsHandler(), 0)
 		want := http.StatusNotFound
 		if on {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
@@ -34,10 +35,6 @@ func (e *env) serveAtLocalhost() string {
 	}
 	public := "http://localhost:" + strings.TrimPrefix(l.Addr().String(), "127.0.0.1:")
 	e.stop()
-	st, err := store.Open(context.Background(), e.database, e.dir)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	key, err := secret.LoadOrCreateKey(filepath.Join(e.dir, "secret.key"))
 	if err != nil {
 		e.t.Fatal(err)
@@ -46,15 +43,18 @@ func (e *env) serveAtLocalhost() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	st.SetSecretBox(box)
+	st, err := store.Open(context.Background(), e.database, e.dir, store.WithSecretBox(box))
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	e.box = box
-	cfg := httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
-		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), Limits: e.limits, PublicURL: public, DBTimeout: e.dbTimeout}
-	srv := httptest.NewUnstartedServer(httpapi.New(cfg).Handler())
+	api, svc := wire(login.Config{Hasher: e.hasher, Captcha: captcha.New(e.siteverify.URL),
+		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box, Limits: e.limits, PublicURL: public},
+		httpapi.Config{Store: st, Now: e.clock.Now, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)), DBTimeout: e.dbTimeout})
+	srv := httptest.NewUnstartedServer(api.Handler())
 	srv.Listener = httpapi.GuardListener(srv.Config, l, 0)
 	srv.Start()
-	e.store, e.srv = st, srv
+	e.store, e.svc, e.srv = st, svc, srv
 	e.t.Cleanup(e.stop)
 	return public
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/fxamacker/cbor/v2"
 
-	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/login"
 )
 
 const publicURL = "https://bizsec.test"
@@ -132,12 +132,12 @@ func (k *softKey) sign(t testing.TB, challenge string, counter uint32) string {
 }
 
 func newWebAuthnEnv(t *testing.T) *env {
-	return newEnvConfigured(t, func(c *httpapi.Config) { c.PublicURL = publicURL })
+	return newEnvConfigured(t, func(c *login.Config) { c.PublicURL = publicURL })
 }
 
-// newEnvConfigured starts an env whose server configuration edit applies
+// newEnvConfigured starts an env whose login service configuration edit applies
 // from the first start.
-func newEnvConfigured(t *testing.T, edit func(*httpapi.Config)) *env {
+func newEnvConfigured(t *testing.T, edit func(*login.Config)) *env {
 	t.Helper()
 	e := newEnv(t)
 	e.config = edit

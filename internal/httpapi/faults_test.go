@@ -62,14 +62,13 @@ func (e *env) faultyInstanceWith(dbTimeout time.Duration, limits login.Limits, t
 	q := u.Query()
 	q.Set("application_name", f.app)
 	u.RawQuery = q.Encode()
-	if f.st, err = store.Open(context.Background(), u.String(), e.dir); err != nil {
+	if f.st, err = store.Open(context.Background(), u.String(), e.dir, store.WithSecretBox(e.box)); err != nil {
 		e.t.Fatal(err)
 	}
-	f.st.SetSecretBox(e.box)
-	api := httpapi.New(httpapi.Config{Store: f.st, Hasher: e.hasher, Now: e.clock.Now, Box: e.box, TrustedProxies: trusted,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: limits, OpsOnPublic: true, DBTimeout: dbTimeout})
+	api, svc := wire(login.Config{Hasher: e.hasher, Box: e.box, Limits: limits}, httpapi.Config{Store: f.st, Now: e.clock.Now, TrustedProxies: trusted,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), OpsOnPublic: true, DBTimeout: dbTimeout})
 	f.srv = serve(api.Handler(), 0)
-	e.t.Cleanup(func() { f.relay.Blackhole(false); f.srv.Close(); f.st.Close() })
+	e.t.Cleanup(func() { f.relay.Blackhole(false); f.srv.Close(); svc.Close(); f.st.Close() })
 	// Until its feed is proven live B caches nothing, and a fault would
 	// have no stale memory to show.
 	start := time.Now()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
+	"github.com/bizsec/bizsec/internal/login"
 )
 
 // TestMetricsLabelsBounded: invented methods and long paths cannot grow
@@ -43,8 +44,9 @@ func TestMetricsLabelsBounded(t *testing.T) {
 // /metrics nor /readyz; the ops handler does.
 func TestOpsListener(t *testing.T) {
 	e := newEnv(t)
-	api := httpapi.New(httpapi.Config{Store: e.store, Hasher: e.hasher, OpsSeparate: true,
+	api, svc := wire(login.Config{Hasher: e.hasher}, httpapi.Config{Store: e.store, OpsSeparate: true,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	defer svc.Close()
 	public := httptest.NewServer(api.Handler())
 	defer public.Close()
 	ops := httptest.NewServer(api.OpsHandler())

@@ -54,6 +54,7 @@ type env struct {
 	dir      string
 	database string // "" for SQLite in dir, else a PostgreSQL URL
 	store    *store.Store
+	svc      *login.Service // the login service the server is given
 	srv      *httptest.Server
 	clock    *clock
 	hasher   *auth.Hasher
@@ -75,8 +76,9 @@ type env struct {
 	bodyMemory int64
 	dbTimeout  time.Duration
 	maxConns   int
-	// config, when set, edits the server's configuration before it starts.
-	config func(*httpapi.Config)
+	// config, when set, edits the login service's configuration before it
+	// starts.
+	config func(*login.Config)
 }
 
 // unlimited is a login.Limits that no test reaches.
@@ -137,10 +139,6 @@ func newEnvLimited(t testing.TB, params auth.Params, limits login.Limits, truste
 
 // start opens the database and serves it; restart tests call it again.
 func (e *env) start() {
-	st, err := store.Open(context.Background(), e.database, e.dir)
-	if err != nil {
-		e.t.Fatal(err)
-	}
 	key, err := secret.LoadOrCreateKey(filepath.Join(e.dir, "secret.key"))
 	if err != nil {
 		e.t.Fatal(err)
@@ -149,17 +147,42 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	st.SetSecretBox(box)
-	e.box = box
-	cfg := httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
-		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Limits: e.limits, TrustedProxies: e.trusted, SecureCookies: e.secure,
-		OpsOnPublic: true, BodyMemory: e.bodyMemory, DBTimeout: e.dbTimeout}
-	if e.config != nil {
-		e.config(&cfg)
+	st, err := store.Open(context.Background(), e.database, e.dir, store.WithSecretBox(box))
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	e.store, e.srv = st, serve(httpapi.New(cfg).Handler(), e.maxConns)
+	e.box = box
+	logger := slog.New(slog.NewJSONHandler(e.logs, nil))
+	lc := login.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Captcha: captcha.New(e.siteverify.URL),
+		Mailer: &mail.SMTP{Addr: e.smtp.Addr, From: "bizsec@acme.example"}, Box: box, Logger: logger, Limits: e.limits}
+	if e.config != nil {
+		e.config(&lc)
+	}
+	api, svc := wire(lc, httpapi.Config{Store: st, Now: e.clock.Now, Logger: logger, TrustedProxies: e.trusted, SecureCookies: e.secure,
+		OpsOnPublic: true, BodyMemory: e.bodyMemory, DBTimeout: e.dbTimeout})
+	e.store, e.svc, e.srv = st, svc, serve(api.Handler(), e.maxConns)
 	e.t.Cleanup(e.stop)
+}
+
+// wire builds a server as the binary's Main does: the metrics first, the
+// login service counting into them and its workers started, then the
+// server given both. The caller closes the service (after the server).
+func wire(lc login.Config, cfg httpapi.Config) (*httpapi.Server, *login.Service) {
+	m := httpapi.NewMetrics()
+	lc.Metrics = m
+	if lc.Store == nil {
+		lc.Store = cfg.Store
+	}
+	if lc.Now == nil {
+		lc.Now = cfg.Now
+	}
+	if lc.Logger == nil {
+		lc.Logger = cfg.Logger
+	}
+	svc := login.New(lc)
+	svc.Start()
+	cfg.Login, cfg.Metrics = svc, m
+	return httpapi.New(cfg), svc
 }
 
 // serve starts h on loopback behind httpapi.GuardListener, as the binary
@@ -175,21 +198,21 @@ func serve(h http.Handler, maxConns int) *httptest.Server {
 // bizsec process would be, with its own store, cache and listener.
 func (e *env) instance() *httptest.Server {
 	e.t.Helper()
-	st, err := store.Open(context.Background(), e.database, e.dir)
+	st, err := store.Open(context.Background(), e.database, e.dir, store.WithSecretBox(e.box))
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	st.SetSecretBox(e.box)
-	api := httpapi.New(httpapi.Config{Store: st, Hasher: e.hasher, Now: e.clock.Now, Box: e.box,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Limits: e.limits, DBTimeout: e.dbTimeout})
+	api, svc := wire(login.Config{Hasher: e.hasher, Box: e.box, Limits: e.limits},
+		httpapi.Config{Store: st, Now: e.clock.Now, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), DBTimeout: e.dbTimeout})
 	srv := httptest.NewServer(api.Handler())
-	e.t.Cleanup(func() { srv.Close(); st.Close() })
+	e.t.Cleanup(func() { srv.Close(); svc.Close(); st.Close() })
 	return srv
 }
 
 func (e *env) stop() {
 	if e.srv != nil {
 		e.srv.Close()
+		e.svc.Close()
 		e.store.Close()
 		e.srv = nil
 	}

@@ -23,10 +23,8 @@ import (
 
 	"github.com/bizsec/bizsec/internal/accesslog"
 	"github.com/bizsec/bizsec/internal/auth"
-	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
-	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/web"
@@ -35,26 +33,25 @@ import (
 // Mailer sends the platform's emails.
 type Mailer = login.Mailer
 
-// Config wires a Server.
+// Config wires a Server. The server is given the services it speaks for;
+// it builds none of them and starts no goroutine of theirs.
 type Config struct {
-	Store  *store.Store
-	Hasher *auth.Hasher
-	Logger *slog.Logger
+	Store *store.Store
+	// Login is the login service the server speaks for; its owner (the
+	// binary's Main, a test) starts its workers and closes it.
+	Login *login.Service
+	// Metrics are the server's /metrics, shared with Login, which counts
+	// its outcomes into them (give login.Config.Metrics the same value).
+	// Nil: the server makes its own and the login outcomes go uncounted.
+	Metrics *Metrics
+	Logger  *slog.Logger
 	// Now is the clock; tests move it to cross timeouts and suspensions.
 	Now func() time.Time
 	// SecureCookies marks cookies Secure even on plain HTTP, for servers
 	// behind a TLS-terminating proxy.
 	SecureCookies bool
-	// Captcha verifies CAPTCHA responses when a tenant turns CaptchaSupport on.
-	Captcha *captcha.Verifier
-	// Mailer sends 2FA and password reset codes.
-	Mailer Mailer
-	// Box seals challenge answers when a tenant sets EncryptChallengeAnswers.
-	Box *secret.Box
 	// TrustedProxies are the peers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
-	// Limits throttle the login service; zero: login.DefaultLimits.
-	Limits login.Limits
 	// NoAccessLog drops the per-request log line (a proxy in front logs
 	// requests).
 	NoAccessLog bool
@@ -79,10 +76,17 @@ type Config struct {
 	// this deadline (counted again once its body has arrived), and a request
 	// that cannot finish in time answers 503. Zero: DefaultDBTimeout.
 	DBTimeout time.Duration
-	// PublicURL is the site's URL as browsers see it (https://host[:port]):
-	// WebAuthn's relying party ID and origin. Empty: no WebAuthn factors.
-	PublicURL string
 }
+
+// Metrics are a server's Prometheus metrics. They are made before the
+// server so that the login service, built first, counts into them: they
+// implement login.Metrics.
+type Metrics struct{ *metrics }
+
+// NewMetrics returns an empty set of the server's metrics.
+func NewMetrics() *Metrics { return &Metrics{newMetrics()} }
+
+var _ login.Metrics = (*Metrics)(nil)
 
 // DefaultBodyMemory bounds the request bodies in memory at once.
 const DefaultBodyMemory = 32 << 20
@@ -121,10 +125,14 @@ func (s *Server) Wait() {
 	}
 }
 
-// New returns a Server for cfg.
+// New returns a Server for cfg. It starts nothing but the access log's
+// writer, which Wait stops.
 func New(cfg Config) *Server {
-	s := &Server{store: cfg.Store, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
-		metrics: newMetrics(), opsOnPublic: cfg.OpsOnPublic,
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics()
+	}
+	s := &Server{store: cfg.Store, login: cfg.Login, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
+		metrics: cfg.Metrics.metrics, opsOnPublic: cfg.OpsOnPublic,
 		dbTimeout: cfg.DBTimeout}
 	s.SetTrustedProxies(cfg.TrustedProxies)
 	memory := cfg.BodyMemory
@@ -153,9 +161,6 @@ func New(cfg Config) *Server {
 			Name: "bizsec_access_log_dropped_total", Help: "Access log lines dropped because the log writer fell behind.",
 		}, func() float64 { return float64(s.accessLog.Dropped()) }))
 	}
-	s.login = login.New(login.Config{Store: cfg.Store, Hasher: cfg.Hasher, Box: cfg.Box, Captcha: cfg.Captcha,
-		Mailer: cfg.Mailer, Logger: s.log, Metrics: s.metrics, Now: s.now, Limits: cfg.Limits, PublicURL: cfg.PublicURL})
-	s.login.Start()
 	if s.store != nil {
 		s.registerFeedMetrics()
 		s.registerQueueMetrics()

@@ -73,9 +73,14 @@ type Option func(*Store)
 // instead of discarding them.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
 
-// SetSecretBox sets the key that seals secrets inside settings; without one,
-// settings holding a secret cannot be stored.
-func (s *Store) SetSecretBox(b *secret.Box) { s.box = b }
+// WithSecretBox gives the key that seals secrets inside settings; without
+// one, settings holding a secret cannot be stored.
+func WithSecretBox(b *secret.Box) Option { return func(s *Store) { s.box = b } }
+
+// PrivateDir makes dir the private data directory Open wants (created 0700;
+// refused when others may write it), so that a caller may keep its own
+// files there (the secret key) before the database is opened.
+func PrivateDir(dir string) error { return privateDir(dir) }
 
 // privateDir makes the data directory and the database files readable by
 // their owner only (0700, 0600), whatever mode they had, and refuses a
