@@ -148,7 +148,7 @@ func (s *Service) sendQueuedReset(ctx context.Context) error {
 // mailResetCode starts a reset for u, replacing any other, and mails its code.
 func (s *Service) mailResetCode(ctx context.Context, u store.User, now time.Time) error {
 	code := auth.NewSecret()
-	if err := s.store.StartReset(ctx, u.ID, s.digest(code), now); err != nil {
+	if err := s.store.Transact(ctx, func(tx *store.Tx) error { return tx.PutReset(u.ID, s.digest(code), now) }); err != nil {
 		return err
 	}
 	return s.mailer.Send(ctx, mail.Message{To: u.Email, Subject: "Reset your password",
@@ -199,7 +199,7 @@ func (s *Service) ask(ctx context.Context, u store.User, reset store.Reset) (*se
 		return nil, err
 	}
 	pick := open[n.Int64()]
-	asked, err := s.store.AskReset(ctx, u.ID, reset.CodeHash, pick.ChallengeCode)
+	asked, err := s.askReset(ctx, u.ID, reset.CodeHash, pick.ChallengeCode)
 	if err != nil {
 		return nil, err
 	}
@@ -286,8 +286,7 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 	if err != nil {
 		return ResetStep{}, err
 	}
-	if err := s.store.CompleteReset(ctx, u.ID, reset.CodeHash, hash, p.Password.HistoryCount, account,
-		func(l *auth.Lockout) error { l.Succeed(); return nil }); err != nil {
+	if err := s.completeReset(ctx, reset.CodeHash, store.PasswordChange{UserID: u.ID, Hash: hash, History: p.Password.HistoryCount}, account); err != nil {
 		return ResetStep{}, err
 	}
 	s.resetFailures(ctx, a.Tenant, u.Email)
@@ -299,7 +298,7 @@ func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Res
 	p Policy, now time.Time) (ResetStep, error) {
 	account.Actor = ""
 	var suspended bool
-	void, err := s.store.FailReset(ctx, u.ID, reset.CodeHash, p.TwoFA.MaxAttempts, account, func(l *auth.Lockout) error {
+	void, err := s.failReset(ctx, u.ID, reset.CodeHash, p.TwoFA.MaxAttempts, account, func(l *auth.Lockout) error {
 		_, suspended = s.fail(l, now, p.Login, true)
 		return nil
 	})
@@ -317,4 +316,63 @@ func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Res
 	}
 	q, err := s.ask(ctx, u, reset)
 	return ResetStep{User: u, Status: ResetWrongAnswer, Challenge: q}, err
+}
+
+// askReset records which question the reset asks, unless one is already
+// asked: the question stays until it is answered. It returns the question
+// the reset asks.
+func (s *Service) askReset(ctx context.Context, userID string, codeHash []byte, challengeCode string) (asked string, err error) {
+	err = s.store.Transact(ctx, func(tx *store.Tx) error {
+		r, err := tx.LockReset(userID, codeHash)
+		if err != nil {
+			return err
+		}
+		if asked = r.ChallengeCode; asked != "" {
+			return nil
+		}
+		asked = challengeCode
+		return tx.AskReset(userID, challengeCode)
+	})
+	return asked, err
+}
+
+// failReset records a wrong answer to the reset's question in one
+// transaction with the account's failure record: fail counts it against
+// the account, and the reset ends after maxAttempts wrong answers. It
+// reports whether the reset is void.
+func (s *Service) failReset(ctx context.Context, userID string, codeHash []byte, maxAttempts int, account store.LockoutChange,
+	fail func(*auth.Lockout) error) (void bool, err error) {
+	err = s.store.Transact(ctx, func(tx *store.Tx) error {
+		r, err := tx.LockReset(userID, codeHash)
+		if err != nil {
+			return err
+		}
+		if err := tx.UpdateLockout(account, fail); err != nil {
+			return err
+		}
+		if void = r.Attempts+1 >= maxAttempts; void {
+			return tx.DeleteReset(userID)
+		}
+		return tx.CountResetAttempt(userID)
+	})
+	return void, err
+}
+
+// completeReset sets the new password if codeHash is still the user's
+// reset code, and in the same transaction ends the reset, every session of
+// the user and every remembered 2FA device, and clears the account's
+// failure record, lifting a suspension: the code proved the mailbox.
+func (s *Service) completeReset(ctx context.Context, codeHash []byte, c store.PasswordChange, account store.LockoutChange) error {
+	return s.store.Transact(ctx, func(tx *store.Tx) error {
+		if _, err := tx.LockReset(c.UserID, codeHash); err != nil {
+			return err
+		}
+		if err := tx.DeleteReset(c.UserID); err != nil {
+			return err
+		}
+		if err := tx.SetPassword(c); err != nil {
+			return err
+		}
+		return tx.UpdateLockout(account, func(l *auth.Lockout) error { l.Succeed(); return nil })
+	})
 }

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"time"
 
-	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
 )
@@ -59,16 +58,6 @@ type Reset struct {
 // ErrBadResetCode answers a reset code that is not the user's live one.
 var ErrBadResetCode = fault.New(fault.Unauthorized, "the password reset code is invalid or has expired")
 
-// StartReset records a new reset code for the user, replacing any other.
-func (s *Store) StartReset(ctx context.Context, userID string, codeHash []byte, now time.Time) (err error) {
-	defer fault.Wrap(&err, "store.StartReset(%q)", userID)
-	_, err = s.exec(ctx, `INSERT INTO password_resets (user_id, code_hash, issued_at) VALUES (?, ?, ?)
-		ON CONFLICT (user_id) DO UPDATE SET code_hash = excluded.code_hash, issued_at = excluded.issued_at,
-		challenge_code = '', attempts = 0`,
-		userID, codeHash, millis(now))
-	return err
-}
-
 func readReset(ctx context.Context, q queryer, userID string, codeHash []byte) (Reset, error) {
 	var r Reset
 	var issued int64
@@ -94,82 +83,4 @@ func lockReset(ctx context.Context, tx *txn, userID string, codeHash []byte) (Re
 func (s *Store) ResetFor(ctx context.Context, userID string, codeHash []byte) (_ Reset, err error) {
 	defer fault.Wrap(&err, "store.ResetFor(%q)", userID)
 	return readReset(ctx, s.db, userID, codeHash)
-}
-
-// AskReset records which question the reset asks, unless one is already
-// asked: the question stays until it is answered. It returns the question
-// the reset asks.
-func (s *Store) AskReset(ctx context.Context, userID string, codeHash []byte, challengeCode string) (_ string, err error) {
-	defer fault.Wrap(&err, "store.AskReset(%q)", userID)
-	var asked string
-	err = s.inTx(ctx, func(tx *txn) error {
-		r, err := lockReset(ctx, tx, userID, codeHash)
-		if err != nil {
-			return err
-		}
-		if asked = r.ChallengeCode; asked != "" {
-			return nil
-		}
-		asked = challengeCode
-		_, err = tx.ExecContext(ctx, `UPDATE password_resets SET challenge_code = ? WHERE user_id = ?`, challengeCode, userID)
-		return err
-	})
-	return asked, err
-}
-
-// FailReset records a wrong answer to the reset's question in one
-// transaction with the account's failure record: fail counts it against
-// the account, and the reset ends after maxAttempts wrong answers. It
-// reports whether the reset is void.
-func (s *Store) FailReset(ctx context.Context, userID string, codeHash []byte, maxAttempts int, account LockoutChange,
-	fail func(*auth.Lockout) error) (void bool, err error) {
-	defer fault.Wrap(&err, "store.FailReset(%q)", userID)
-	err = s.inTx(ctx, func(tx *txn) error {
-		r, err := lockReset(ctx, tx, userID, codeHash)
-		if err != nil {
-			return err
-		}
-		if err := updateLockout(ctx, tx, account, fail); err != nil {
-			return err
-		}
-		if void = r.Attempts+1 >= maxAttempts; void {
-			_, err = tx.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID)
-		} else {
-			_, err = tx.ExecContext(ctx, `UPDATE password_resets SET attempts = attempts + 1 WHERE user_id = ?`, userID)
-		}
-		return err
-	})
-	return void, err
-}
-
-// EndReset drops the user's outstanding reset.
-func (s *Store) EndReset(ctx context.Context, userID string) (err error) {
-	defer fault.Wrap(&err, "store.EndReset(%q)", userID)
-	_, err = s.exec(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID)
-	return err
-}
-
-// CompleteReset sets a new password if codeHash is still the user's reset
-// code, and in the same transaction ends the reset, every session of the
-// user and every remembered 2FA device, and applies lift to the account's
-// failure record: the code proved the mailbox.
-func (s *Store) CompleteReset(ctx context.Context, userID string, codeHash []byte, passwordHash string, history int, account LockoutChange,
-	lift func(*auth.Lockout) error) (err error) {
-	defer fault.Wrap(&err, "store.CompleteReset(%q)", userID)
-	defer s.auth.revokeUser(userID)
-	return s.inTx(ctx, func(tx *txn) error {
-		if _, err := lockReset(ctx, tx, userID, codeHash); err != nil {
-			return err
-		}
-		if err := tx.notify(ctx, userKey(userID)); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM password_resets WHERE user_id = ?`, userID); err != nil {
-			return err
-		}
-		if err := setPassword(ctx, tx, PasswordChange{UserID: userID, Hash: passwordHash, History: history}, s.now().UnixMilli()); err != nil {
-			return err
-		}
-		return updateLockout(ctx, tx, account, lift)
-	})
 }

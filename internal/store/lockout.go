@@ -41,9 +41,11 @@ type accountEvent struct {
 // transaction, so concurrent failures are each counted exactly once. A
 // suspension found over is first recorded as expired and cleared; a
 // suspension fn starts or lifts is recorded too, in the same transaction.
+// Workflows that change more with it use Tx.UpdateLockout in their own
+// Transact; this is the transaction of the record alone.
 func (s *Store) UpdateLockout(ctx context.Context, c LockoutChange, fn func(*auth.Lockout) error) (err error) {
 	defer fault.Wrap(&err, "store.UpdateLockout(%q)", c.Tenant)
-	return s.inTx(ctx, func(tx *txn) error { return updateLockout(ctx, tx, c, fn) })
+	return s.Transact(ctx, func(tx *Tx) error { return tx.UpdateLockout(c, fn) })
 }
 
 func updateLockout(ctx context.Context, tx *txn, c LockoutChange, fn func(*auth.Lockout) error) error {

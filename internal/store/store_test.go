@@ -270,7 +270,7 @@ func TestPruneContract(t *testing.T) {
 		fail("stale@x", auth.Lockout{Failures: 1, WindowStart: now.Add(-time.Hour)})
 		fail("recent@x", auth.Lockout{Failures: 1, WindowStart: now.Add(-time.Minute)})
 		fail("suspended@x", auth.Lockout{LockedUntil: now.Add(time.Minute), WindowStart: now.Add(-time.Hour)})
-		st.StartReset(ctx, user, []byte("old"), now.Add(-time.Hour))
+		st.Transact(ctx, func(tx *store.Tx) error { return tx.PutReset(user, []byte("old"), now.Add(-time.Hour)) })
 		n, err := st.Prune(ctx, now, 30*time.Minute)
 		if err != nil || n != 4 {
 			t.Fatalf("pruned %d rows (%v), want 4: two sessions, one failure record, one reset", n, err)
