@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	gocmp "github.com/google/go-cmp/cmp" // cmp is benchload.go's
+
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/settings"
@@ -204,17 +206,22 @@ func TestUserCommands(t *testing.T) {
 	if err := run(ctx, append([]string{"user", "list"}, db...), nil, &out); err != nil {
 		t.Fatal(err)
 	}
-	var list []struct {
+	type role struct{ Business, Role string }
+	type listed struct {
 		Email string
-		Roles []struct{ Business, Role string }
+		Roles []role
 	}
+	var list []listed
 	var js bytes.Buffer
 	if err := run(ctx, append([]string{"user", "list", "-o", "json"}, db...), nil, &js); err != nil {
 		t.Fatal(err)
 	}
-	if err := json.Unmarshal(js.Bytes(), &list); err != nil || len(list) != 2 || list[1].Email != "b@acme.example" ||
-		len(list[1].Roles) != 1 || list[1].Roles[0] != (struct{ Business, Role string }{"tenantbusiness.acme", "Auditor"}) {
-		t.Errorf("user list -o json: %v\n%s", err, js.String())
+	if err := json.Unmarshal(js.Bytes(), &list); err != nil {
+		t.Fatalf("user list -o json: %v\n%s", err, js.String())
+	}
+	want := []listed{{"a@acme.example", []role{{"tenantbusiness.acme", "SiteAdmin"}}}, {"b@acme.example", []role{{"tenantbusiness.acme", "Auditor"}}}}
+	if d := gocmp.Diff(want, list); d != "" {
+		t.Errorf("user list -o json (-want +got):\n%s", d)
 	}
 	if !regexp.MustCompile(`a@acme.example .*SiteAdmin of tenantbusiness.acme`).MatchString(out.String()) ||
 		!regexp.MustCompile(`b@acme.example .*Auditor of tenantbusiness.acme`).MatchString(out.String()) {

@@ -321,6 +321,7 @@ func TestResetCaptchaAndMailCooldown(t *testing.T) {
 	if got := send("&captchaResponse=human"); got != http.StatusTooManyRequests {
 		t.Errorf("4th reset mail within 15 minutes: %d, want 429", got)
 	}
+	e.settle()
 	if n := len(e.smtp.Messages()) - before; n != 3 {
 		t.Errorf("%d reset mails, want 3", n)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestETagIfMatch checks optimistic concurrency on settings: a write on a
@@ -97,11 +99,22 @@ func TestAuditHistory(t *testing.T) {
 	if sec.Setting != "securitysettings" || lp.Setting != "loginpolicy" || sec.ID <= lp.ID {
 		t.Errorf("not newest first: %s", raw)
 	}
-	if lp.UserID != e.users["admin@acme.example"] || lp.Email != "admin@acme.example" || lp.Version != 1 || lp.Time == "" {
-		t.Errorf("who and when: %+v", lp)
+	type who struct {
+		UserID, Email string
+		Version       int64
+		Dated         bool
 	}
-	if lp.Old["AttemptsPeriod"] != 5.0 || lp.New["AttemptsPeriod"] != 8.0 {
-		t.Errorf("old and new: %v -> %v", lp.Old, lp.New)
+	if d := cmp.Diff(who{e.users["admin@acme.example"], "admin@acme.example", 1, true}, who{lp.UserID, lp.Email, lp.Version, lp.Time != ""}); d != "" {
+		t.Errorf("who and when (-want +got):\n%s", d)
+	}
+	changed := map[string][2]any{}
+	for k, v := range lp.New {
+		if !cmp.Equal(lp.Old[k], v) {
+			changed[k] = [2]any{lp.Old[k], v}
+		}
+	}
+	if d := cmp.Diff(map[string][2]any{"AttemptsPeriod": {5.0, 8.0}}, changed); d != "" {
+		t.Errorf("old and new differ in (-want +got):\n%s", d)
 	}
 	if sec.New["CaptchaSiteSecret"] != "********" || strings.Contains(raw, captchaSecret) || strings.Contains(raw, "sealed:") {
 		t.Errorf("secret not masked: %s", raw)

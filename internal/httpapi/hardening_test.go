@@ -10,7 +10,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
@@ -93,7 +92,7 @@ func TestResetRequestsAlike(t *testing.T) {
 		t.Fatalf("known %d %q, unknown %d %q", known.status, known.body, unknown.status, unknown.body)
 	}
 	e.waitMail("dev@acme.example", "Reset your password")
-	time.Sleep(100 * time.Millisecond)
+	e.settle()
 	if n := len(e.smtp.Messages()) - before; n != 1 {
 		t.Errorf("%d mails, want 1 (to the known email only)", n)
 	}

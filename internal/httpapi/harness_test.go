@@ -185,6 +185,29 @@ func wire(lc login.Config, cfg httpapi.Config) (*httpapi.Server, *login.Service)
 	return httpapi.New(cfg), svc
 }
 
+// settle waits until the server has done what it owes for the requests it
+// answered: every queued password reset taken by the mail worker and
+// handled, and the mail of answered requests sent (login.Service.Wait). A
+// negative ("no other mail went out") is asserted after it, not after a
+// sleep.
+func (e *env) settle() {
+	e.t.Helper()
+	ctx := context.Background()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		n, err := e.store.ResetQueueLen(ctx)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		if n == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d queued password resets not taken within 10 s", n)
+		}
+	}
+	e.svc.Wait()
+}
+
 // serve starts h on loopback behind httpapi.GuardListener, as the binary
 // serves it.
 func serve(h http.Handler, maxConns int) *httptest.Server {

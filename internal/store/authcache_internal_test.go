@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/fault"
+)
+
+// TestCacheReadRacesRevocation is the race the auth cache promises to win:
+// a session read from the database that started before a revocation
+// committed, and finishes after the revocation was acknowledged, is not
+// kept, so the revoked session is never served from memory afterwards. The
+// control case (no revocation) shows the same read is kept and served.
+func TestCacheReadRacesRevocation(t *testing.T) {
+	st, err := OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.CreateTenant(ctx, "acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	u, err := st.CreateUser(ctx, User{TenantID: "acme", Email: "a@acme.example", Name: "A", PasswordHash: "x"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !st.auth.feed.live(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change feed was not live within 10 s: the cache would serve nothing")
+		}
+	}
+	now := time.Now()
+	for _, c := range []struct {
+		name   string
+		revoke func(hash []byte) error // nil: no revocation
+	}{
+		{"no revocation", nil},
+		{"session ended", func(hash []byte) error { return st.DeleteSession(ctx, hash) }},
+		{"password changed", func([]byte) error { return st.ChangePassword(ctx, PasswordChange{UserID: u.ID, Hash: "y"}) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			hash := auth.HashSecret("token " + c.name)
+			sess := auth.Session{TokenHash: hash, CSRFHash: auth.HashSecret("csrf " + c.name), UserID: u.ID, TenantID: "acme",
+				State: auth.StateActive, IssuedAt: now, LastSeenAt: now}
+			if err := st.CreateSession(ctx, sess, false); err != nil {
+				t.Fatal(err)
+			}
+			st.auth.dropSession(hash) // the read below is the one that fills the cache
+			// The read starts (SessionFromDB's ticket and query) ...
+			ticket := st.auth.ticket()
+			read, err := readSession(ctx, st.db, hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// ... the revocation commits and is acknowledged ...
+			if c.revoke != nil {
+				if err := c.revoke(hash); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// ... and only then does the read finish and offer what it saw.
+			st.auth.storeSession(read, ticket)
+			_, cached := st.auth.session(hash)
+			_, err = st.Session(ctx, hash)
+			if c.revoke == nil {
+				if !cached || err != nil {
+					t.Errorf("with no revocation: cached %v, Session %v; want the read kept and served", cached, err)
+				}
+				return
+			}
+			if cached {
+				t.Error("the revoked session is in the cache after the revocation was acknowledged")
+			}
+			if fault.CodeOf(err) != fault.NotFound && fault.CodeOf(err) != fault.Unauthorized {
+				t.Errorf("Session after the revocation: %v, want the session gone", err)
+			}
+		})
+	}
+}
