@@ -78,9 +78,9 @@ type Config struct {
 	DBTimeout time.Duration
 }
 
-// Metrics are a server's Prometheus metrics. They are made before the
-// server so that the login service, built first, counts into them: they
-// implement login.Metrics.
+// Metrics are a server's Prometheus metrics, one set per Server. They are
+// made before the server so that the login service, built first, counts
+// into them: they implement login.Metrics.
 type Metrics struct{ *metrics }
 
 // NewMetrics returns an empty set of the server's metrics.
