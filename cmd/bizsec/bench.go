@@ -60,6 +60,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	gomaxprocs := fs.String("gomaxprocs", "", "comma-separated GOMAXPROCS values to measure GET at on the first server core set too (default: its size only)")
 	client := fs.String("client", "auto", "load generator: bizsec (this binary's), wrk, or auto (wrk when installed)")
 	self := fs.String("self", "", "the bizsec binary to run as server and client (default: this one)")
+	paths := fs.String("paths", "get,put,login", "comma-separated paths to measure: get, put, login")
 	child := fs.String("child", "", "internal: run as the bench's server, bare, load, commits or hash process")
 	spec := fs.String("spec", "", "internal: the child's task, as JSON")
 	if err := parseFlags(fs, args, stdout); err != nil {
@@ -71,6 +72,18 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	puts, err := intList(*putClients)
 	if err != nil {
 		return fmt.Errorf("-put-clients: %w", err)
+	}
+	measure := map[string]bool{}
+	for _, p := range strings.Split(*paths, ",") {
+		switch p = strings.TrimSpace(p); p {
+		case "get", "put", "login":
+			measure[p] = true
+		default:
+			return fmt.Errorf("-paths: no path %q (get, put, login)", p)
+		}
+	}
+	if !measure["put"] {
+		puts = nil
 	}
 	var procsList []int
 	if *gomaxprocs != "" {
@@ -131,14 +144,16 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer srv.stop()
-	fmt.Fprintln(stdout, "| path | clients | bizsec | limit | limit measured as | ratio |")
-	fmt.Fprintln(stdout, "|---|---|---|---|---|---|")
-	get, bare, err := b.getRounds(srv, *conns, *rounds)
-	if err != nil {
-		return err
+	fmt.Fprintln(stdout, "| path | clients | bizsec | limit | limit measured as | ratio | server CPU per request: bizsec, limit, ratio |")
+	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
+	var get, bare benchSeries
+	if measure["get"] {
+		if get, bare, err = b.getRounds(srv, *conns, *rounds); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "| GET loginpolicy (cookie session, access log on) | %d | %s | %s | bare net/http handler, same bytes and headers | %.2f | %s |\n",
+			*conns, get.show(), bare.show(), medianRatio(get, bare), cpuColumn(get, bare))
 	}
-	fmt.Fprintf(stdout, "| GET loginpolicy (cookie session, access log on) | %d | %s | %s | bare net/http handler, same bytes and headers | %.2f |\n",
-		*conns, get.show(), bare.show(), medianRatio(get, bare))
 	for _, n := range puts {
 		put, raw := benchSeries{}, benchSeries{}
 		for range *rounds {
@@ -152,11 +167,11 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			raw, put = append(raw, r), append(put, p)
 		}
-		fmt.Fprintf(stdout, "| PUT loginpolicy (durable, audited) | %d | %s | %s | raw one-row durable commits, %d goroutines, same driver and settings | %.2f |\n",
+		fmt.Fprintf(stdout, "| PUT loginpolicy (durable, audited) | %d | %s | %s | raw one-row durable commits, %d goroutines, same driver and settings | %.2f | |\n",
 			n, put.show(), raw.show(), n, medianRatio(put, raw))
 	}
 	logins, hashes := benchSeries{}, benchSeries{}
-	for range *rounds {
+	for range *rounds * boolInt(measure["login"]) {
 		h, err := b.child(sets[0], "hash", hashSpec{Duration: b.duration})
 		if err != nil {
 			return err
@@ -167,8 +182,10 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		hashes, logins = append(hashes, h), append(logins, l)
 	}
-	fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %.2f |\n",
-		*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, medianRatio(logins, hashes))
+	if measure["login"] {
+		fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %.2f | |\n",
+			*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, medianRatio(logins, hashes))
+	}
 	srv.stop()
 
 	// Scaling: GET on each server core set, and at other GOMAXPROCS on the first.
@@ -183,7 +200,7 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	for _, set := range sets[1:] {
 		configs = append(configs, config{set, 0})
 	}
-	if len(configs) > 0 {
+	if len(configs) > 0 && measure["get"] {
 		fmt.Fprintln(stdout, "\n| GET scaling: server cores | GOMAXPROCS | bizsec | bare handler | ratio | bizsec vs first row |")
 		fmt.Fprintln(stdout, "|---|---|---|---|---|---|")
 		fmt.Fprintf(stdout, "| %s | %d | %s | %s | %.2f | 1 |\n", sets[0], cpuCount(sets[0]), get.show(), bare.show(), medianRatio(get, bare))
@@ -206,6 +223,13 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nbizsec's figures are requests per second and p99 as the client saw them; PUT bodies change AttemptsPeriod on every request.\n")
 	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // benchRun is one bench invocation's setup.
@@ -242,6 +266,21 @@ func (s benchSeries) show() string {
 		return fmt.Sprintf("%.1f/s, p99 %s", rate, ms(time.Duration(median(p99))))
 	}
 	return fmt.Sprintf("%.0f/s, p99 %s", rate, ms(time.Duration(median(p99))))
+}
+
+// cpuColumn shows the median server CPU time per request of a and b and
+// the median of the rounds' ratios b/a (the limit's cost over bizsec's, so
+// that it reads like the rate ratio).
+func cpuColumn(a, b benchSeries) string {
+	var ca, cb, r []float64
+	for i := range min(len(a), len(b)) {
+		x, y := a[i].cpuPerRequest(), b[i].cpuPerRequest()
+		if x == 0 || y == 0 {
+			return ""
+		}
+		ca, cb, r = append(ca, float64(x)), append(cb, float64(y)), append(r, float64(y)/float64(x))
+	}
+	return fmt.Sprintf("%.1f µs, %.1f µs, %.2f", median(ca)/1e3, median(cb)/1e3, median(r))
 }
 
 func medianRatio(a, b benchSeries) float64 {
@@ -297,11 +336,11 @@ func defaultClientCPUs() string {
 // getRounds measures GET on bizsec and on the bare handler, interleaved.
 func (b *benchRun) getRounds(srv *benchServers, conns, rounds int) (get, bare benchSeries, err error) {
 	for range rounds {
-		g, err := b.load(srv.spec("GET", srv.url, conns, "", 200, false))
+		g, err := b.loadOn(srv.urlPID, srv.spec("GET", srv.url, conns, "", 200, false))
 		if err != nil {
 			return nil, nil, err
 		}
-		h, err := b.load(srv.spec("GET", srv.bare, conns, "", 200, false))
+		h, err := b.loadOn(srv.barePID, srv.spec("GET", srv.bare, conns, "", 200, false))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -348,11 +387,49 @@ func (b *benchRun) load(spec loadSpec) (loadOut, error) {
 	return b.child(b.clientCPUs, "load", spec)
 }
 
+// loadOn is load with the CPU time that process pid spent meanwhile, in
+// o.ServerCPU: what a request costs the server, which varies far less
+// than a rate on a machine shared with others.
+func (b *benchRun) loadOn(pid int, spec loadSpec) (loadOut, error) {
+	before, err := processCPU(pid)
+	if err != nil {
+		return loadOut{}, err
+	}
+	o, err := b.load(spec)
+	if err != nil {
+		return o, err
+	}
+	after, err := processCPU(pid)
+	o.ServerCPU = after - before
+	return o, err
+}
+
+// processCPU is the user and system time process pid has used, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 10 ms).
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command name (field 2) may hold spaces; fields resume after its ')'.
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("bench: /proc/%d/stat: %d fields", pid, len(f))
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond, nil
+}
+
 // benchServers are the bizsec server and the bare handler, running.
 type benchServers struct {
-	url, bare string
-	headers   [][2]string // the session's cookies, the CSRF header
-	stops     []func()
+	url, bare       string
+	urlPID, barePID int         // their processes, for CPU time per request
+	headers         [][2]string // the session's cookies, the CSRF header
+	stops           []func()
 }
 
 func (s *benchServers) stop() {
@@ -381,7 +458,7 @@ func (s *benchServers) loginSpec(conns int) loadSpec {
 // then a bare handler answering what it answers, both on cpus, and logs in.
 func (b *benchRun) start(cpus string, procs int) (*benchServers, error) {
 	srv := &benchServers{}
-	run := func(child string, spec any) (string, error) {
+	run := func(child string, spec any, pid *int) (string, error) {
 		cmd := b.command(cpus, child, spec)
 		if procs > 0 {
 			cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(procs))
@@ -402,6 +479,7 @@ func (b *benchRun) start(cpus string, procs int) (*benchServers, error) {
 		if err := cmd.Start(); err != nil {
 			return "", err
 		}
+		*pid = cmd.Process.Pid
 		srv.stops = append(srv.stops, func() { stdin.Close(); cmd.Wait(); logf.Close() })
 		line, err := bufio.NewReader(stdout).ReadString('\n')
 		if err != nil {
@@ -410,7 +488,7 @@ func (b *benchRun) start(cpus string, procs int) (*benchServers, error) {
 		return strings.TrimSpace(line), nil
 	}
 	var err error
-	if srv.url, err = run("server", serverSpec{DSN: b.dsn, Dir: filepath.Join(b.dir, "data")}); err != nil {
+	if srv.url, err = run("server", serverSpec{DSN: b.dsn, Dir: filepath.Join(b.dir, "data")}, &srv.urlPID); err != nil {
 		srv.stop()
 		return nil, err
 	}
@@ -439,7 +517,7 @@ func (b *benchRun) start(cpus string, procs int) (*benchServers, error) {
 	for _, h := range []string{"Content-Type", "Cache-Control", "Etag", "X-Request-Id"} {
 		bare.Headers[h] = resp.Header.Get(h)
 	}
-	if srv.bare, err = run("bare", bare); err != nil {
+	if srv.bare, err = run("bare", bare, &srv.barePID); err != nil {
 		srv.stop()
 		return nil, err
 	}

@@ -35,6 +35,18 @@ type loadOut struct {
 	FirstErr string
 	Seconds  float64
 	P50, P99 time.Duration
+	// ServerCPU is the CPU time the server process used during the phase
+	// (loadOn), zero when not measured.
+	ServerCPU time.Duration
+}
+
+// cpuPerRequest is the server's CPU time per request, zero when not
+// measured.
+func (o loadOut) cpuPerRequest() time.Duration {
+	if o.Requests == 0 {
+		return 0
+	}
+	return o.ServerCPU / time.Duration(o.Requests)
 }
 
 func (o loadOut) rate() float64 { return float64(o.Requests) / o.Seconds }

@@ -30,6 +30,12 @@ type Entry struct {
 // queueSize bounds the entries waiting for the writer.
 const queueSize = 16384
 
+// gather is how long the writer waits, once a line has arrived, for
+// others to join it in one write: under load a write carries a batch
+// instead of a line, and the goroutine wakes at most 1/gather times a
+// second; a line reaches the log at most gather late.
+const gather = 10 * time.Millisecond
+
 // maxWrite bounds one write: at most PIPE_BUF, so that on a pipe shared with
 // other writers (stderr under a supervisor) lines never interleave.
 const maxWrite = 4096
@@ -107,9 +113,19 @@ func (w *Writer) Close() {
 func (w *Writer) run() {
 	defer close(w.done)
 	buf := make([]byte, 0, 2*maxWrite)
+	wait := time.NewTimer(gather)
+	wait.Stop()
 	for {
 		select {
 		case e := <-w.queue:
+			if len(w.queue) < maxWrite/256 { // fewer than a write's worth yet: let others join
+				wait.Reset(gather)
+				select {
+				case <-wait.C:
+				case <-w.stop:
+					wait.Stop()
+				}
+			}
 			buf = w.drain(buf, e)
 		case <-w.stop:
 			w.drain(buf)

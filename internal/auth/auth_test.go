@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -167,4 +168,65 @@ func TestHasherLoginsFirst(t *testing.T) {
 	h.release(verifying)
 	h.release(hashing)
 	<-done
+}
+
+// parseTokenSlow is ParseToken's general decoding, which the fast path
+// must agree with.
+func parseTokenSlow(value string) (string, bool) {
+	decoded, err := url.QueryUnescape(value)
+	if err != nil {
+		return "", false
+	}
+	for _, f := range strings.Split(decoded, ",") {
+		if secret, ok := strings.CutPrefix(f, "TokenID="); ok && secret != "" {
+			return secret, true
+		}
+	}
+	return "", false
+}
+
+var tokenCases = []string{
+	FormatToken("abc-DEF_123", Field("issueTime", "1"), Field("expirationTime", "2")),
+	"TokenID=plain,issueTime=1",
+	"issueTime%3D1%2CTokenID%3Dsecond",
+	"TokenID%3D%2CTokenID%3Dafter-empty",
+	"TokenID%3Dhas%2Bplus",
+	"TokenID%3Dhas+space",
+	"%54okenID%3Descaped-name",
+	"TokenID%3Dx%2",
+	"TokenID%3Dx%zz",
+	"tokenid%3Dwrong-case",
+	"TokenID",
+	"",
+	"a%2cTokenID%3dlower-hex",
+	"TokenID%3D%3Dequals",
+	"TokenID=%252C",
+}
+
+func TestParseTokenFastAgrees(t *testing.T) {
+	for _, v := range tokenCases {
+		t.Run(v, func(t *testing.T) {
+			gotS, gotOK := ParseToken(v)
+			wantS, wantOK := parseTokenSlow(v)
+			if gotS != wantS || gotOK != wantOK {
+				t.Errorf("ParseToken(%q) = %q, %v; the general decoding gives %q, %v", v, gotS, gotOK, wantS, wantOK)
+			}
+		})
+	}
+	if n := testing.AllocsPerRun(100, func() { ParseToken(tokenCases[0]) }); n != 0 {
+		t.Errorf("ParseToken of a FormatToken value allocates %v times, want 0", n)
+	}
+}
+
+func FuzzParseToken(f *testing.F) {
+	for _, v := range tokenCases {
+		f.Add(v)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		gotS, gotOK := ParseToken(v)
+		wantS, wantOK := parseTokenSlow(v)
+		if gotS != wantS || gotOK != wantOK {
+			t.Errorf("ParseToken(%q) = %q, %v; the general decoding gives %q, %v", v, gotS, gotOK, wantS, wantOK)
+		}
+	})
 }

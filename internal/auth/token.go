@@ -22,7 +22,8 @@ func NewSecret() string {
 // HashSecret is what is stored for a secret: only its SHA-256. Secrets are
 // 256 random bits, so a fast hash is enough to make a stolen table useless.
 func HashSecret(secret string) []byte {
-	sum := sha256.Sum256([]byte(secret))
+	var buf [64]byte // secrets fit: the conversion stays on the stack
+	sum := sha256.Sum256(append(buf[:0], secret...))
 	return sum[:]
 }
 
@@ -41,6 +42,9 @@ func Millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
 
 // ParseToken returns the TokenID secret of a value made by FormatToken.
 func ParseToken(value string) (string, bool) {
+	if secret, ok, sure := parseTokenFast(value); sure {
+		return secret, ok
+	}
 	decoded, err := url.QueryUnescape(value)
 	if err != nil {
 		return "", false
@@ -51,4 +55,62 @@ func ParseToken(value string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// parseTokenFast is ParseToken without allocating, for the values
+// FormatToken makes (the field separators and the '=' escaped, the secret
+// base64url); sure is false when value needs the general decoding.
+func parseTokenFast(value string) (secret string, ok, sure bool) {
+	for i := 0; i < len(value); i++ { // QueryUnescape refuses a bad escape anywhere
+		if value[i] == '%' {
+			if i+2 >= len(value) || !isHex(value[i+1]) || !isHex(value[i+2]) {
+				return "", false, true
+			}
+			i += 2
+		}
+	}
+	for rest := value; ; {
+		field, next, more := cutField(rest)
+		name, val, hasEq := cutEq(field)
+		if strings.ContainsAny(name, "%+") || strings.ContainsAny(val, "%+") && name == "TokenID" {
+			return "", false, false // an escaped name or secret: decode it all
+		}
+		if hasEq && name == "TokenID" && val != "" {
+			return val, true, true
+		}
+		if !more {
+			return "", false, true
+		}
+		rest = next
+	}
+}
+
+// cutField splits s at its first field separator, ',' or "%2C".
+func cutField(s string) (field, rest string, found bool) {
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == ',':
+			return s[:i], s[i+1:], true
+		case s[i] == '%' && i+2 < len(s) && s[i+1] == '2' && (s[i+2] == 'C' || s[i+2] == 'c'):
+			return s[:i], s[i+3:], true
+		}
+	}
+	return s, "", false
+}
+
+// cutEq splits a field at its first '=' or "%3D".
+func cutEq(s string) (name, value string, found bool) {
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '=':
+			return s[:i], s[i+1:], true
+		case s[i] == '%' && i+2 < len(s) && s[i+1] == '3' && (s[i+2] == 'D' || s[i+2] == 'd'):
+			return s[:i], s[i+3:], true
+		}
+	}
+	return s, "", false
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

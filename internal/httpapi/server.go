@@ -146,6 +146,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	s.log = slog.New(withRequestIDs(s.log.Handler())) // security events carry their request's ID
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -381,8 +381,7 @@ func setEmail(ctx context.Context, tx *txn, userID, email string) (string, error
 // the pool while this one is held could wait on a pool that every such
 // transaction holds.
 func sessionPolicyIn(ctx context.Context, s *Store, tx *txn, business string) (settings.SessionPolicy, error) {
-	key := SessionPolicyKind.key(business)
-	if c, ok := s.cache.get(key); ok {
+	if c, ok := s.cache.get(SessionPolicyKind.cacheKey(business)); ok {
 		return c.(cachedDoc).value.(settings.SessionPolicy), nil
 	}
 	var doc sql.NullString

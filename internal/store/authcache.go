@@ -24,7 +24,7 @@ type authCache struct {
 	users   sync.Map      // user ID -> *atomic.Uint64 generation
 
 	sessions sync.Map // string(token hash) -> *sessionEntry
-	roles    sync.Map // user ID + "\x00" + business -> *roleEntry
+	roles    sync.Map // roleKey -> *roleEntry
 }
 
 type sessionEntry struct {
@@ -146,10 +146,12 @@ func (c *authCache) flush() {
 	c.size.Store(0)
 }
 
-func roleKey(userID, business string) string { return userID + "\x00" + business }
+// roleKey names a user's role in a business (a struct: a read builds no
+// string).
+type roleKey struct{ userID, business string }
 
 func (c *authCache) role(userID, business string) (auth.Role, bool) {
-	v, ok := c.roles.Load(roleKey(userID, business))
+	v, ok := c.roles.Load(roleKey{userID, business})
 	if !ok {
 		return auth.RoleNone, false
 	}
@@ -162,11 +164,11 @@ func (c *authCache) storeRole(userID, business string, role auth.Role, t authTic
 	if !ok {
 		return
 	}
-	if _, loaded := c.roles.Swap(roleKey(userID, business), &roleEntry{role: role, epoch: t.epoch, userGen: gen}); !loaded {
+	if _, loaded := c.roles.Swap(roleKey{userID, business}, &roleEntry{role: role, epoch: t.epoch, userGen: gen}); !loaded {
 		c.size.Add(1)
 	}
 	if c.revoked.Load() != t.revoked {
-		if _, loaded := c.roles.LoadAndDelete(roleKey(userID, business)); loaded {
+		if _, loaded := c.roles.LoadAndDelete(roleKey{userID, business}); loaded {
 			c.size.Add(-1)
 		}
 	}

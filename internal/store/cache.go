@@ -1,6 +1,7 @@
 package store
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -13,39 +14,59 @@ import (
 type cache struct {
 	on      atomic.Bool // off while changes may be missed (no listener)
 	feed    *feed       // and, while on, trusted only as long as the feed is proven live
-	entries sync.Map    // key -> any
+	entries sync.Map    // cacheKey -> any
 
-	mu    sync.Mutex        // guards epoch and gens; taken by puts and invalidations only
-	epoch uint64            // bumped by setOn
-	gens  map[string]uint64 // bumped by invalidate, per key
+	mu     sync.Mutex          // guards epoch, gens and invals; taken by puts and invalidations only
+	epoch  uint64              // bumped by setOn
+	gens   map[cacheKey]uint64 // bumped by invalidate and replace, per key: guards reads' puts
+	invals map[cacheKey]uint64 // bumped by invalidate, per key: guards writes' replaces
 }
 
-type ticket struct{ epoch, gen uint64 }
+// cacheKey names a cached value: a settings object (kind, business) or a
+// business ("business", id). A struct, not a joined string, so that a read
+// builds nothing.
+type cacheKey struct{ kind, id string }
+
+// businessKind is the cacheKey kind of businesses.
+const businessKind = "business"
+
+// parseChangeKey is the cacheKey of a change notification's key, as
+// Kind.key writes it ("settings:BUSINESS:KIND").
+func parseChangeKey(key string) (cacheKey, bool) {
+	rest, ok := strings.CutPrefix(key, "settings:")
+	i := strings.LastIndexByte(rest, ':')
+	if !ok || i < 0 {
+		return cacheKey{}, false
+	}
+	return cacheKey{kind: rest[i+1:], id: rest[:i]}, true
+}
+
+type ticket struct{ epoch, gen, inval uint64 }
 
 func newCache(on bool, f *feed) *cache {
-	c := &cache{gens: map[string]uint64{}, feed: f}
+	c := &cache{gens: map[cacheKey]uint64{}, invals: map[cacheKey]uint64{}, feed: f}
 	c.on.Store(on)
 	return c
 }
 
-func (c *cache) get(key string) (any, bool) {
+func (c *cache) get(key cacheKey) (any, bool) {
 	if !c.on.Load() || !c.feed.live() {
 		return nil, false
 	}
 	return c.entries.Load(key)
 }
 
-// ticket is taken before reading the database for key.
-func (c *cache) ticket(key string) ticket {
+// ticket is taken before reading or writing the database for key.
+func (c *cache) ticket(key cacheKey) ticket {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return ticket{c.epoch, c.gens[key]}
+	return ticket{c.epoch, c.gens[key], c.invals[key]}
 }
 
 // put stores what a read found, unless the key changed since its ticket.
 // It may store while the feed is not proven live: a change missed meanwhile
 // is applied before the next proof, and nothing is served until then.
-func (c *cache) put(key string, v any, t ticket) {
+func (c *cache) put(key cacheKey, v any, t ticket) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.on.Load() && t.epoch == c.epoch && t.gen == c.gens[key] {
@@ -53,13 +74,22 @@ func (c *cache) put(key string, v any, t ticket) {
 	}
 }
 
-// replace stores v for key after a write committed it, unless newer says
-// the entry already holds a later value.
-func (c *cache) replace(key string, v any, newer func(old any) bool) {
+// replace stores v for key after a write committed it (t was taken before
+// the write began), unless newer says the entry already holds a later
+// value. If key was invalidated since t (another instance's write, a write
+// that failed, a flush), which value is latest is unknown: the entry is
+// dropped instead, and the next read loads it. Without that, a replace
+// arriving late could put back its value after a later one had been
+// written and the entry dropped, and serve it until the next change.
+func (c *cache) replace(key cacheKey, v any, t ticket, newer func(old any) bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gens[key]++ // reads begun before the write must not put back the old value
 	if !c.on.Load() {
+		return
+	}
+	if t.epoch != c.epoch || t.inval != c.invals[key] {
+		c.entries.Delete(key)
 		return
 	}
 	if old, ok := c.entries.Load(key); ok && newer(old) {
@@ -68,10 +98,11 @@ func (c *cache) replace(key string, v any, newer func(old any) bool) {
 	c.entries.Store(key, v)
 }
 
-func (c *cache) invalidate(key string) {
+func (c *cache) invalidate(key cacheKey) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gens[key]++
+	c.invals[key]++
 	c.entries.Delete(key)
 }
 

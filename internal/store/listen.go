@@ -188,6 +188,10 @@ func (s *Store) changed(key string) {
 	case strings.HasPrefix(key, "user:"):
 		s.auth.revokeUser(strings.TrimPrefix(key, "user:"))
 	default:
-		s.cache.invalidate(key)
+		if k, ok := parseChangeKey(key); ok {
+			s.cache.invalidate(k)
+		} else { // not a key this version writes: forget everything rather than guess
+			s.cache.setOn(s.cache.on.Load())
+		}
 	}
 }

@@ -80,7 +80,7 @@ type cachedDoc struct {
 // written: the defaults). Reads come from the cache; callers must not
 // modify what they get (slices are shared).
 func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, int64, error) {
-	key := k.key(business)
+	key := k.cacheKey(business)
 	if c, ok := s.cache.get(key); ok {
 		return c.(cachedDoc).value.(T), c.(cachedDoc).version, nil
 	}
@@ -91,7 +91,7 @@ func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, i
 // keeps it in the cache as opened.
 func load[T any](ctx context.Context, s *Store, k Kind[T], business string) (v T, version int64, err error) {
 	defer fault.Wrap(&err, "store.Get(%q, %s)", business, k.Name)
-	key := k.key(business)
+	key := k.cacheKey(business)
 	t := s.cache.ticket(key)
 	var doc sql.NullString
 	var ver sql.NullInt64
@@ -115,6 +115,9 @@ func load[T any](ctx context.Context, s *Store, k Kind[T], business string) (v T
 // key is the cache and notification key of the business's object.
 func (k Kind[T]) key(business string) string { return "settings:" + business + ":" + k.Name }
 
+// cacheKey is the object's key in the settings cache.
+func (k Kind[T]) cacheKey(business string) cacheKey { return cacheKey{kind: k.Name, id: business} }
+
 // Update reads, changes and writes a settings object atomically, so
 // concurrent partial updates never lose each other's fields. It refuses
 // with PreconditionFailed when w.IfMatch is not the current version, and
@@ -130,7 +133,8 @@ func (k Kind[T]) key(business string) string { return "settings:" + business + "
 // commit. A write that lost a race reads again.
 func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error) (_ T, _ int64, err error) {
 	defer fault.Wrap(&err, "store.Update(%q, %s)", business, k.Name)
-	key := k.key(business)
+	key := k.cacheKey(business)
+	t := s.cache.ticket(key) // before the write: replace below must know what happened since
 	var c change[T]
 	if s.db.d.name == "postgres" {
 		err = putPostgres(ctx, s, k, business, w, fn, &c)
@@ -163,7 +167,7 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 	}
 	// The next read is served the written value, not a database read.
 	version := c.version
-	s.cache.replace(key, cachedDoc{c.out, version}, func(old any) bool { return old.(cachedDoc).version >= version })
+	s.cache.replace(key, cachedDoc{c.out, version}, t, func(old any) bool { return old.(cachedDoc).version >= version })
 	return c.out, version, nil
 }
 
@@ -224,33 +228,12 @@ func (t stmtTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql
 	return t.tx.QueryRowContext(ctx, q, args...)
 }
 
-// maxPutRaces bounds the times a PostgreSQL write reads again after losing
-// a race; past it, it waits for the lock like a transaction.
-const maxPutRaces = 8
-
-// putPostgres is Update on PostgreSQL: read, compute, then one statement
-// that writes under the lock if neither object changed in between.
+// putPostgres is Update on PostgreSQL: the write joins the business's next
+// batch (pgBatcher), which takes the business's settings lock, and reads,
+// computes and writes (bizsec_put_setting) under it.
 func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error, c *change[T]) error {
-	for races := 0; races < maxPutRaces; races++ {
+	return s.pgBatch.do(ctx, business, func(ctx context.Context, tx *txn) error {
 		*c = change[T]{}
-		cur, err := readCurrent(ctx, s.db.QueryRowContext, k, business)
-		if err != nil {
-			return err
-		}
-		if err := prepare(s, k, business, w, fn, cur, c); err != nil || !c.write {
-			return err
-		}
-		written, err := putSetting(ctx, s.db.QueryRowContext, s, k, business, w, cur, c)
-		if err != nil || written {
-			return err
-		}
-	}
-	// Lost every race: queue on the lock, which the statement takes again.
-	return s.inTx(ctx, func(tx *txn) error {
-		*c = change[T]{}
-		if err := tx.lock(ctx, "settings:"+business); err != nil {
-			return err
-		}
 		cur, err := readCurrent(ctx, tx.QueryRowContext, k, business)
 		if err != nil {
 			return err

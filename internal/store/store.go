@@ -50,6 +50,7 @@ type Store struct {
 
 	w       conn          // writes: on SQLite one connection, fed by the writer goroutine
 	queue   chan writeJob // SQLite's write queue; nil on PostgreSQL
+	pgBatch *pgBatcher    // PostgreSQL's settings writes, batched per business
 	touches sync.Map      // string(token hash) -> unix ms of last use, written in batches
 	stmts   sync.Map      // query -> *sql.Stmt prepared on w (SQLite's writer)
 	stop    chan struct{}
@@ -203,6 +204,8 @@ func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store,
 		s.queue = make(chan writeJob)
 		s.done.Add(1)
 		go s.writer()
+	} else {
+		s.pgBatch = newPGBatcher(s)
 	}
 	if err := s.migrateWhenFree(ctx); err != nil {
 		close(s.stop)
@@ -229,6 +232,9 @@ func (s *Store) Close() error {
 		}
 		close(s.stop)
 		s.done.Wait()
+		if s.pgBatch != nil {
+			s.pgBatch.wait() // writes acknowledged or refused before the database closes
+		}
 		s.cache.setOn(false) // nothing is served from memory once the database is gone
 		s.auth.flush()
 		s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })

@@ -55,7 +55,7 @@ func (s *Store) CreateTenant(ctx context.Context, id, hostname string) (err erro
 // Business returns the business with the given ID. Businesses never change
 // once created, so they are cached; a miss is not.
 func (s *Store) Business(ctx context.Context, id string) (_ Business, err error) {
-	key := "business:" + id
+	key := cacheKey{kind: businessKind, id: id}
 	if v, ok := s.cache.get(key); ok {
 		return v.(Business), nil
 	}
