@@ -82,6 +82,7 @@ func wireAPI(lc login.Config, hc httpapi.Config) (*httpapi.Server, *login.Servic
 	if lc.Logger == nil {
 		lc.Logger = hc.Logger
 	}
+	lc.Logger = httpapi.WithRequestIDs(lc.Logger) // its events carry their request's ID
 	svc := login.New(lc)
 	hc.Login, hc.Metrics = svc, m
 	return httpapi.New(hc), svc
@@ -158,7 +159,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			return err
 		}
 	}
-	m.Hasher = auth.NewHasher(auth.DefaultParams, runtime.NumCPU())
+	m.Hasher = auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)) // the cores the process may use: its CPU quota in a container, its affinity under taskset
 	m.Metrics = httpapi.NewMetrics()
 	m.API, m.Login = wireAPI(login.Config{Store: m.Store, Hasher: m.Hasher, Box: m.Box, Captcha: captcha.New(*o.captchaURL),
 		Mailer: m.Mailer, Logger: m.log, Limits: k.limits, PublicURL: *o.publicURL},

@@ -552,7 +552,7 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 			return err
 		}
 		defer st.Close()
-		api, svc := wireAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, runtime.NumCPU()), Limits: benchLimits},
+		api, svc := wireAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)), Limits: benchLimits},
 			httpapi.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: os.Stderr})
 		svc.Start()
 		defer svc.Close()

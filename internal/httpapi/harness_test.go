@@ -179,6 +179,7 @@ func wire(lc login.Config, cfg httpapi.Config) (*httpapi.Server, *login.Service)
 	if lc.Logger == nil {
 		lc.Logger = cfg.Logger
 	}
+	lc.Logger = httpapi.WithRequestIDs(lc.Logger) // its events carry their request's ID
 	svc := login.New(lc)
 	svc.Start()
 	cfg.Login, cfg.Metrics = svc, m

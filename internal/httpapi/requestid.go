@@ -10,6 +10,17 @@ import (
 // and the access log line of its request share a key a SIEM can join on.
 type requestIDs struct{ slog.Handler }
 
+// WithRequestIDs returns l with request_id added to every record logged
+// with a request's context: give it to the services a Server speaks for
+// (the login service's security events) so their records join the access
+// log's. Nil stays nil.
+func WithRequestIDs(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return nil
+	}
+	return slog.New(withRequestIDs(l.Handler()))
+}
+
 // withRequestIDs wraps h; records logged outside a request are unchanged.
 func withRequestIDs(h slog.Handler) slog.Handler {
 	if _, ok := h.(requestIDs); ok {

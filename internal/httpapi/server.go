@@ -146,7 +146,7 @@ func New(cfg Config) *Server {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	s.log = slog.New(withRequestIDs(s.log.Handler())) // security events carry their request's ID
+	s.log = slog.New(withRequestIDs(s.log.Handler())) // its own records carry their request's ID too
 	if s.now == nil {
 		s.now = time.Now
 	}
