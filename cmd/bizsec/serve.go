@@ -254,6 +254,10 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		return failed("secret key: %s", plain(err))
 	}
 	st.SetSecretBox(box)
+	// Mail goes through the database (sealed), sent by a worker with the mailer's retries: it survives a restart.
+	queue := mail.NewQueue(st, mailer, log)
+	queue.Start()
+	defer queue.Close()
 	scheme := "http"
 	if cert != nil {
 		scheme = "https"
@@ -272,7 +276,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		Captcha:        captcha.New(*o.captchaURL),
 		PublicURL:      *o.publicURL,
 		AccessLog:      os.Stderr,
-		Mailer:         mailer,
+		Mailer:         queue,
 		Box:            box,
 		TrustedProxies: k.trusted,
 		Limits:         k.limits,
@@ -281,7 +285,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		BodyMemory:     *o.bodyMemory,
 		DBTimeout:      *o.dbTimeout,
 	})
-	if err := registerMetrics(api, mailMetrics, retrying, log); err != nil {
+	if err := errors.Join(registerMetrics(api, mailMetrics, retrying, log), api.Register(queue.Depth())); err != nil {
 		return failed("metrics: %s", plain(err))
 	}
 	newServer := func(h http.Handler) *http.Server {
