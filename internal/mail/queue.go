@@ -148,7 +148,9 @@ func (q *Queue) sendDue(ctx context.Context) bool {
 	for _, m := range due {
 		try := m.Attempts + 1
 		sendCtx, cancel := context.WithTimeout(ctx, timeout)
+		q.Policy.inFlight.Add(1) // bizsec_mail_in_flight: being sent now (bizsec_mail_queued: waiting)
 		err := q.Next.Send(sendCtx, Message{To: m.To, Subject: m.Subject, Body: m.Body})
+		q.Policy.inFlight.Add(-1)
 		cancel()
 		// The queue's own writes outlive a Close that interrupted the send.
 		bg, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
