@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"net/http"
 	"regexp"
@@ -37,7 +38,9 @@ func (s *Server) serveOpenAPI(w http.ResponseWriter, r *http.Request) {
 			writeError(w, r, s.log, "", fault.New(fault.Invalid, "tenant must be one tenant ID: letters, digits and dashes (at most 63)"))
 			return
 		}
-		if _, err := s.login.Business(r.Context(), store.RootBusinessID(tenant)); err != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), s.dbTimeout) // off the adapter, so its own deadline
+		defer cancel()
+		if _, err := s.login.Business(ctx, store.RootBusinessID(tenant)); err != nil {
 			if fault.CodeOf(err) == fault.NotFound {
 				err = fault.New(fault.NotFound, "no such tenant")
 			}
