@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -43,6 +44,7 @@ type Main struct {
 	Box      *secret.Box
 	Hasher   *auth.Hasher
 	Store    *store.Store
+	Queue    *mail.Queue // the mail the services send, persisted and sent by a worker of Run's
 	Metrics  *httpapi.Metrics
 	Login    *login.Service
 	API      *httpapi.Server
@@ -149,8 +151,10 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		return failed("cannot open the database: %s", plain(err))
 	}
 	m.closers = append(m.closers, func() { m.Store.Close() })
+	// Mail goes through the database (sealed), sent by a worker with the mailer's retries: it survives a restart.
+	m.Queue = mail.NewQueue(m.Store, m.Mailer, m.log)
 	scheme := "http"
-	if m.Cert != nil {
+	if m.Cert != nil || *o.acmeDomain != "" {
 		scheme = "https"
 	}
 	m.ConsoleURL = scheme + "://" + loopbackURLHost(m.Listener.Addr()) + "/console/"
@@ -162,7 +166,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	m.Hasher = auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)) // the cores the process may use: its CPU quota in a container, its affinity under taskset
 	m.Metrics = httpapi.NewMetrics()
 	m.API, m.Login = wireAPI(login.Config{Store: m.Store, Hasher: m.Hasher, Box: m.Box, Captcha: captcha.New(*o.captchaURL),
-		Mailer: m.Mailer, Logger: m.log, Limits: k.limits, PublicURL: *o.publicURL},
+		Mailer: m.Queue, Logger: m.log, Limits: k.limits, PublicURL: *o.publicURL},
 		httpapi.Config{
 			Store:          m.Store,
 			Metrics:        m.Metrics,
@@ -176,10 +180,15 @@ func (m *Main) Open(ctx context.Context) (err error) {
 			DBTimeout:      *o.dbTimeout,
 		})
 	m.closers = append(m.closers, m.Login.Close)
-	if err := registerMetrics(m.API, mailMetrics, m.Retrying, m.log); err != nil {
+	if err := errors.Join(registerMetrics(m.API, mailMetrics, m.Retrying, m.log), m.API.Register(m.Queue.Depth())); err != nil {
 		return failed("metrics: %s", plain(err))
 	}
 	m.srv = m.newHTTPServer(m.API.Handler())
+	if *o.acmeDomain != "" {
+		if m.srv.TLSConfig, err = httpapi.ACME(strings.Split(*o.acmeDomain, ","), filepath.Join(data, "acme"), *o.acmeEmail, ""); err != nil {
+			return failed("%s", plain(err))
+		}
+	}
 	if m.Cert != nil {
 		m.srv.TLSConfig = m.Cert.TLSConfig()
 	}
@@ -208,6 +217,7 @@ func (m *Main) Run(ctx context.Context) {
 	m.ran = true
 	ctx, m.cancel = context.WithCancel(ctx)
 	m.Login.Start()
+	m.Queue.Start()
 	m.workers.Add(1)
 	go func() { defer m.workers.Done(); prune(ctx, m.Store, m.log) }()
 	if m.Cert != nil {
@@ -217,7 +227,7 @@ func (m *Main) Run(ctx context.Context) {
 			m.Cert.Watch(*m.o.tlsWatch, m.stop, func(changed bool, err error) { logCertReload(m.log, m.Cert, "file changed", changed, err) })
 		}()
 	}
-	m.log.Info("serving", "addr", m.Listener.Addr().String(), "tls", m.Cert != nil, "console", m.ConsoleURL,
+	m.log.Info("serving", "addr", m.Listener.Addr().String(), "tls", m.srv.TLSConfig != nil, "console", m.ConsoleURL,
 		"postgres", store.IsPostgres(*m.o.database), "data", *m.o.data)
 	if m.ops != nil {
 		opsLn := httpapi.GuardListener(m.ops, m.OpsListener, 64)
@@ -226,7 +236,7 @@ func (m *Main) Run(ctx context.Context) {
 	}
 	limited := httpapi.GuardListener(m.srv, m.Listener, *m.o.maxConns)
 	m.srvDone = m.serve(func() error {
-		if m.Cert != nil {
+		if m.srv.TLSConfig != nil {
 			return m.srv.ServeTLS(limited, "", "")
 		}
 		return m.srv.Serve(limited)
@@ -289,6 +299,7 @@ func (m *Main) close() error {
 		m.cancel()
 		close(m.stop)
 		m.workers.Wait()
+		m.Queue.Close() // what is not sent yet stays queued for the next start
 	}
 	m.release()
 	return err

@@ -33,7 +33,7 @@ type serveOptions struct {
 	tlsWatch, drain, shutdownTimeout, dbTimeout           *time.Duration
 	secure, smtpRequireTLS, accessLog                     *bool
 	captchaURL, smtpAddr, smtpTLS, smtpUser, smtpPassword *string
-	publicURL                                             *string
+	publicURL, acmeDomain, acmeEmail                      *string
 	from, proxies, clientRate, failureRate, mailRate      *string
 	mailAttempts, maxConns, authCache                     *int
 	bodyMemory                                            *int64
@@ -54,6 +54,9 @@ func newServeConfig() (*config, *serveOptions) {
 			"address for /metrics, /readyz and /healthz on their own, off the public listener; \""+opsPublic+"\" (or empty) serves them on -listen instead"),
 		tlsCert: c.String("tls-cert", "BIZSEC_TLS_CERT", "", "PEM certificate chain: serve HTTPS (TLS 1.2+) on -listen; reloaded on SIGHUP and when the file changes"),
 		tlsKey:  c.String("tls-key", "BIZSEC_TLS_KEY", "", "PEM private key of -tls-cert"),
+		acmeDomain: c.String("acme-domain", "BIZSEC_ACME_DOMAIN", "",
+			"public host name(s), comma-separated: serve HTTPS on -listen (port 443) with certificates from Let's Encrypt (ACME TLS-ALPN-01), cached in DATA/acme"),
+		acmeEmail: c.String("acme-email", "BIZSEC_ACME_EMAIL", "", "contact address of the ACME account (expiry notices); optional"),
 		tlsWatch: c.Duration("tls-watch", "BIZSEC_TLS_WATCH", 10*time.Second,
 			"how often to look for a changed -tls-cert or -tls-key (0: only on SIGHUP)"),
 		secure: c.Bool("secure-cookies", "BIZSEC_SECURE_COOKIES", false,
@@ -136,8 +139,8 @@ func (o *serveOptions) check() (checked, error) {
 	if *o.drain < 0 || *o.shutdownTimeout <= 0 || *o.tlsWatch < 0 {
 		return k, usagef("-drain and -tls-watch must be at least 0, -shutdown-timeout positive")
 	}
-	if (*o.tlsCert == "") != (*o.tlsKey == "") {
-		return k, usagef("-tls-cert and -tls-key go together")
+	if (*o.tlsCert == "") != (*o.tlsKey == "") || (*o.tlsCert != "" && *o.acmeDomain != "") {
+		return k, usagef("-tls-cert and -tls-key go together, and not with -acme-domain")
 	}
 	if *o.bootTenant != "" {
 		if err := checkUser(*o.bootEmail, auth.RoleSiteAdmin); err != nil {

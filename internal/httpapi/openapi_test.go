@@ -13,6 +13,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestOpenAPI checks the served document, then checks real exchanges with
@@ -100,6 +101,7 @@ func TestOpenAPI(t *testing.T) {
 	check(call{method: "POST", path: biz + "users/" + devID + "/disable", as: admin})
 	check(call{method: "POST", path: biz + "users/" + devID + "/enable", as: admin})
 	check(call{method: "GET", path: "/api/users/" + adminID + "/sessions", as: admin})
+	check(call{method: "DELETE", path: "/api/users/" + adminID + "/devices", as: admin})
 	check(call{method: "DELETE", path: "/api/users/" + devID + "/sessions", as: admin})
 	check(call{method: "DELETE", path: "/api/users/" + devID + "/sessions/00000000000000000000000000000000", as: admin})
 	check(call{method: "PUT", path: "/api/users/" + devID, as: admin, body: `{"Email":"dev@acme.example"}`})
@@ -142,5 +144,52 @@ func TestOpenAPI(t *testing.T) {
 				t.Errorf("%s %s is documented but not exercised here", method, path)
 			}
 		}
+	}
+}
+
+// TestOpenAPIForTenant: ?tenant= answers the document with the tenant's
+// real cookie and CSRF header names in its security schemes, still valid
+// OpenAPI; a value that is not a tenant ID, or no tenant, is a fault.
+func TestOpenAPIForTenant(t *testing.T) {
+	e := newEnv(t)
+	r := e.do(call{method: "GET", path: "/api/openapi.json?tenant=" + tenant})
+	if r.status != http.StatusOK {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+	doc, err := openapi3.NewLoader().LoadFromData(r.body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		t.Fatalf("the tenant's document is not valid OpenAPI: %v", err)
+	}
+	got := map[string]string{}
+	for name, s := range doc.Components.SecuritySchemes {
+		got[name] = s.Value.In + " " + s.Value.Name
+	}
+	want := map[string]string{"AtmoAuthToken": "cookie AtmoAuthToken_" + tenant, "CsrfToken": "header X-Csrf-Token_" + tenant, "BearerToken": " "}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("security schemes (-want +got):\n%s", d)
+	}
+	if bytes.Contains(r.body, []byte("_{tenant}")) {
+		t.Error("the tenant's document still names a cookie or header by template")
+	}
+	for _, tc := range []struct {
+		query  string
+		status int
+		code   string
+	}{
+		{"tenant=nosuchtenant", 404, "NotFound"},
+		{"tenant=" + url.QueryEscape("acme\"}"), 400, "InvalidRequest"},
+		{"tenant=", 400, "InvalidRequest"},
+		{"tenant=" + tenant + "&tenant=other", 400, "InvalidRequest"},
+	} {
+		t.Run(tc.query, func(t *testing.T) {
+			r := e.do(call{method: "GET", path: "/api/openapi.json?" + tc.query})
+			code, _ := r.fault()
+			if r.status != tc.status || code != tc.code {
+				t.Errorf("status %d %q, want %d %q: %s", r.status, code, tc.status, tc.code, r.body)
+			}
+		})
 	}
 }

@@ -6,9 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/crypto/acme"
+	"golang.org/x/crypto/acme/autocert"
 )
 
 // Certificate serves a certificate and key from files and reloads them
@@ -120,4 +124,39 @@ func (c *Certificate) TLSConfig() *tls.Config {
 			return nil, errors.New("no certificate")
 		},
 	}
+}
+
+// ACME is the TLS configuration of a public host whose certificates come
+// from an ACME CA (Let's Encrypt unless directoryURL names another) through
+// autocert: obtained on the first handshake for one of domains and renewed
+// before they expire, with the TLS-ALPN-01 challenge answered on the TLS
+// listener itself, so -listen must be the host's port 443. Certificates
+// and the account key are cached in cacheDir (the data directory's acme/),
+// so a restart neither asks again nor meets the CA's rate limits. email,
+// when set, is the account's contact for expiry notices.
+func ACME(domains []string, cacheDir, email, directoryURL string) (*tls.Config, error) {
+	var names []string
+	for _, d := range domains {
+		if d = strings.TrimSpace(d); d != "" {
+			names = append(names, d)
+		}
+	}
+	if len(names) == 0 {
+		return nil, errors.New("ACME: no domain")
+	}
+	if err := os.MkdirAll(cacheDir, 0o700); err != nil {
+		return nil, fmt.Errorf("ACME certificate cache: %w", err)
+	}
+	m := &autocert.Manager{
+		Prompt:     autocert.AcceptTOS,
+		HostPolicy: autocert.HostWhitelist(names...),
+		Cache:      autocert.DirCache(cacheDir),
+		Email:      email,
+	}
+	if directoryURL != "" {
+		m.Client = &acme.Client{DirectoryURL: directoryURL}
+	}
+	cfg := m.TLSConfig()
+	cfg.MinVersion = tls.VersionTLS12
+	return cfg, nil
 }

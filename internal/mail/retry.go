@@ -29,10 +29,8 @@ const (
 // (a 5xx reply: the relay refuses the sender, the address or the
 // credentials; a malformed message) is not retried.
 //
-// The queue is in memory, not persisted: every message is a code or a
-// notice that is useless once its code expired (minutes), and the login
-// that asked for a 2FA code is answered 503 when it cannot be sent, so the
-// user asks again rather than waiting for a mail that a restart replays.
+// Retrying holds its retries in memory; Queue, which serve uses, keeps
+// messages in the database and retries them with the same policy.
 type Retrying struct {
 	Next     Sender
 	Attempts int           // tries in all; default 4
@@ -51,25 +49,14 @@ func (r *Retrying) InFlight() int64 { return r.inFlight.Load() }
 func (r *Retrying) Send(ctx context.Context, m Message) error {
 	r.inFlight.Add(1)
 	defer r.inFlight.Add(-1)
-	attempts, wait, longest := r.Attempts, r.Base, r.Max
-	if attempts <= 0 {
-		attempts = 4
-	}
-	if wait <= 0 {
-		wait = 250 * time.Millisecond
-	}
-	if longest <= 0 {
-		longest = 10 * time.Second
-	}
+	attempts := r.attempts()
 	for try := 1; ; try++ {
 		err := r.Next.Send(ctx, m)
 		if err == nil {
 			r.observe(EventSent)
 			return nil
 		}
-		// Full jitter around the backoff: instances retrying after one
-		// relay outage do not come back in step.
-		pause := wait/2 + rand.N(wait/2+1)
+		pause := r.pause(try)
 		if try >= attempts || Permanent(err) || !fitsDeadline(ctx, pause) {
 			r.observe(EventFailed)
 			return err
@@ -81,8 +68,32 @@ func (r *Retrying) Send(ctx context.Context, m Message) error {
 			return errors.Join(err, ctx.Err())
 		case <-time.After(pause):
 		}
+	}
+}
+
+// attempts is the number of tries in all.
+func (r *Retrying) attempts() int {
+	if r.Attempts <= 0 {
+		return 4
+	}
+	return r.Attempts
+}
+
+// pause is the wait after the try-th failed try: Base, then doubled each
+// time up to Max, with full jitter around it, so that instances retrying after
+// one relay outage do not come back in step.
+func (r *Retrying) pause(try int) time.Duration {
+	wait, longest := r.Base, r.Max
+	if wait <= 0 {
+		wait = 250 * time.Millisecond
+	}
+	if longest <= 0 {
+		longest = 10 * time.Second
+	}
+	for i := 1; i < try; i++ {
 		wait = min(2*wait, longest)
 	}
+	return wait/2 + rand.N(wait/2+1)
 }
 
 func (r *Retrying) observe(event string) {

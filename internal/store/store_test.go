@@ -21,14 +21,22 @@ import (
 // eachStore runs the contract against every database kind available:
 // SQLite always, PostgreSQL when BIZSEC_TEST_POSTGRES is set.
 func eachStore(t *testing.T, test func(t *testing.T, open func() *store.Store)) {
+	eachStoreWith(t, func(t *testing.T, open func(...store.Option) *store.Store) {
+		test(t, func() *store.Store { return open() })
+	})
+}
+
+// eachStoreWith is eachStore with open taking the store's options; each
+// open is another instance over the same database.
+func eachStoreWith(t *testing.T, test func(t *testing.T, open func(...store.Option) *store.Store)) {
 	if len(storetest.Kinds()) == 1 {
 		t.Run("postgres", func(t *testing.T) { t.Skip("SKIP: the PostgreSQL half needs " + storetest.EnvPostgres) })
 	}
 	for _, kind := range storetest.Kinds() {
 		t.Run(kind, func(t *testing.T) {
 			database, dir := storetest.Database(t, kind)
-			open := func() *store.Store {
-				st, err := store.Open(context.Background(), database, dir)
+			open := func(opts ...store.Option) *store.Store {
+				st, err := store.Open(context.Background(), database, dir, opts...)
 				if err != nil {
 					t.Fatal(err)
 				}
