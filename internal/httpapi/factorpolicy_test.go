@@ -272,3 +272,46 @@ func TestEnrolmentOfSiteAdmins(t *testing.T) {
 		t.Errorf("no emailed code and no app: %s (mails %d, was %d), want enrolment and no mail", r.body, e.mailsTo(devEmail), mails)
 	}
 }
+
+// TestFactorPolicyCheck: through the server, the standards check reports
+// AAL2 out of reach with the emailed code alone and reachable once every
+// user must enrol an app or key; a phishing-resistant factor for Site
+// Admins is recommended until it is the only one.
+func TestFactorPolicyCheck(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	auditor := e.login("auditor@acme.example")
+	e.twoFAOn(admin)
+	status := func() map[string]string {
+		t.Helper()
+		r := e.do(call{method: "GET", path: settingsPath + "securitycheck", as: auditor})
+		var out struct{ Finding []struct{ ID, Status string } }
+		if err := json.Unmarshal(r.body, &out); r.status != 200 || err != nil {
+			t.Fatalf("securitycheck: %d %s", r.status, r.body)
+		}
+		m := map[string]string{}
+		for _, f := range out.Finding {
+			if f.ID == "second-factor" || f.ID == "admin-phishing-resistant" {
+				m[f.ID] = f.Status
+			}
+		}
+		return m
+	}
+	for _, c := range []struct {
+		name, policy string
+		want         map[string]string
+	}{
+		{"email only", `{"AllowTOTP":false,"AllowWebAuthn":false}`, map[string]string{"second-factor": "warn", "admin-phishing-resistant": "warn"}},
+		{"apps and keys allowed, not required", `{"AllowTOTP":true,"AllowWebAuthn":true}`, map[string]string{"second-factor": "warn", "admin-phishing-resistant": "warn"}},
+		{"required of everyone", `{"StrongFactorRequired":"Everyone"}`, map[string]string{"second-factor": "pass", "admin-phishing-resistant": "warn"}},
+		{"keys only", `{"AllowTOTP":false}`, map[string]string{"second-factor": "pass", "admin-phishing-resistant": "pass"}},
+		{"with the emailed fallback", `{"EmailCodeFallback":true}`, map[string]string{"second-factor": "warn", "admin-phishing-resistant": "warn"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e.put(admin, "factorpolicy", c.policy)
+			if d := cmp.Diff(c.want, status()); d != "" {
+				t.Errorf("findings (-want +got):\n%s", d)
+			}
+		})
+	}
+}
