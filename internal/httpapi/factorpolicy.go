@@ -4,6 +4,9 @@ import (
 	"encoding/xml"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
@@ -54,4 +57,31 @@ var factorPolicyOp = settingsOp[settings.FactorPolicy, factorPolicyWire]{
 	change: func(_ *Server, _ *http.Request, _ *request, in *factorPolicyWire) (func(*settings.FactorPolicy) error, error) {
 		return func(p *settings.FactorPolicy) error { in.apply(p); return p.Validate() }, nil
 	},
+}
+
+// factorEvents is bizsec_factor_events_total, registered in r with every
+// event that can happen at zero, so rates and alerts work before the first.
+func factorEvents(r *prometheus.Registry) *prometheus.CounterVec {
+	v := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "bizsec_factor_events_total",
+		Help: "Second-factor events by factor (email, totp, webauthn, recovery), action (enrol, use, remove) and outcome (success, failure).",
+	}, []string{"factor", "action", "outcome"})
+	for _, o := range []string{"success", "failure"} {
+		for _, k := range []string{login.KindEmail, login.KindTOTP, login.KindWebAuthn, login.KindRecovery} {
+			v.WithLabelValues(k, "use", o)
+		}
+		for _, k := range []string{login.KindTOTP, login.KindWebAuthn, login.KindRecovery} {
+			v.WithLabelValues(k, "enrol", o)
+		}
+	}
+	for _, k := range []string{login.KindTOTP, login.KindWebAuthn} {
+		v.WithLabelValues(k, "remove", "success")
+	}
+	r.MustRegister(v)
+	return v
+}
+
+// Factor counts a second-factor event (login.FactorMetrics).
+func (m *metrics) Factor(kind, action, outcome string) {
+	m.factors.WithLabelValues(kind, action, outcome).Inc()
 }

@@ -315,3 +315,80 @@ func TestFactorPolicyCheck(t *testing.T) {
 		})
 	}
 }
+
+// TestFactorEvents: each factor enrolment, use, failure and removal is an
+// audit entry of the user's account and a count in
+// bizsec_factor_events_total.
+func TestFactorEvents(t *testing.T) {
+	e := newEnv(t)
+	admin := e.login("admin@acme.example")
+	dev := e.login(devEmail)
+	devID := e.users[devEmail]
+	enrol := e.do(call{method: "POST", path: factorsPath(devID) + "/totp", as: dev})
+	var out struct{ FactorID, Secret string }
+	json.Unmarshal(enrol.body, &out)
+	if r := e.confirm(dev, devEmail, out.FactorID, "000000"); r.status != 400 && e.totp(out.Secret, 0) != "000000" {
+		t.Fatalf("a wrong confirmation: %d %s", r.status, r.body)
+	}
+	if r := e.confirm(dev, devEmail, out.FactorID, e.totp(out.Secret, 0)); r.status != 200 {
+		t.Fatalf("confirm: %d %s", r.status, r.body)
+	}
+	codes := e.recoveryCodes(dev, devEmail)
+	e.twoFAOn(admin)
+	e.clock.Advance(30 * time.Second)
+	pending, _ := e.strongLogin(devEmail)
+	wrong := "123456"
+	if wrong == e.totp(out.Secret, 0) {
+		wrong = "654321"
+	}
+	if r := e.enterCode(pending, wrong); r.status != 401 {
+		t.Fatalf("a wrong app code: %d", r.status)
+	}
+	if r := e.enterCode(pending, e.totp(out.Secret, 0)); r.status != 200 {
+		t.Fatalf("the app code: %d %s", r.status, r.body)
+	}
+	e.loginWithRecovery(devEmail, codes[0])
+	if r := e.do(call{method: "DELETE", path: factorsPath(devID) + "/" + out.FactorID, as: admin}); r.status != 204 {
+		t.Fatalf("removal: %d %s", r.status, r.body)
+	}
+
+	m := scrape(t, e)
+	want := map[string]string{
+		`bizsec_factor_events_total{action="enrol",factor="totp",outcome="failure"}`:     "1",
+		`bizsec_factor_events_total{action="enrol",factor="totp",outcome="success"}`:     "1",
+		`bizsec_factor_events_total{action="enrol",factor="recovery",outcome="success"}`: "1",
+		`bizsec_factor_events_total{action="use",factor="totp",outcome="failure"}`:       "1",
+		`bizsec_factor_events_total{action="use",factor="totp",outcome="success"}`:       "1",
+		`bizsec_factor_events_total{action="use",factor="recovery",outcome="success"}`:   "1",
+		`bizsec_factor_events_total{action="use",factor="email",outcome="success"}`:      "0",
+		`bizsec_factor_events_total{action="remove",factor="totp",outcome="success"}`:    "1",
+	}
+	got := map[string]string{}
+	for prefix := range want {
+		got[prefix] = metric(t, m, prefix)
+	}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("metrics (-want +got):\n%s", d)
+	}
+
+	var page struct {
+		AuditEntry []struct {
+			New struct{ UserID, Event, FactorType string }
+		}
+	}
+	if err := json.Unmarshal(e.get(admin, "audit?setting=account&limit=50"), &page); err != nil {
+		t.Fatal(err)
+	}
+	audit := page.AuditEntry
+	var events []string
+	for i := len(audit) - 1; i >= 0; i-- {
+		if a := audit[i].New; a.UserID == devID && a.Event != "" {
+			events = append(events, a.Event+" "+a.FactorType)
+		}
+	}
+	wantEvents := []string{"factor.enrolment.failed totp", "factor.enrolled totp", "recoverycodes.replaced recovery",
+		"factor.failed totp", "factor.used totp", "factor.used recovery", "factor.removed totp"}
+	if d := cmp.Diff(wantEvents, events); d != "" {
+		t.Errorf("audit events, oldest first (-want +got):\n%s", d)
+	}
+}

@@ -200,3 +200,26 @@ func (s *Service) factorsOf(ctx context.Context, u store.User, now time.Time) (s
 	e, err := s.enrolmentOf(ctx, u, now)
 	return fp, e, err
 }
+
+// FactorMetrics counts second-factor events by kind (email, totp,
+// webauthn, recovery), action (enrol, use, remove) and outcome (success,
+// failure). The service's Metrics implement it when they can.
+type FactorMetrics interface {
+	Factor(kind, action, outcome string)
+}
+
+func (s *Service) factorEvent(kind, action, outcome string) {
+	if m, ok := s.metrics.(FactorMetrics); ok {
+		m.Factor(kind, action, outcome)
+	}
+}
+
+// enrolmentFailed counts and audits a confirmation that was refused.
+func (s *Service) enrolmentFailed(ctx context.Context, u store.User, sess auth.Session, f store.Factor) {
+	s.factorEvent(f.Kind, "enrol", "failure")
+	err := s.store.RecordFactorEvent(ctx, u.ID, store.FactorEvent{Tenant: u.TenantID, Email: u.Email, Actor: sess.UserID,
+		Event: "factor.enrolment.failed", Now: s.now()}, store.Factor{ID: f.ID, Kind: f.Kind, Name: f.Name})
+	if err != nil {
+		s.log.ErrorContext(ctx, "failed enrolment not audited", "user", u.ID, "err", err)
+	}
+}

@@ -200,16 +200,47 @@ func (s *Service) verifyFactors(task string, v *Verification) (bool, error) {
 	} else if has {
 		left = 1
 	}
+	var usable []string
 	for _, f := range factors {
 		if f.Task() != task || !f.Usable(s, v.Policy, v.Active, left) {
 			continue
 		}
+		usable = append(usable, f.Kind())
 		ok, err := f.Verify(s, v)
-		if err != nil || ok {
-			return ok, err
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, s.recordUse(v, f.Kind(), true)
 		}
 	}
-	return false, nil
+	return false, s.recordUse(v, triedKind(task, v.Answer, usable), false)
+}
+
+// triedKind names the factor a wrong answer was most likely meant for:
+// a key's assertion, six digits for the app (or else the emailed code),
+// anything else a recovery code.
+func triedKind(task, answer string, usable []string) string {
+	switch {
+	case task == TaskWebAuthn:
+		return KindWebAuthn
+	case sixDigits(answer) && slices.Contains(usable, KindTOTP):
+		return KindTOTP
+	case sixDigits(answer) || !slices.Contains(usable, KindRecovery):
+		return KindEmail
+	}
+	return KindRecovery
+}
+
+// recordUse counts a factor's use or failure at login and writes it to
+// the audit history in the transaction that counts the try.
+func (s *Service) recordUse(v *Verification, kind string, ok bool) error {
+	event, outcome := "factor.used", "success"
+	if !ok {
+		event, outcome = "factor.failed", "failure"
+	}
+	s.factorEvent(kind, "use", outcome)
+	return v.Tx.Record(store.FactorEvent{Tenant: v.User.TenantID, Email: v.User.Email, Actor: v.User.ID, Event: event, Now: v.Now}, kind)
 }
 
 // emailFactor is the platform's emailed six-digit code: for users with
@@ -569,6 +600,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 	case KindTOTP:
 		step, ok := factor.CheckTOTP(plain, answer, now, 0)
 		if !ok {
+			s.enrolmentFailed(ctx, u, sess, f)
 			return fault.New(fault.Invalid, "the code is not the app's current code; check the device's clock")
 		}
 		f.Counter = step // the confirming code does not log in afterwards
@@ -578,6 +610,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 		}
 		cred, err := s.rp.FinishRegistration(factor.Account{UserID: u.ID, Name: u.Email, DisplayName: u.Name}, plain, []byte(answer))
 		if err != nil {
+			s.enrolmentFailed(ctx, u, sess, f)
 			return fault.New(fault.Invalid, "the attestation was not accepted: %v", err)
 		}
 		c, _ := factor.CredentialOf(cred)
@@ -590,6 +623,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 	err = s.store.ActivateFactor(ctx, f, store.FactorEvent{Tenant: u.TenantID, Email: u.Email, Actor: sess.UserID,
 		Event: "factor.enrolled", Now: now})
 	if err == nil {
+		s.factorEvent(f.Kind, "enrol", "success")
 		s.log.InfoContext(ctx, "factor enrolled", "user", u.ID, "kind", f.Kind)
 	}
 	return err
@@ -643,6 +677,7 @@ func (s *Service) removeFactor(ctx context.Context, u store.User, id, actor stri
 	if !f.Active {
 		return nil
 	}
+	s.factorEvent(f.Kind, "remove", "success")
 	s.log.InfoContext(ctx, "factor removed", "user", u.ID, "kind", f.Kind, "by", actor)
 	by := "you"
 	if actor != u.ID {
@@ -683,6 +718,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, sess auth.Session, u sto
 	if err != nil {
 		return nil, err
 	}
+	s.factorEvent(KindRecovery, "enrol", "success")
 	return codes, nil
 }
 

@@ -17,6 +17,13 @@ func (s *Store) FactorPolicy(ctx context.Context, business string) (settings.Fac
 	return v, err
 }
 
+// Record writes a factor's use or failure at login to the audit history
+// inside the transaction that counts the try, so the entry and the
+// spending of the code stand or fall together.
+func (f *FactorTx) Record(e FactorEvent, kind string) error {
+	return recordFactorEvent(f.ctx, f.tx, f.userID, e, Factor{Kind: kind})
+}
+
 // EnrolmentRequiredSince returns when the factor policy first required
 // userID to enrol a strong factor, recording now if it never did.
 func (s *Store) EnrolmentRequiredSince(ctx context.Context, userID string, now time.Time) (since time.Time, err error) {
@@ -36,11 +43,11 @@ func (s *Store) EnrolmentRequiredSince(ctx context.Context, userID string, now t
 	return fromMillis(at), err
 }
 
-// FactorUsed records a factor's use or failure at login in the audit
-// history of the user's tenant (an account event).
-func (s *Store) FactorUsed(ctx context.Context, userID string, e FactorEvent, kind string) (err error) {
-	defer fault.Wrap(&err, "store.FactorUsed(%q)", userID)
+// RecordFactorEvent writes a factor event of the user (a failed
+// enrolment, say) to the audit history of the user's tenant.
+func (s *Store) RecordFactorEvent(ctx context.Context, userID string, e FactorEvent, f Factor) (err error) {
+	defer fault.Wrap(&err, "store.RecordFactorEvent(%q)", userID)
 	return s.inTx(ctx, func(tx *txn) error {
-		return recordFactorEvent(ctx, tx, userID, e, Factor{Kind: kind})
+		return recordFactorEvent(ctx, tx, userID, e, f)
 	})
 }
