@@ -12,6 +12,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
+	"github.com/bizsec/bizsec/internal/store"
 )
 
 // factorRoutes are a user's second factors (bizsec's extension): the user,
@@ -19,7 +20,7 @@ import (
 // is the user's own, with a recent login.
 func (s *Server) factorRoutes(mux *http.ServeMux) {
 	const u = "/api/users/{UserID}"
-	s.route(mux, "GET "+u+"/factors", auth.Public, jsonTypes, s.enrolling(s.listFactors))
+	s.route(mux, "GET "+u+"/factors", auth.Public, jsonTypes, s.userAccess(s.listFactors, true, true))
 	s.notAllowed(mux, u+"/factors", "GET, HEAD")
 	// POST .../factors/totp and .../factors/webauthn enrol; DELETE
 	// .../factors/{FactorID} removes (one pattern, so the mux sees no clash).
@@ -34,32 +35,59 @@ func (s *Server) factorRoutes(mux *http.ServeMux) {
 	s.notAllowed(mux, u+"/recoverycodes", "POST")
 }
 
+// auditorMayRead admits what auth.Self does and, on a read, an Auditor
+// of the user's tenant: an Auditor sees a user's sessions and factors and
+// changes nothing.
+func (s *Server) auditorMayRead(h handler) handler { return s.userAccess(h, true, false) }
+
 // enrolling admits what auth.Self does and, besides, the session of the
 // user's login held for a factor enrolment (login.StateEnrol), which no
 // other route accepts: listing, enrolling, the QR code and confirming.
-func (s *Server) enrolling(h handler) handler {
+func (s *Server) enrolling(h handler) handler { return s.userAccess(h, false, true) }
+
+// userAccess admits to a route of /api/users/{UserID} (registered at
+// auth.Public): the user or a Site Admin as auth.Self; with auditors, on a
+// read, an Auditor of the user's tenant; with held, the user's own login
+// held for enrolment.
+func (s *Server) userAccess(h handler, auditors, held bool) handler {
 	return func(w http.ResponseWriter, r *http.Request, q *request) error {
 		err := s.admit(r, auth.Self, q)
-		if err == nil || err != login.ErrNoSession || q.user.ID == "" {
-			if err != nil {
+		switch {
+		case err == nil:
+		case auditors && fault.CodeOf(err) == fault.Forbidden && isRead(r) && q.session.UserID != "":
+			root := store.Business{ID: store.RootBusinessID(q.user.TenantID), TenantID: q.user.TenantID}
+			if s.login.Authorize(r.Context(), q.session, root, auth.Read) != nil {
 				return err
 			}
-			return h(w, r, q)
-		}
-		tenant := q.user.TenantID
-		sess, p, herr := s.login.EnrolmentSession(r.Context(), tenant, s.authCookie(r, tenant))
-		if herr != nil {
+		case held && err == login.ErrNoSession && q.user.ID != "":
+			if herr := s.admitHeld(r, q); herr != nil {
+				if fault.CodeOf(herr) == fault.Forbidden {
+					return herr
+				}
+				return err
+			}
+		default:
 			return err
 		}
-		if sess.UserID != q.user.ID {
-			return fault.New(fault.Forbidden, "a login held for enrolment may enrol only its own factors")
-		}
-		if err := checkCSRF(r, tenant, sess, p.Security, !isRead(r)); err != nil && ambient(r, tenant) {
-			return err
-		}
-		q.session, q.policy = sess, p
 		return h(w, r, q)
 	}
+}
+
+// admitHeld admits the session of q.user's login held for enrolment.
+func (s *Server) admitHeld(r *http.Request, q *request) error {
+	tenant := q.user.TenantID
+	sess, p, err := s.login.EnrolmentSession(r.Context(), tenant, s.authCookie(r, tenant))
+	if err != nil {
+		return err
+	}
+	if sess.UserID != q.user.ID {
+		return fault.New(fault.Forbidden, "a login held for enrolment may enrol only its own factors")
+	}
+	if err := checkCSRF(r, tenant, sess, p.Security, !isRead(r)); err != nil && ambient(r, tenant) {
+		return err
+	}
+	q.session, q.policy = sess, p
+	return nil
 }
 
 type factorWire struct {

@@ -1395,12 +1395,15 @@ async function loadUsers(seq) {
       el("dt", { text: "Live sessions" }), el("dd", { text: String(u.Sessions) }));
     detail.replaceChildren(title, dstatus, dproblem, facts);
     detail.hidden = false;
+    const path = "/api/users/" + encodeURIComponent(id);
     if (!state.canWrite) {
-      detail.append(el("p", { class: "note", text: "A user's sessions and sign-in factors are shown to Site Admins." }));
+      // An Auditor reads a user's sessions and factors; only Site Admins change them.
+      const [sessions, factors] = await userRecords(path, u.Email, null);
+      detail.append(el("p", { class: "note", text: "Only Site Admins can end sessions or remove factors." }),
+        el("h3", { text: "Sessions" }), sessions, el("h3", { text: "Sign-in factors" }), factors);
       title.focus();
       return;
     }
-    const path = "/api/users/" + encodeURIComponent(id);
     // act runs one confirmed action and shows its result.
     const act = async (what, text, yes, run, done) => {
       dproblem.textContent = "";
@@ -1456,29 +1459,7 @@ async function loadUsers(seq) {
         () => api("PUT", path + "/password", { NewPassword: pw }), () => "Set a temporary password for " + who + ": they must choose a new one at their next login.");
     });
 
-    let sessions = el("p", { text: "Could not read the sessions." }), factors = el("p", { text: "Could not read the factors." });
-    try {
-      const { data } = await api("GET", path + "/sessions");
-      sessions = sessionTable(data.Session, "user-sessions", "Sessions of " + who);
-    } catch (e) { sessions = el("p", { class: "error", text: "Could not read the sessions: " + e.message }); }
-    try {
-      const { data } = await api("GET", path + "/factors");
-      const active = data.Factors.filter((f) => f.Active);
-      if (!active.length) factors = el("p", { id: "user-no-factors", text: "No factor besides the emailed code; " + data.RecoveryCodesLeft + " recovery codes left." });
-      else {
-        const fbody = el("tbody");
-        for (const f of active) {
-          const rm = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove the factor " + f.Name });
-          rm.addEventListener("click", () => act("Remove " + f.Name + " from " + who + "?", "They can no longer log in with it; their sessions end and remembered devices are forgotten.", "Remove",
-            () => api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)), () => "Removed " + f.Name + " from " + who + "'s factors."));
-          fbody.append(el("tr", { "data-type": f.Type }, el("td", { text: FACTOR_TYPES[f.Type] || f.Type }), el("td", { text: f.Name }),
-            el("td", {}, el("time", { datetime: f.Created, text: when(f.Created) })),
-            el("td", {}, f.LastUsed ? el("time", { datetime: f.LastUsed, text: when(f.LastUsed) }) : "Never"), el("td", {}, rm)));
-        }
-        factors = scrollRegion(el("table", { id: "user-factors" }, el("caption", { text: "Sign-in factors of " + who }),
-          el("thead", {}, el("tr", {}, ...["Type", "Name", "Added", "Last used", "Action"].map((t) => el("th", { scope: "col", text: t })))), fbody), "Sign-in factors of " + who);
-      }
-    } catch (e) { factors = el("p", { class: "error", text: "Could not read the factors: " + e.message }); }
+    const [sessions, factors] = await userRecords(path, who, act);
     detail.append(el("h3", { text: "Actions" }), actions, tempForm, el("h3", { text: "Sessions" }), sessions, el("h3", { text: "Sign-in factors" }), factors);
     title.focus();
   };
@@ -1492,6 +1473,51 @@ async function loadUsers(seq) {
   more.addEventListener("click", () => fetchPage(false));
   panel.replaceChildren(status, problem, search, results, more, detail);
   await fetchPage(true);
+}
+
+// userRecords reads a user's sessions and sign-in factors for the Users
+// page: with act (a Site Admin's), each factor can be removed and all reset
+// at once; without, they are only shown (an Auditor's view).
+async function userRecords(path, who, act) {
+  let sessions, factors;
+  try {
+    const { data } = await api("GET", path + "/sessions");
+    sessions = sessionTable(data.Session, "user-sessions", "Sessions of " + who);
+  } catch (e) { sessions = el("p", { class: "error", text: "Could not read the sessions: " + e.message }); }
+  try {
+    const { data } = await api("GET", path + "/factors");
+    const active = data.Factors.filter((f) => f.Active);
+    if (!active.length) {
+      factors = el("p", { id: "user-no-factors", text: "No factor besides the emailed code; " + data.RecoveryCodesLeft + " recovery codes left." });
+    } else {
+      const fbody = el("tbody");
+      for (const f of active) {
+        const cells = [el("td", { text: FACTOR_TYPES[f.Type] || f.Type }), el("td", { text: f.Name }),
+          el("td", {}, el("time", { datetime: f.Created, text: when(f.Created) })),
+          el("td", {}, f.LastUsed ? el("time", { datetime: f.LastUsed, text: when(f.LastUsed) }) : "Never")];
+        if (act) {
+          const rm = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove the factor " + f.Name });
+          rm.addEventListener("click", () => act("Remove " + f.Name + " from " + who + "?", "They can no longer log in with it; their sessions end and remembered devices are forgotten.", "Remove",
+            () => api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)), () => "Removed " + f.Name + " from " + who + "'s factors."));
+          cells.push(el("td", {}, rm));
+        }
+        fbody.append(el("tr", { "data-type": f.Type }, ...cells));
+      }
+      const heads = ["Type", "Name", "Added", "Last used"].concat(act ? ["Action"] : []);
+      const table = scrollRegion(el("table", { id: "user-factors" }, el("caption", { text: "Sign-in factors of " + who }),
+        el("thead", {}, el("tr", {}, ...heads.map((t) => el("th", { scope: "col", text: t })))), fbody), "Sign-in factors of " + who);
+      factors = el("div", { id: "user-factors-box" }, table, el("p", { class: "note", text: data.RecoveryCodesLeft + " recovery codes left." }));
+      if (act) {
+        const reset = el("button", { type: "button", id: "act-reset-factors", class: "danger", text: "Reset all factors" });
+        reset.addEventListener("click", () => act("Reset all factors of " + who + "?",
+          "Every app and key is removed: they are back to the emailed code, or asked to enrol one if the factor policy requires it. Their sessions end.", "Reset factors",
+          async () => { for (const f of active) await api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)); },
+          () => "Reset " + who + "'s factors: " + active.length + " removed."));
+        factors.append(reset);
+      }
+    }
+  } catch (e) { factors = el("p", { class: "error", text: "Could not read the factors: " + e.message }); }
+  return [sessions, factors];
 }
 
 // sessionTable lists live sessions: when, from where, how; with a button
@@ -1528,7 +1554,11 @@ const FIXES = {
   "lockout": [["loginpolicy", "MaxSequentialFailureAttemptsAllowed"]],
   "session-idle": [["loginpolicy", "InactiveSessionTimeout"]],
   "session-absolute": [["loginpolicy", "ActiveSessionTimeout"]],
-  "second-factor": [["twofasettings", "TwoFAEnabled"]],
+  "second-factor": [["twofasettings", "TwoFAEnabled", "Turn on two-factor login"],
+    ["factorpolicy", "StrongFactorRequired", "Then require an app or key of everyone"], ["factorpolicy", "EmailCodeFallback", "And no emailed fallback"]],
+  "admin-phishing-resistant": [["factorpolicy", "AllowWebAuthn", "Allow security keys and passkeys"],
+    ["factorpolicy", "StrongFactorRequired", "Require a strong factor of Site Admins"], ["factorpolicy", "AllowTOTP", "Then allow keys only"]],
+  "webauthn-user-verification": [["factorpolicy", "WebAuthnUserVerification"]],
   "second-factor-recurrence": [["twofasettings", "RecurrenceMode"]],
   "code-lifetime": [["twofasettings", "CodeValidSeconds"]],
   "code-attempts": [["twofasettings", "MaxAttempts"]],

@@ -1,0 +1,48 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+)
+
+// TestConsoleFactorPolicy: the factor policy's page saves through its
+// controls, and a Site Admin resets a user's factors from the Users page,
+// which puts the user back to enrolment under a policy that requires it.
+func TestConsoleFactorPolicy(t *testing.T) {
+	e := newEnv(t)
+	c := newConsole(t, e)
+	admin := e.login("admin@acme.example")
+	dev := e.login(devEmail)
+	e.enrolTOTP(dev, devEmail)
+	e.recoveryCodes(dev, devEmail)
+	c.open("")
+	c.logIn("admin@acme.example", false)
+
+	c.goTo("factorpolicy")
+	c.do(chromedp.SetValue("#f-StrongFactorRequired", "Everyone"), input("f-StrongFactorRequired"),
+		chromedp.SetValue("#f-EnrolmentGraceDays", "0"), input("f-EnrolmentGraceDays"))
+	c.save()
+	if got := string(e.get(admin, "factorpolicy")); !strings.Contains(got, `"StrongFactorRequired":"Everyone"`) || !strings.Contains(got, `"EnrolmentGraceDays":0`) {
+		t.Errorf("the server holds %s", got)
+	}
+	c.audit("factorpolicy")
+
+	c.goTo("users")
+	c.do(chromedp.Click(`//button[@aria-label="Details of dev@acme.example"]`), chromedp.WaitVisible("#user-factors"))
+	if got := c.text("#user-factors-box"); !strings.Contains(got, "10 recovery codes left") {
+		t.Errorf("the factors box reads %q", got)
+	}
+	c.audit("user-factors-reset")
+	c.confirmed("#act-reset-factors", "Reset all factors")
+	c.userStatus("Reset")
+	// admin's session is from before the policy, so it is live.
+	if list, r := e.factors(admin, devEmail); r.status != 200 || len(list.Factors) != 0 {
+		t.Errorf("after the reset dev's factors: %d %s", r.status, r.body)
+	}
+	r := e.tryLogin(devEmail, password)
+	if !strings.Contains(string(r.body), `"pendingTasks":["factor.enrolment"]`) || e.ownSessions(sessionOf(tenant, r), devEmail) != 401 {
+		t.Errorf("dev's login after the reset: %d %s, want a session held for enrolment", r.status, r.body)
+	}
+}
