@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -44,5 +45,36 @@ func TestConsoleFactorPolicy(t *testing.T) {
 	r := e.tryLogin(devEmail, password)
 	if !strings.Contains(string(r.body), `"pendingTasks":["factor.enrolment"]`) || e.ownSessions(sessionOf(tenant, r), devEmail) != 401 {
 		t.Errorf("dev's login after the reset: %d %s, want a session held for enrolment", r.status, r.body)
+	}
+}
+
+// TestConsoleEnrolment: the login step asks for the enrolment the policy
+// requires: within the grace it can wait ("Later"); after it the user sets
+// up an app there, and the login goes on with a live session.
+func TestConsoleEnrolment(t *testing.T) {
+	e := newEnv(t)
+	c := newConsole(t, e)
+	admin := e.login("admin@acme.example")
+	e.put(admin, "factorpolicy", `{"StrongFactorRequired":"Everyone","EnrolmentGraceDays":1}`)
+	c.open("")
+	c.do(chromedp.SetValue("#email", devEmail), chromedp.SetValue("#password", password), chromedp.Click("#login-button"),
+		chromedp.WaitVisible("#enrol-later"))
+	c.audit("enrolment-grace")
+	c.do(chromedp.Click("#enrol-later"), chromedp.WaitReady(`#settings-view[data-page]`))
+	c.do(chromedp.Click("#logout"), chromedp.WaitVisible("#email"))
+
+	e.clock.Advance(25 * time.Hour)
+	c.do(chromedp.SetValue("#email", devEmail), chromedp.SetValue("#password", password), chromedp.Click("#login-button"),
+		chromedp.WaitVisible("#enrol-app"))
+	if c.truth(`!document.getElementById("enrol-later").hidden`) {
+		t.Error("past the grace the enrolment can still wait")
+	}
+	c.do(chromedp.Click("#enrol-app"), chromedp.WaitVisible("#enrol-secret"))
+	c.audit("enrolment-app")
+	secret := c.text("#enrol-secret")
+	c.do(chromedp.SendKeys("#enrol-code", e.totp(secret, 0)), chromedp.Click("#enrol-confirm"),
+		chromedp.WaitReady(`#settings-view[data-page]`))
+	if list, r := e.factors(e.login("admin@acme.example"), devEmail); r.status != 200 || len(list.Factors) != 1 || !list.Factors[0].Active {
+		t.Errorf("after the console's enrolment: %d %s", r.status, r.body)
 	}
 }

@@ -148,8 +148,9 @@ type enrolAnswer struct {
 	LoginState   string   `json:"loginState"`
 	PendingTasks []string `json:"pendingTasks"`
 	TwoFactor    *struct {
-		Factors []string
-		EnrolBy string
+		Factors  []string
+		EnrolBy  string
+		EnrolNow bool
 	} `json:"twoFactor"`
 }
 
@@ -194,7 +195,7 @@ func TestEnrolmentRequired(t *testing.T) {
 	r = e.tryLogin(devEmail, password)
 	a = decodeEnrol(t, r)
 	held := sessionOf(tenant, r)
-	if a.LoginState != "PendingTasks" || fmt.Sprint(a.PendingTasks) != "[factor.enrolment]" || held.token == "" {
+	if a.LoginState != "PendingTasks" || fmt.Sprint(a.PendingTasks) != "[factor.enrolment]" || held.token == "" || !a.TwoFactor.EnrolNow {
 		t.Fatalf("past the grace: %s", r.body)
 	}
 	if st := e.ownSessions(held, devEmail); st != 401 {

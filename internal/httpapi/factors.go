@@ -265,11 +265,14 @@ type twoFactorWire struct {
 	// EnrolBy is, with the pending task factor.enrolment, when the grace
 	// to enrol an app or key ends.
 	EnrolBy string `json:"EnrolBy,omitempty" xml:"EnrolBy,omitempty"`
+	// EnrolNow: past the grace, only the enrolment routes take the session.
+	EnrolNow bool `json:"EnrolNow,omitempty" xml:"EnrolNow,omitempty"`
 }
 
 func twoFactorOf(c *login.FactorChallenge) *twoFactorWire {
 	if c.EmailOnly() {
 		return nil
 	}
-	return &twoFactorWire{Factors: c.Factors, RecoveryCodesLeft: c.RecoveryCodesLeft, WebAuthn: c.WebAuthn, EnrolBy: rfc3339(c.EnrolBy)}
+	return &twoFactorWire{Factors: c.Factors, RecoveryCodesLeft: c.RecoveryCodesLeft, WebAuthn: c.WebAuthn, EnrolBy: rfc3339(c.EnrolBy),
+		EnrolNow: c.EnrolNow}
 }

@@ -96,7 +96,7 @@ func (e enrolment) annotate(r *Result, now time.Time) {
 		return
 	}
 	r.Pending = true
-	r.Factors = &FactorChallenge{Tasks: []string{TaskEnrolment}, Factors: e.kinds, EnrolBy: e.graceEnds}
+	r.Factors = &FactorChallenge{Tasks: []string{TaskEnrolment}, Factors: e.kinds, EnrolBy: e.graceEnds, EnrolNow: e.blocking}
 	if e.blocking {
 		r.Expires = now.Add(enrolFor)
 	}

@@ -79,6 +79,8 @@ type FactorChallenge struct {
 	// EnrolBy is, with TaskEnrolment, when the grace to enrol an app or
 	// key ends (past it, the session is held for enrolment).
 	EnrolBy time.Time
+	// EnrolNow: past the grace, the session is held for enrolment.
+	EnrolNow bool
 }
 
 // EmailOnly reports whether the challenge is the platform's own: the

@@ -215,11 +215,25 @@ function loginWidget(p, { email = "", done, another }) {
     el("p", { id: p + "suspended-text" }),
     suspendedOther);
 
+  // The factor policy asks for an app or key (bizsec's factor.enrolment):
+  // within the grace period it can wait; after it, the login goes no further.
+  const enrolTitle = el("h2", { id: p + "enrol-title", text: "Set up a second factor" });
+  const enrolHelp = el("p", { id: p + "enrol-help" });
+  const enrolBox = el("div", { id: p + "enrol-box" });
+  const enrolApp = el("button", { type: "button", id: p + "enrol-app", text: "Set up an authenticator app" });
+  const enrolKey = el("button", { type: "button", id: p + "enrol-key", text: "Register a security key or passkey" });
+  const enrolLater = el("button", { type: "button", id: p + "enrol-later", text: "Later" });
+  const enrolOther = el("button", { type: "button", id: p + "enrol-another", text: "Use another account" });
+  const enrolPart = el("div", { id: p + "enrol", class: "login", hidden: true }, enrolTitle, enrolHelp,
+    el("div", { class: "actions" }, enrolApp, enrolKey), enrolBox, el("div", { class: "links" }, enrolLater, enrolOther));
+  let enrolData = null; // the LoginResponse that asked for the enrolment
+
   const step = (which) => {
     form.hidden = which !== "password";
     codeForm.hidden = which !== "code";
     newPwForm.hidden = which !== "newpw";
     suspended.hidden = which !== "suspended";
+    enrolPart.hidden = which !== "enrol";
   };
   const failed = (e) => {
     if (e.code === "AccountSuspended") {
@@ -254,8 +268,73 @@ function loginWidget(p, { email = "", done, another }) {
       askFactor(data, tasks);
       return;
     }
+    if (tasks.includes("factor.enrolment")) {
+      askEnrolment(data);
+      return;
+    }
     done(data, emailIn.value);
   };
+  const askEnrolment = (data) => {
+    enrolData = data;
+    const tf = data.twoFactor || { Factors: ["totp"] };
+    const kinds = tf.Factors || [];
+    // The session's CSRF cookie is the tenant's: the enrolment requests carry it.
+    state.tenant = (data.loginDomainID || "").replace(/^siteusers\./, "");
+    const grace = !tf.EnrolNow;
+    enrolHelp.textContent = (grace
+      ? "Your organisation asks you to add an authenticator app or security key by " + when(tf.EnrolBy) + ". You can do it now or later."
+      : "Your organisation requires an authenticator app or security key before you continue.") +
+      " From then on, you log in with it after your password.";
+    enrolApp.hidden = !kinds.includes("totp");
+    enrolKey.hidden = !kinds.includes("webauthn") || !window.PublicKeyCredential;
+    enrolLater.hidden = !grace;
+    enrolBox.replaceChildren();
+    step("enrol");
+    enrolTitle.setAttribute("tabindex", "-1");
+    enrolTitle.focus();
+  };
+  const enrolBase = () => "/api/users/" + encodeURIComponent(enrolData.userFDN) + "/factors";
+  enrolApp.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    try {
+      const { data: t } = await api("POST", enrolBase() + "/totp", {}, {}, { noReauth: true });
+      const qr = el("img", { id: p + "enrol-qr", width: "256", height: "256", alt: "QR code of the key for your authenticator app" });
+      const resp = await fetch(enrolBase() + "/" + encodeURIComponent(t.FactorID) + "/qr.png", { headers: csrfHeader(), credentials: "same-origin" });
+      if (resp.ok) qr.src = URL.createObjectURL(await resp.blob());
+      const codeIn = el("input", { id: p + "enrol-code", class: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6, required: true });
+      const f = el("form", { id: p + "enrol-form" },
+        el("p", { text: "Scan this code with your authenticator app, or type the key into it; then enter the code it shows." }),
+        qr, el("p", {}, "Key: ", el("code", { id: p + "enrol-secret", text: t.Secret })),
+        el("label", { for: p + "enrol-code", text: "Code from the app" }), codeIn,
+        el("button", { type: "submit", id: p + "enrol-confirm", text: "Confirm and continue" }));
+      f.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        errorBox.textContent = "";
+        try {
+          await api("POST", enrolBase() + "/" + encodeURIComponent(t.FactorID) + "/confirm", { Code: codeIn.value.trim() }, {}, { noReauth: true });
+          done(enrolData, emailIn.value);
+        } catch (e) { errorBox.textContent = "The app was not added: " + humanize(e.message); codeIn.focus(); }
+      });
+      enrolBox.replaceChildren(f);
+      codeIn.focus();
+    } catch (e) { failed(e); }
+  });
+  enrolKey.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    try {
+      const { data: k } = await api("POST", enrolBase() + "/webauthn", {}, {}, { noReauth: true });
+      let cred;
+      try {
+        cred = await navigator.credentials.create({ publicKey: decodeCreation(k.Options.publicKey) });
+      } catch {
+        errorBox.textContent = "The security key did not answer, or you cancelled. Try again.";
+        return;
+      }
+      await api("POST", enrolBase() + "/" + encodeURIComponent(k.FactorID) + "/confirm", { Credential: credentialJSON(cred) }, {}, { noReauth: true });
+      done(enrolData, emailIn.value);
+    } catch (e) { failed(e); }
+  });
+  enrolLater.addEventListener("click", () => done(enrolData, emailIn.value));
   newPwForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     errorBox.textContent = "";
@@ -331,7 +410,8 @@ function loginWidget(p, { email = "", done, another }) {
   other.addEventListener("click", back);
   newPwOther.addEventListener("click", back);
   suspendedOther.addEventListener("click", back);
-  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, errorBox);
+  enrolOther.addEventListener("click", back);
+  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, enrolPart, errorBox);
 }
 
 function sessionStarted(resp, email) {
