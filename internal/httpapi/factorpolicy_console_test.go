@@ -78,3 +78,30 @@ func TestConsoleEnrolment(t *testing.T) {
 		t.Errorf("after the console's enrolment: %d %s", r.status, r.body)
 	}
 }
+
+// TestConsoleForgotPassword: "Forgot password?" on the login page runs the
+// platform's reset: the code mailed, checked (a wrong one said), a new
+// password set, and the login works with it.
+func TestConsoleForgotPassword(t *testing.T) {
+	e := newEnv(t)
+	c := newConsole(t, e)
+	c.open("")
+	c.do(chromedp.SetValue("#email", devEmail), chromedp.Click("#forgot"), chromedp.WaitVisible("#reset-code"))
+	c.audit("reset-code")
+	code := e.resetCode(devEmail)
+	c.do(chromedp.SendKeys("#reset-code", "WRONG-CODE"), chromedp.Click("#reset-button"),
+		chromedp.WaitVisible(`//p[@id="login-error" and normalize-space(.) != ""]`))
+	if !c.truth(`document.getElementById("reset-pw").hidden`) {
+		t.Error("a wrong code led on to the new password")
+	}
+	c.do(chromedp.SetValue("#reset-code", code), chromedp.Click("#reset-button"), chromedp.WaitVisible("#reset-password"))
+	c.audit("reset-password")
+	const newPassword = "a brand new passphrase 93"
+	c.do(chromedp.SendKeys("#reset-password", newPassword), chromedp.Click("#reset-button"), chromedp.WaitVisible("#reset-done"))
+	if r := e.tryLogin(devEmail, newPassword); r.status != 200 {
+		t.Errorf("login with the new password: %d %s", r.status, r.body)
+	}
+	if r := e.tryLogin(devEmail, password); r.status == 200 {
+		t.Error("the old password still works")
+	}
+}

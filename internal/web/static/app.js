@@ -180,10 +180,31 @@ function loginWidget(p, { email = "", done, another }) {
   const emailIn = el("input", { id: p + "email", type: "email", autocomplete: "username", required: true });
   emailIn.value = email;
   const pw = el("input", { id: p + "password", type: "password", autocomplete: "current-password", required: true });
+  const forgot = el("button", { type: "button", id: p + "forgot", text: "Forgot password?" });
   const form = el("form", { id: p + "login-form", class: "login" },
     el("label", { for: p + "email", text: "Email" }), emailIn,
     el("label", { for: p + "password", text: "Password" }), pw,
-    el("button", { type: "submit", id: p + "login-button", text: "Log in" }));
+    el("button", { type: "submit", id: p + "login-button", text: "Log in" }),
+    el("div", { class: "links" }, forgot));
+  // Forgot password: the platform's reset, in three steps: a code mailed,
+  // the code checked (which may ask a security question), a new password.
+  const resetHelp = el("p", { id: p + "reset-help" });
+  const resetCode = el("input", { id: p + "reset-code", autocomplete: "one-time-code", required: true, maxlength: 64 });
+  const resetQLabel = el("label", { for: p + "reset-answer", id: p + "reset-question" });
+  const resetAnswer = el("input", { id: p + "reset-answer", autocomplete: "off" });
+  const resetQ = el("div", { id: p + "reset-q", hidden: true }, resetQLabel, resetAnswer);
+  const resetPw = el("input", { id: p + "reset-password", type: "password", autocomplete: "new-password", "aria-describedby": p + "reset-password-help" });
+  const resetPwPart = el("div", { id: p + "reset-pw", hidden: true },
+    el("label", { for: p + "reset-password", text: "New password" }), resetPw,
+    el("p", { id: p + "reset-password-help", class: "note", text: "Your organisation's password rules apply; common and breached passwords are refused." }));
+  const resetButton = el("button", { type: "submit", id: p + "reset-button", text: "Continue" });
+  const resetBack = el("button", { type: "button", id: p + "reset-back", text: "Back to log in" });
+  const resetForm = el("form", { id: p + "reset-form", class: "login", hidden: true },
+    el("h2", { text: "Reset your password" }), resetHelp,
+    el("label", { for: p + "reset-code", text: "Reset code" }), resetCode, resetQ, resetPwPart, resetButton,
+    el("div", { class: "links" }, resetBack));
+  let resetChallenge = null; // the question asked, once the code is checked
+  let resetChecked = false;
   const codeHelp = el("p", { id: p + "code-help" });
   const code = el("input", { id: p + "code", class: "code", inputmode: "numeric", autocomplete: "one-time-code",
     "aria-describedby": p + "code-help", required: true, maxlength: 20 });
@@ -234,7 +255,69 @@ function loginWidget(p, { email = "", done, another }) {
     newPwForm.hidden = which !== "newpw";
     suspended.hidden = which !== "suspended";
     enrolPart.hidden = which !== "enrol";
+    resetForm.hidden = which !== "reset";
   };
+  forgot.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    if (!emailIn.value) { errorBox.textContent = "Enter your email first; a reset code is mailed to it."; emailIn.focus(); return; }
+    try {
+      await api("POST", "/api/passwordmanagement/sendPasswordResetCode?emailAddress=" + encodeURIComponent(emailIn.value), undefined, {}, { noReauth: true });
+    } catch (e) { failed(e); return; }
+    resetHelp.textContent = "If " + mask(emailIn.value) + " has an account, a reset code is on its way there. Enter it below.";
+    resetCode.value = resetAnswer.value = resetPw.value = "";
+    resetChallenge = null;
+    resetChecked = false;
+    resetQ.hidden = resetPwPart.hidden = true;
+    resetCode.readOnly = false;
+    resetButton.textContent = "Continue";
+    step("reset");
+    resetCode.focus();
+  });
+  resetBack.addEventListener("click", () => { errorBox.textContent = ""; step("password"); pw.focus(); });
+  const askQuestion = (c) => {
+    resetChallenge = c || null;
+    resetQ.hidden = !resetChallenge;
+    resetAnswer.required = !!resetChallenge;
+    if (resetChallenge) resetQLabel.textContent = resetChallenge.ChallengeQuestion;
+  };
+  resetForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errorBox.textContent = "";
+    const email = encodeURIComponent(emailIn.value), code = resetCode.value.trim();
+    try {
+      if (!resetChecked) {
+        const { data } = await api("POST", "/api/passwordmanagement/validatePasswordResetCode?emailAddress=" + email +
+          "&passwordResetCode=" + encodeURIComponent(code), undefined, {}, { noReauth: true });
+        resetChecked = true;
+        resetCode.readOnly = true;
+        askQuestion(data && data.UserIdentificationChallenge);
+        resetPwPart.hidden = false;
+        resetPw.required = true;
+        resetButton.textContent = "Set the new password";
+        (resetChallenge ? resetAnswer : resetPw).focus();
+        return;
+      }
+      const body = { Email: emailIn.value, PasswordResetCode: code, NewPassword: resetPw.value };
+      if (resetChallenge) body.UserIdentificationChallenge = { ChallengeCode: resetChallenge.ChallengeCode, Answer: resetAnswer.value };
+      const { data } = await api("POST", "/api/login/authenticateWithPasswordResetCode", body, {}, { noReauth: true });
+      if (data && data.Status === "user.password.reset.invalid.answer") {
+        askQuestion(data.UserIdentificationChallenge);
+        errorBox.textContent = "That answer is not the one on record. Try again; a wrong answer counts as a failed login.";
+        resetAnswer.value = "";
+        resetAnswer.focus();
+        return;
+      }
+      pw.value = "";
+      step("password");
+      errorBox.textContent = "";
+      resetHelp.textContent = "";
+      form.prepend(el("p", { id: p + "reset-done", class: "status ok", role: "status", text: "Your password was changed. Log in with it." }));
+      pw.focus();
+    } catch (e) {
+      if (e.status === 400) { errorBox.textContent = humanize(e.message); (resetChecked ? resetPw : resetCode).focus(); return; }
+      failed(e);
+    }
+  });
   const failed = (e) => {
     if (e.code === "AccountSuspended") {
       $(p + "suspended-text").textContent = "Too many failed attempts suspended " + (emailIn.value || "this account") +
@@ -411,7 +494,7 @@ function loginWidget(p, { email = "", done, another }) {
   newPwOther.addEventListener("click", back);
   suspendedOther.addEventListener("click", back);
   enrolOther.addEventListener("click", back);
-  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, enrolPart, errorBox);
+  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, enrolPart, resetForm, errorBox);
 }
 
 function sessionStarted(resp, email) {
