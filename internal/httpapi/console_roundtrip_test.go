@@ -30,7 +30,7 @@ func TestConsoleRoundTrip(t *testing.T) {
 		"MinimumUpperCaseLetterCount":1,"MinimumSpecialCharacterCount":1,"AllowedSpecialCharacters":{"AllowedSpecialCharacter":["!","-"]},
 		"CanContainSpaces":false,"KnownBadCheck":false,"HistoryCount":3}`)
 	e.put(admin, "sessionpolicy", `{"MaximumSessions":4,"AtLimit":"RefuseNewLogin"}`)
-	e.put(admin, "factorpolicy", `{"AllowRecoveryCodes":false,"EmailCodeFallback":true,"StrongFactorRequired":"SiteAdmins","EnrolmentGraceDays":30,"WebAuthnUserVerification":"required"}`)
+	e.put(admin, "factorpolicy", `{"AllowRecoveryCodes":false,"EmailCodeFallback":true,"EnrolmentGraceDays":30,"WebAuthnUserVerification":"required"}`)
 	c.open("")
 	c.logIn("admin@acme.example", false)
 	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "factorpolicy", "challenges"} {
