@@ -621,7 +621,7 @@ func TestCompletion(t *testing.T) {
 	}{
 		{"us", "user"},
 		{"user l", "list"},
-		{"settings get ", "challenges login password security sessions twofa"},
+		{"settings get ", "challenges factors login password security sessions twofa"},
 		{"user list -t", "-tenant"},
 		{"check -o", "-o"},
 		{"completion ", "bash zsh"},

@@ -64,10 +64,12 @@ func descriptors(creds []webauthn.Credential) []protocol.CredentialDescriptor {
 
 // BeginRegistration returns the creation options for navigator.credentials.create
 // (as JSON, {"publicKey":{...}}) and the state the answer is checked against.
-// The account's credentials are excluded, so one key registers once.
-func (rp *RP) BeginRegistration(a Account) (options []byte, state string, err error) {
+// The account's credentials are excluded, so one key registers once. uv
+// is the user verification asked for: preferred, required or discouraged.
+func (rp *RP) BeginRegistration(a Account, uv string) (options []byte, state string, err error) {
 	creation, session, err := rp.w.BeginRegistration(a, webauthn.WithExclusions(descriptors(a.Credentials)),
-		webauthn.WithResidentKeyRequirement(protocol.ResidentKeyRequirementPreferred),
+		webauthn.WithAuthenticatorSelection(protocol.AuthenticatorSelection{
+			ResidentKey: protocol.ResidentKeyRequirementPreferred, UserVerification: verification(uv)}),
 		webauthn.WithConveyancePreference(protocol.PreferNoAttestation))
 	if err != nil {
 		return nil, "", err
@@ -103,9 +105,10 @@ func (rp *RP) FinishRegistration(a Account, state string, attestation []byte) (c
 
 // BeginLogin returns the request options for navigator.credentials.get
 // (as JSON, {"publicKey":{...}}) over the account's credentials, and the
-// challenge, which the caller keeps (a digest of it suffices).
-func (rp *RP) BeginLogin(a Account) (options []byte, challenge string, err error) {
-	assertion, session, err := rp.w.BeginLogin(a, webauthn.WithUserVerification(protocol.VerificationPreferred))
+// challenge, which the caller keeps (a digest of it suffices). uv is as
+// for BeginRegistration.
+func (rp *RP) BeginLogin(a Account, uv string) (options []byte, challenge string, err error) {
+	assertion, session, err := rp.w.BeginLogin(a, webauthn.WithUserVerification(verification(uv)))
 	if err != nil {
 		return nil, "", err
 	}
@@ -141,9 +144,11 @@ var ErrCloned = errors.New("factor: the authenticator's sign counter did not adv
 // (already compared with the one signed) and the account's credentials.
 // It returns the credential that signed, with its new sign counter; a
 // counter that did not advance is ErrCloned.
-func (rp *RP) FinishLogin(a Account, challenge string, as Assertion) (webauthn.Credential, error) {
+// With uv "required" an assertion whose authenticator did not verify the
+// user is refused.
+func (rp *RP) FinishLogin(a Account, challenge string, as Assertion, uv string) (webauthn.Credential, error) {
 	session := webauthn.SessionData{Challenge: challenge, RelyingPartyID: rp.id, UserID: a.WebAuthnID(),
-		UserVerification: protocol.VerificationPreferred}
+		UserVerification: verification(uv)}
 	for _, c := range a.Credentials {
 		session.AllowedCredentialIDs = append(session.AllowedCredentialIDs, c.ID)
 	}
@@ -155,6 +160,16 @@ func (rp *RP) FinishLogin(a Account, challenge string, as Assertion) (webauthn.C
 		return *cred, ErrCloned
 	}
 	return *cred, nil
+}
+
+// verification is WebAuthn's user verification requirement of a policy's
+// value; anything else is preferred.
+func verification(uv string) protocol.UserVerificationRequirement {
+	switch uv := protocol.UserVerificationRequirement(uv); uv {
+	case protocol.VerificationRequired, protocol.VerificationDiscouraged:
+		return uv
+	}
+	return protocol.VerificationPreferred
 }
 
 // CredentialOf decodes a credential kept by FinishRegistration.

@@ -35,6 +35,9 @@ func (s *Server) getSecurityCheck(w http.ResponseWriter, r *http.Request, q *req
 	if snap.Password, err = s.store.PasswordPolicy(ctx, q.business.ID); err != nil {
 		return err
 	}
+	if snap.Factors, err = s.store.FactorPolicy(ctx, q.business.ID); err != nil {
+		return err
+	}
 	out := struct {
 		Finding []findingWire `json:"Finding"`
 		Failing bool          `json:"Failing"`

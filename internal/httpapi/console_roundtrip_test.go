@@ -30,9 +30,10 @@ func TestConsoleRoundTrip(t *testing.T) {
 		"MinimumUpperCaseLetterCount":1,"MinimumSpecialCharacterCount":1,"AllowedSpecialCharacters":{"AllowedSpecialCharacter":["!","-"]},
 		"CanContainSpaces":false,"KnownBadCheck":false,"HistoryCount":3}`)
 	e.put(admin, "sessionpolicy", `{"MaximumSessions":4,"AtLimit":"RefuseNewLogin"}`)
+	e.put(admin, "factorpolicy", `{"AllowRecoveryCodes":false,"EmailCodeFallback":true,"EnrolmentGraceDays":30,"WebAuthnUserVerification":"required"}`)
 	c.open("")
 	c.logIn("admin@acme.example", false)
-	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "challenges"} {
+	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "factorpolicy", "challenges"} {
 		resource := tab
 		if tab == "challenges" {
 			resource += "?IncludeInactive=true"

@@ -477,7 +477,7 @@ func TestConsole(t *testing.T) {
 	if v := c.text("#f-AttemptsPeriod"); v != "12 minutes" {
 		t.Errorf("the Auditor reads the counting window as %q", v)
 	}
-	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "challenges", "users", "check"} {
+	for _, tab := range []string{"loginpolicy", "twofasettings", "securitysettings", "passwordpolicy", "sessionpolicy", "factorpolicy", "challenges", "users", "check"} {
 		c.goTo(tab)
 		if tab == "challenges" {
 			if q := c.text("#questions .question:first-child .qtext"); q != "What is the city of your birth?" {

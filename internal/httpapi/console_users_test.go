@@ -203,6 +203,10 @@ func TestConsoleUsers(t *testing.T) {
 	c.logIn("auditor@acme.example", false)
 	c.goTo("users")
 	c.do(chromedp.Click(`//button[@aria-label="Details of dev@acme.example"]`), chromedp.WaitVisible("#user-facts"))
+	c.do(chromedp.WaitVisible("#user-no-factors"))
+	if d := c.text("#user-detail"); !strings.Contains(d, "Sessions") || !strings.Contains(d, "No factor besides the emailed code") {
+		t.Errorf("the Auditor does not see the user's sessions and factors: %q", d)
+	}
 	if c.truth(`!!document.querySelector("#user-detail button, #user-detail input")`) {
 		t.Error("the Auditor's user detail offers actions")
 	}

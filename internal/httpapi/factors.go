@@ -12,6 +12,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
+	"github.com/bizsec/bizsec/internal/store"
 )
 
 // factorRoutes are a user's second factors (bizsec's extension): the user,
@@ -19,19 +20,74 @@ import (
 // is the user's own, with a recent login.
 func (s *Server) factorRoutes(mux *http.ServeMux) {
 	const u = "/api/users/{UserID}"
-	s.route(mux, "GET "+u+"/factors", auth.Self, jsonTypes, s.listFactors)
+	s.route(mux, "GET "+u+"/factors", auth.Public, jsonTypes, s.userAccess(s.listFactors, true, true))
 	s.notAllowed(mux, u+"/factors", "GET, HEAD")
 	// POST .../factors/totp and .../factors/webauthn enrol; DELETE
 	// .../factors/{FactorID} removes (one pattern, so the mux sees no clash).
-	s.route(mux, "POST "+u+"/factors/{FactorID}", auth.Self, jsonTypes, s.enrol)
-	s.route(mux, "POST "+u+"/factors/{FactorID}/confirm", auth.Self, jsonTypes, s.confirmFactor)
+	s.route(mux, "POST "+u+"/factors/{FactorID}", auth.Public, jsonTypes, s.enrolling(s.enrol))
+	s.route(mux, "POST "+u+"/factors/{FactorID}/confirm", auth.Public, jsonTypes, s.enrolling(s.confirmFactor))
 	s.notAllowed(mux, u+"/factors/{FactorID}/confirm", "POST")
-	s.route(mux, "GET "+u+"/factors/{FactorID}/qr.png", auth.Self, jsonTypes, s.factorQR)
+	s.route(mux, "GET "+u+"/factors/{FactorID}/qr.png", auth.Public, jsonTypes, s.enrolling(s.factorQR))
 	s.notAllowed(mux, u+"/factors/{FactorID}/qr.png", "GET, HEAD")
 	s.route(mux, "DELETE "+u+"/factors/{FactorID}", auth.Self, jsonTypes, s.removeFactor)
 	s.notAllowed(mux, u+"/factors/{FactorID}", "DELETE, POST")
 	s.route(mux, "POST "+u+"/recoverycodes", auth.Self, jsonTypes, s.newRecoveryCodes)
 	s.notAllowed(mux, u+"/recoverycodes", "POST")
+}
+
+// auditorMayRead admits what auth.Self does and, on a read, an Auditor
+// of the user's tenant: an Auditor sees a user's sessions and factors and
+// changes nothing.
+func (s *Server) auditorMayRead(h handler) handler { return s.userAccess(h, true, false) }
+
+// enrolling admits what auth.Self does and, besides, the session of the
+// user's login held for a factor enrolment (login.StateEnrol), which no
+// other route accepts: listing, enrolling, the QR code and confirming.
+func (s *Server) enrolling(h handler) handler { return s.userAccess(h, false, true) }
+
+// userAccess admits to a route of /api/users/{UserID} (registered at
+// auth.Public): the user or a Site Admin as auth.Self; with auditors, on a
+// read, an Auditor of the user's tenant; with held, the user's own login
+// held for enrolment.
+func (s *Server) userAccess(h handler, auditors, held bool) handler {
+	return func(w http.ResponseWriter, r *http.Request, q *request) error {
+		err := s.admit(r, auth.Self, q)
+		switch {
+		case err == nil:
+		case auditors && fault.CodeOf(err) == fault.Forbidden && isRead(r) && q.session.UserID != "":
+			root := store.Business{ID: store.RootBusinessID(q.user.TenantID), TenantID: q.user.TenantID}
+			if s.login.Authorize(r.Context(), q.session, root, auth.Read) != nil {
+				return err
+			}
+		case held && err == login.ErrNoSession && q.user.ID != "":
+			if herr := s.admitHeld(r, q); herr != nil {
+				if fault.CodeOf(herr) == fault.Forbidden {
+					return herr
+				}
+				return err
+			}
+		default:
+			return err
+		}
+		return h(w, r, q)
+	}
+}
+
+// admitHeld admits the session of q.user's login held for enrolment.
+func (s *Server) admitHeld(r *http.Request, q *request) error {
+	tenant := q.user.TenantID
+	sess, p, err := s.login.EnrolmentSession(r.Context(), tenant, s.authCookie(r, tenant))
+	if err != nil {
+		return err
+	}
+	if sess.UserID != q.user.ID {
+		return fault.New(fault.Forbidden, "a login held for enrolment may enrol only its own factors")
+	}
+	if err := checkCSRF(r, tenant, sess, p.Security, !isRead(r)); err != nil && ambient(r, tenant) {
+		return err
+	}
+	q.session, q.policy = sess, p
+	return nil
 }
 
 type factorWire struct {
@@ -150,6 +206,15 @@ func (s *Server) confirmFactor(w http.ResponseWriter, r *http.Request, q *reques
 	if err := s.login.ConfirmFactor(r.Context(), q.session, q.user, r.PathValue("FactorID"), answer); err != nil {
 		return err
 	}
+	if q.session.State == login.StateEnrol {
+		// The enrolment the login was held for is done: the session goes live.
+		res, err := s.login.FinishEnrolment(r.Context(), q.session, q.user)
+		if err != nil {
+			return err
+		}
+		s.setSessionCookies(w, r, q.user.TenantID, res.Token, res.CSRF, res.Expires, res.Policy)
+		q.session = res.Session
+	}
 	return s.listFactors(w, r, q)
 }
 
@@ -197,11 +262,17 @@ type twoFactorWire struct {
 	Factors           []string        `json:"Factors" xml:"Factors>Factor"`
 	RecoveryCodesLeft int             `json:"RecoveryCodesLeft" xml:"RecoveryCodesLeft"`
 	WebAuthn          json.RawMessage `json:"WebAuthn,omitempty" xml:"-"`
+	// EnrolBy is, with the pending task factor.enrolment, when the grace
+	// to enrol an app or key ends.
+	EnrolBy string `json:"EnrolBy,omitempty" xml:"EnrolBy,omitempty"`
+	// EnrolNow: past the grace, only the enrolment routes take the session.
+	EnrolNow bool `json:"EnrolNow,omitempty" xml:"EnrolNow,omitempty"`
 }
 
 func twoFactorOf(c *login.FactorChallenge) *twoFactorWire {
 	if c.EmailOnly() {
 		return nil
 	}
-	return &twoFactorWire{Factors: c.Factors, RecoveryCodesLeft: c.RecoveryCodesLeft, WebAuthn: c.WebAuthn}
+	return &twoFactorWire{Factors: c.Factors, RecoveryCodesLeft: c.RecoveryCodesLeft, WebAuthn: c.WebAuthn, EnrolBy: rfc3339(c.EnrolBy),
+		EnrolNow: c.EnrolNow}
 }

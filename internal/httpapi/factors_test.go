@@ -325,7 +325,9 @@ func TestFactorListAndRemoval(t *testing.T) {
 		want int
 	}{
 		{"no session lists", call{method: "GET", path: factorsPath(devID)}, 401},
-		{"an auditor lists another's", call{method: "GET", path: factorsPath(devID), as: auditor}, 403},
+		{"an auditor lists another's", call{method: "GET", path: factorsPath(devID), as: auditor}, 200},
+		{"an auditor enrols for another", call{method: "POST", path: factorsPath(devID) + "/totp", as: auditor}, 403},
+		{"an auditor reads an enrolment's QR code", call{method: "GET", path: factorsPath(devID) + "/" + id + "/qr.png", as: auditor}, 403},
 		{"a Site Admin lists", call{method: "GET", path: factorsPath(devID), as: admin}, 200},
 		{"a Site Admin enrols for another", call{method: "POST", path: factorsPath(devID) + "/totp", as: admin}, 403},
 		{"another user removes", call{method: "DELETE", path: factorsPath(devID) + "/" + id, as: auditor}, 403},

@@ -77,7 +77,7 @@ func TestOpenAPI(t *testing.T) {
 	biz := "/api/businesses/" + business + "/"
 	admin := e.login("admin@acme.example")
 	adminID := e.users["admin@acme.example"]
-	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges", "passwordpolicy", "sessionpolicy"} {
+	for _, res := range []string{"twofasettings", "loginpolicy", "securitysettings", "challenges", "passwordpolicy", "sessionpolicy", "factorpolicy"} {
 		check(call{method: "GET", path: biz + res, as: admin})
 	}
 	check(call{method: "PUT", path: biz + "twofasettings", as: admin, body: sample(t, "twofa-put.request.json")})
@@ -87,6 +87,7 @@ func TestOpenAPI(t *testing.T) {
 	check(call{method: "PUT", path: biz + "passwordpolicy", as: admin, body: `{"MinimumLength":"14","HistoryCount":2}`})
 	check(call{method: "PUT", path: biz + "passwordpolicy", as: admin, body: `{"MinimumLength":0}`})
 	check(call{method: "PUT", path: biz + "sessionpolicy", as: admin, body: `{"MaximumSessions":"50"}`})
+	check(call{method: "PUT", path: biz + "factorpolicy", as: admin, body: `{"StrongFactorRequired":"SiteAdmins","EnrolmentGraceDays":"7"}`})
 	devID := e.users["dev@acme.example"]
 	check(call{method: "GET", path: biz + "users?q=acme&limit=2", as: admin})
 	check(call{method: "GET", path: "/api/settingsschema"})

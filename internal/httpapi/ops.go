@@ -26,6 +26,7 @@ type metrics struct {
 	lockouts prometheus.Counter
 	twoFA    *prometheus.CounterVec
 	throttle *prometheus.CounterVec
+	factors  *prometheus.CounterVec // bizsec_factor_events_total (factorpolicy.go)
 
 	counters  sync.Map // counterKey -> prometheus.Counter
 	latencies sync.Map // route -> prometheus.Observer
@@ -70,6 +71,7 @@ func newMetrics() *metrics {
 	for _, o := range []string{"sent", "ok", "wrong", "void"} {
 		m.twoFA.WithLabelValues(o)
 	}
+	m.factors = factorEvents(m.registry)
 	m.registry.MustRegister(m.requests, m.latency, m.logins, m.lockouts, m.twoFA, m.throttle, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m

@@ -225,7 +225,7 @@ func (s *Server) Handler() http.Handler {
 	s.route(mux, "PUT /api/users/{UserID}/password", auth.Public, settingsTypes, s.putPassword)
 	// Accounts (bizsec's own): a user's sessions, for the user or a Site
 	// Admin; the tenant's users, their email, disabling.
-	s.route(mux, "GET /api/users/{UserID}/sessions", auth.Self, jsonTypes, s.getSessions)
+	s.route(mux, "GET /api/users/{UserID}/sessions", auth.Public, jsonTypes, s.auditorMayRead(s.getSessions))
 	s.route(mux, "DELETE /api/users/{UserID}/sessions", auth.Self, jsonTypes, s.deleteSessions)
 	s.route(mux, "DELETE /api/users/{UserID}/sessions/{SessionID}", auth.Self, jsonTypes, s.deleteSession)
 	s.route(mux, "PUT /api/users/{UserID}", auth.Self, jsonTypes, s.putUser)

@@ -17,7 +17,7 @@ import (
 // /api/businesses/{BusinessID}/{name} by GET (Site Admin, Auditor) and PUT
 // (Site Admin). A new object is a line here, its op below, its wire form in
 // objects.go, its Kind in store and its type in settings.
-var settingsObjects = []resource{twoFAOp, loginPolicyOp, securityOp, passwordPolicyOp, sessionPolicyOp}
+var settingsObjects = []resource{twoFAOp, loginPolicyOp, securityOp, passwordPolicyOp, sessionPolicyOp, factorPolicyOp}
 
 // resource is a settings object: its path segment, media types and two operations.
 type resource interface {

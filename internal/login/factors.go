@@ -12,6 +12,7 @@ import (
 	"github.com/bizsec/bizsec/internal/factor"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/mail"
+	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -36,9 +37,10 @@ type Factor interface {
 	Kind() string
 	// Task is the pending task whose answer the factor checks.
 	Task() string
-	// Usable reports whether the factor can answer for a user with these
-	// active factors and unused recovery codes.
-	Usable(s *Service, active []store.Factor, recoveryLeft int) bool
+	// Usable reports whether the factor can answer, under the tenant's
+	// factor policy, for a user with these active factors and unused
+	// recovery codes.
+	Usable(s *Service, fp settings.FactorPolicy, active []store.Factor, recoveryLeft int) bool
 	// Begin readies the pending login: what it must keep (its Code) and
 	// what the client must be told (its Challenge).
 	Begin(ctx context.Context, s *Service, p *PendingLogin) error
@@ -74,6 +76,11 @@ type FactorChallenge struct {
 	RecoveryCodesLeft int
 	// WebAuthn is the request options for navigator.credentials.get.
 	WebAuthn json.RawMessage
+	// EnrolBy is, with TaskEnrolment, when the grace to enrol an app or
+	// key ends (past it, the session is held for enrolment).
+	EnrolBy time.Time
+	// EnrolNow: past the grace, the session is held for enrolment.
+	EnrolNow bool
 }
 
 // EmailOnly reports whether the challenge is the platform's own: the
@@ -84,6 +91,7 @@ func (c *FactorChallenge) EmailOnly() bool {
 
 // Verification is one answer to a pending task being checked.
 type Verification struct {
+	Policy settings.FactorPolicy // the tenant's factor policy
 	Tx     *store.FactorTx
 	User   store.User
 	Code   *auth.Code
@@ -92,13 +100,20 @@ type Verification struct {
 	Active []store.Factor // the user's active factors, read in the transaction
 }
 
-func hasStrong(active []store.Factor) bool {
+// hasStrong reports whether a user with these active factors has an app
+// or key the policy allows.
+func hasStrong(fp settings.FactorPolicy, active []store.Factor) bool {
 	for _, f := range active {
-		if f.Kind == KindTOTP || f.Kind == KindWebAuthn {
+		if (f.Kind == KindTOTP || f.Kind == KindWebAuthn) && fp.Allows(f.Kind) {
 			return true
 		}
 	}
 	return false
+}
+
+// factorPolicy is the tenant's factor policy.
+func (s *Service) factorPolicy(ctx context.Context, tenant string) (settings.FactorPolicy, error) {
+	return s.store.FactorPolicy(ctx, store.RootBusinessID(tenant))
 }
 
 func ofKind(active []store.Factor, kind string) []store.Factor {
@@ -114,6 +129,10 @@ func ofKind(active []store.Factor, kind string) []store.Factor {
 // usableFactors are the factors that can answer for u now, and u's
 // active factors and unused recovery codes.
 func (s *Service) usableFactors(ctx context.Context, u store.User) ([]Factor, []store.Factor, int, error) {
+	fp, err := s.factorPolicy(ctx, u.TenantID)
+	if err != nil {
+		return nil, nil, 0, err
+	}
 	all, err := s.store.Factors(ctx, u.ID)
 	if err != nil {
 		return nil, nil, 0, err
@@ -130,7 +149,7 @@ func (s *Service) usableFactors(ctx context.Context, u store.User) ([]Factor, []
 	}
 	var usable []Factor
 	for _, f := range factors {
-		if f.Usable(s, active, left) {
+		if f.Usable(s, fp, active, left) {
 			usable = append(usable, f)
 		}
 	}
@@ -183,33 +202,68 @@ func (s *Service) verifyFactors(task string, v *Verification) (bool, error) {
 	} else if has {
 		left = 1
 	}
+	var usable []string
 	for _, f := range factors {
-		if f.Task() != task || !f.Usable(s, v.Active, left) {
+		if f.Task() != task || !f.Usable(s, v.Policy, v.Active, left) {
 			continue
 		}
+		usable = append(usable, f.Kind())
 		ok, err := f.Verify(s, v)
-		if err != nil || ok {
-			return ok, err
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			return true, s.recordUse(v, f.Kind(), true)
 		}
 	}
-	return false, nil
+	return false, s.recordUse(v, triedKind(task, v.Answer, usable), false)
+}
+
+// triedKind names the factor a wrong answer was most likely meant for:
+// a key's assertion, six digits for the app (or else the emailed code),
+// anything else a recovery code.
+func triedKind(task, answer string, usable []string) string {
+	switch {
+	case task == TaskWebAuthn:
+		return KindWebAuthn
+	case sixDigits(answer) && slices.Contains(usable, KindTOTP):
+		return KindTOTP
+	case sixDigits(answer) || !slices.Contains(usable, KindRecovery):
+		return KindEmail
+	}
+	return KindRecovery
+}
+
+// recordUse counts a factor's use or failure at login and writes it to
+// the audit history in the transaction that counts the try.
+func (s *Service) recordUse(v *Verification, kind string, ok bool) error {
+	event, outcome := "factor.used", "success"
+	if !ok {
+		event, outcome = "factor.failed", "failure"
+	}
+	s.factorEvent(kind, "use", outcome)
+	return v.Tx.Record(store.FactorEvent{Tenant: v.User.TenantID, Email: v.User.Email, Actor: v.User.ID, Event: event, Now: v.Now}, kind)
 }
 
 // emailFactor is the platform's emailed six-digit code: for users with
-// no stronger factor.
+// no stronger factor, and for all with the policy's EmailCodeFallback.
 type emailFactor struct{}
 
 func (emailFactor) Kind() string { return KindEmail }
 func (emailFactor) Task() string { return TaskTwoFA }
 
-func (emailFactor) Usable(_ *Service, active []store.Factor, _ int) bool { return !hasStrong(active) }
+func (emailFactor) Usable(_ *Service, fp settings.FactorPolicy, active []store.Factor, _ int) bool {
+	return fp.AllowEmailCode && (fp.EmailCodeFallback || !hasStrong(fp, active))
+}
 
 func (emailFactor) Begin(ctx context.Context, s *Service, p *PendingLogin) error {
 	if err := s.throttleMail(ctx, "2fa", p.User.TenantID, p.User.Email, p.Now); err != nil {
 		s.metrics.Login("throttled")
 		return err
 	}
-	p.code, p.Session.Code = auth.NewCode(p.Now, s.digest)
+	var c auth.Code
+	p.code, c = auth.NewCode(p.Now, s.digest)
+	p.Session.Code.Hash = append(p.Session.Code.Hash, c.Hash...) // beside a key's challenge, with the fallback
 	return nil
 }
 
@@ -231,10 +285,24 @@ func (emailFactor) Started(ctx context.Context, s *Service, p *PendingLogin) err
 func (emailFactor) Verify(s *Service, v *Verification) (bool, error) {
 	// Only six digits can be a mailed code; the pending login's Code may
 	// hold another factor's challenge, which its client knows.
-	if !sixDigits(v.Answer) || len(v.Code.Hash) == 0 {
+	if !sixDigits(v.Answer) {
 		return false, nil
 	}
-	return subtle.ConstantTimeCompare(s.digest(v.Answer), v.Code.Hash) == 1, nil
+	return holdsDigest(v.Code.Hash, s.digest(v.Answer)), nil
+}
+
+// holdsDigest reports whether d is one of the digests of d's size laid
+// end to end in hash (a pending login keeps one per factor that has a
+// challenge: the emailed code, a key's), comparing each in constant time.
+func holdsDigest(hash, d []byte) bool {
+	if len(d) == 0 || len(hash)%len(d) != 0 {
+		return false
+	}
+	found := 0
+	for i := 0; i < len(hash); i += len(d) {
+		found |= subtle.ConstantTimeCompare(hash[i:i+len(d)], d)
+	}
+	return found == 1
 }
 
 func sixDigits(s string) bool {
@@ -256,8 +324,8 @@ type totpFactor struct{}
 func (totpFactor) Kind() string { return KindTOTP }
 func (totpFactor) Task() string { return TaskTwoFA }
 
-func (totpFactor) Usable(s *Service, active []store.Factor, _ int) bool {
-	return s.box != nil && len(ofKind(active, KindTOTP)) > 0
+func (totpFactor) Usable(s *Service, fp settings.FactorPolicy, active []store.Factor, _ int) bool {
+	return fp.AllowTOTP && s.box != nil && len(ofKind(active, KindTOTP)) > 0
 }
 
 func (totpFactor) Begin(context.Context, *Service, *PendingLogin) error   { return nil }
@@ -288,7 +356,9 @@ type recoveryFactor struct{}
 func (recoveryFactor) Kind() string { return KindRecovery }
 func (recoveryFactor) Task() string { return TaskTwoFA }
 
-func (recoveryFactor) Usable(_ *Service, _ []store.Factor, left int) bool { return left > 0 }
+func (recoveryFactor) Usable(_ *Service, fp settings.FactorPolicy, _ []store.Factor, left int) bool {
+	return fp.AllowRecoveryCodes && left > 0
+}
 
 func (recoveryFactor) Begin(context.Context, *Service, *PendingLogin) error   { return nil }
 func (recoveryFactor) Started(context.Context, *Service, *PendingLogin) error { return nil }
@@ -308,8 +378,8 @@ type webAuthnFactor struct{}
 func (webAuthnFactor) Kind() string { return KindWebAuthn }
 func (webAuthnFactor) Task() string { return TaskWebAuthn }
 
-func (webAuthnFactor) Usable(s *Service, active []store.Factor, _ int) bool {
-	return s.rp != nil && s.box != nil && len(ofKind(active, KindWebAuthn)) > 0
+func (webAuthnFactor) Usable(s *Service, fp settings.FactorPolicy, active []store.Factor, _ int) bool {
+	return fp.AllowWebAuthn && s.rp != nil && s.box != nil && len(ofKind(active, KindWebAuthn)) > 0
 }
 
 func (webAuthnFactor) Begin(ctx context.Context, s *Service, p *PendingLogin) error {
@@ -327,11 +397,15 @@ func (webAuthnFactor) Begin(ctx context.Context, s *Service, p *PendingLogin) er
 	if err != nil {
 		return err
 	}
-	options, challenge, err := s.rp.BeginLogin(acct)
+	fp, err := s.factorPolicy(ctx, p.User.TenantID)
 	if err != nil {
 		return err
 	}
-	p.Session.Code.Hash = s.digest(challenge)
+	options, challenge, err := s.rp.BeginLogin(acct, fp.WebAuthnUserVerification)
+	if err != nil {
+		return err
+	}
+	p.Session.Code.Hash = append(p.Session.Code.Hash, s.digest(challenge)...)
 	p.Challenge.WebAuthn = options
 	return nil
 }
@@ -340,18 +414,18 @@ func (webAuthnFactor) Started(context.Context, *Service, *PendingLogin) error { 
 
 func (webAuthnFactor) Verify(s *Service, v *Verification) (bool, error) {
 	as, err := factor.ParseAssertion([]byte(v.Answer))
-	if err != nil || len(v.Code.Hash) == 0 {
+	if err != nil {
 		return false, nil
 	}
 	challenge := as.Challenge()
-	if subtle.ConstantTimeCompare(s.digest(challenge), v.Code.Hash) != 1 {
+	if !holdsDigest(v.Code.Hash, s.digest(challenge)) {
 		return false, nil
 	}
 	acct, byCred, err := s.webAuthnAccount(v.User, ofKind(v.Active, KindWebAuthn))
 	if err != nil {
 		return false, err
 	}
-	cred, err := s.rp.FinishLogin(acct, challenge, as)
+	cred, err := s.rp.FinishLogin(acct, challenge, as, v.Policy.WebAuthnUserVerification)
 	if err != nil {
 		s.log.Info("WebAuthn assertion refused", "user", v.User.ID, "err", err)
 		return false, nil
@@ -428,6 +502,9 @@ func (s *Service) EnrolTOTP(ctx context.Context, sess auth.Session, u store.User
 	if err := s.authorizeOwnFactors(sess, u); err != nil {
 		return "", "", "", err
 	}
+	if _, err := s.allowed(ctx, u, KindTOTP); err != nil {
+		return "", "", "", err
+	}
 	if err := s.sealer(); err != nil {
 		return "", "", "", err
 	}
@@ -450,6 +527,10 @@ func (s *Service) EnrolWebAuthn(ctx context.Context, sess auth.Session, u store.
 	if err := s.authorizeOwnFactors(sess, u); err != nil {
 		return "", nil, err
 	}
+	fp, err := s.allowed(ctx, u, KindWebAuthn)
+	if err != nil {
+		return "", nil, err
+	}
 	if err := s.sealer(); err != nil {
 		return "", nil, err
 	}
@@ -467,7 +548,7 @@ func (s *Service) EnrolWebAuthn(ctx context.Context, sess auth.Session, u store.
 	if err != nil {
 		return "", nil, err
 	}
-	options, state, err := s.rp.BeginRegistration(acct)
+	options, state, err := s.rp.BeginRegistration(acct, fp.WebAuthnUserVerification)
 	if err != nil {
 		return "", nil, err
 	}
@@ -506,6 +587,9 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 	if err != nil {
 		return err
 	}
+	if _, err := s.allowed(ctx, u, f.Kind); err != nil {
+		return err
+	}
 	now := s.now()
 	if f.Active || now.Sub(f.CreatedAt) > enrolmentValidFor {
 		return fault.New(fault.NotFound, "factor %q is not waiting for confirmation; enrol again", id)
@@ -518,6 +602,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 	case KindTOTP:
 		step, ok := factor.CheckTOTP(plain, answer, now, 0)
 		if !ok {
+			s.enrolmentFailed(ctx, u, sess, f)
 			return fault.New(fault.Invalid, "the code is not the app's current code; check the device's clock")
 		}
 		f.Counter = step // the confirming code does not log in afterwards
@@ -527,6 +612,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 		}
 		cred, err := s.rp.FinishRegistration(factor.Account{UserID: u.ID, Name: u.Email, DisplayName: u.Name}, plain, []byte(answer))
 		if err != nil {
+			s.enrolmentFailed(ctx, u, sess, f)
 			return fault.New(fault.Invalid, "the attestation was not accepted: %v", err)
 		}
 		c, _ := factor.CredentialOf(cred)
@@ -539,6 +625,7 @@ func (s *Service) ConfirmFactor(ctx context.Context, sess auth.Session, u store.
 	err = s.store.ActivateFactor(ctx, f, store.FactorEvent{Tenant: u.TenantID, Email: u.Email, Actor: sess.UserID,
 		Event: "factor.enrolled", Now: now})
 	if err == nil {
+		s.factorEvent(f.Kind, "enrol", "success")
 		s.log.InfoContext(ctx, "factor enrolled", "user", u.ID, "kind", f.Kind)
 	}
 	return err
@@ -592,6 +679,7 @@ func (s *Service) removeFactor(ctx context.Context, u store.User, id, actor stri
 	if !f.Active {
 		return nil
 	}
+	s.factorEvent(f.Kind, "remove", "success")
 	s.log.InfoContext(ctx, "factor removed", "user", u.ID, "kind", f.Kind, "by", actor)
 	by := "you"
 	if actor != u.ID {
@@ -619,6 +707,9 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, sess auth.Session, u sto
 	if err := s.authorizeOwnFactors(sess, u); err != nil {
 		return nil, err
 	}
+	if _, err := s.allowed(ctx, u, KindRecovery); err != nil {
+		return nil, err
+	}
 	codes := factor.NewRecoveryCodes()
 	hashes := make([][]byte, len(codes))
 	for i, c := range codes {
@@ -629,6 +720,7 @@ func (s *Service) NewRecoveryCodes(ctx context.Context, sess auth.Session, u sto
 	if err != nil {
 		return nil, err
 	}
+	s.factorEvent(KindRecovery, "enrol", "success")
 	return codes, nil
 }
 

@@ -413,7 +413,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 
 // loggedIn starts the session of a successful login.
 func (s *Service) loggedIn(ctx context.Context, user store.User, p Policy, now time.Time) (Result, error) {
-	r, err := s.newSession(ctx, user, p, now)
+	r, err := s.startSession(ctx, user, p, now) // live, or held for a factor enrolment
 	if err == nil {
 		s.metrics.Login("success")
 		s.event(ctx, slog.LevelInfo, "login", "login", "success", actor{user.TenantID, user.ID, user.Email, clientOf(ctx)})

@@ -41,6 +41,9 @@ func (s *Service) startTwoFA(ctx context.Context, u store.User, p Policy, now ti
 	if err := s.beginFactors(ctx, pl); err != nil {
 		return Result{}, err
 	}
+	if r, ok, err := s.noFactorLeft(ctx, pl); ok {
+		return r, err
+	}
 	if err := s.store.StartTwoFA(ctx, sess); err != nil {
 		return Result{}, err
 	}
@@ -128,6 +131,13 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 	}
 	defer try.Done(ctx)
 	next, token, csrf := newSession(u.ID, tenant, now, now, p.Login)
+	fp, enrol, err := s.factorsOf(ctx, u, now)
+	if err != nil {
+		return Result{}, err
+	}
+	if enrol.blocking {
+		next.State = StateEnrol
+	}
 	var outcome error
 	var suspended bool
 	result, err := s.store.CompleteFactor(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
@@ -144,7 +154,7 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 			if err != nil {
 				return auth.CodeVoid, err
 			}
-			ok, err := s.verifyFactors(task, &Verification{Tx: tx, User: u, Code: c, Answer: answer, Now: now, Active: active})
+			ok, err := s.verifyFactors(task, &Verification{Policy: fp, Tx: tx, User: u, Code: c, Answer: answer, Now: now, Active: active})
 			if err != nil {
 				return auth.CodeVoid, err
 			}
@@ -185,6 +195,7 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 		return Result{}, ErrVoidCode
 	}
 	r := Result{User: u, Session: next, Token: token, CSRF: csrf, Expires: next.ExpiresAt(p.Login), Policy: p}
+	enrol.annotate(&r, now)
 	if p.TwoFA.RecurrenceMode == settings.LoginNewDevice {
 		r.Device = auth.NewSecret()
 		r.DeviceExpires = now.Add(time.Duration(p.TwoFA.RecurrenceIntervalMinutes) * time.Minute)

@@ -27,6 +27,7 @@ type Snapshot struct {
 	Security   Security
 	Challenges []Challenge
 	Password   PasswordPolicy
+	Factors    FactorPolicy
 }
 
 // Check rates a business's settings against named requirements of OWASP
@@ -95,8 +96,7 @@ func Check(s Snapshot) []Finding {
 	case !s.TwoFA.TwoFAEnabled:
 		add("second-factor", "NIST SP 800-63B 4.2.1; ASVS 4.0.3 V2.7", Fail, "two-factor login is off: a password alone logs in")
 	default:
-		add("second-factor", "NIST SP 800-63B 5.1.3.1", Warn,
-			"the second factor is a code sent by email, which NIST does not accept as out-of-band (it proves no device)")
+		checkFactors(s.Factors, add)
 		if s.TwoFA.RecurrenceMode != EachLogin {
 			add("second-factor-recurrence", "NIST SP 800-63B 4.2.3; ASVS 4.0.3 V3.3.2", Warn,
 				"2FA is asked %s, not at each login (AAL2 reauthenticates with both factors at least every 12 hours)", recurrenceWords(s.TwoFA))
@@ -157,6 +157,46 @@ func Check(s Snapshot) []Finding {
 		add("user-enumeration", "OWASP WSTG-IDNT-04; ASVS 4.0.3 V2.2.1", Pass, "known and unknown emails get the same answers")
 	}
 	return out
+}
+
+// checkFactors rates the factor policy under two-factor login: AAL2 needs
+// every user to hold an app or key (NIST does not accept email as
+// out-of-band), with the emailed code no fallback beside it.
+func checkFactors(fp FactorPolicy, add func(id, req string, st Status, format string, args ...any)) {
+	const aal2 = "NIST SP 800-63B 4.2.1, 5.1.3.1; ASVS 4.0.3 V2.7"
+	switch {
+	case !fp.AllowTOTP && !fp.AllowWebAuthn:
+		add("second-factor", aal2, Warn,
+			"the only second factor is a code sent by email, which NIST does not accept as out-of-band (it proves no device): AAL2 is out of reach")
+	case fp.StrongFactorRequired == RequiredOfNobody:
+		add("second-factor", aal2, Warn,
+			"users may enrol an app or key but need not: those who do not log in with a code sent by email, which NIST does not accept as out-of-band; AAL2 is out of reach (factorpolicy StrongFactorRequired)")
+	case fp.StrongFactorRequired == RequiredOfSiteAdmins:
+		add("second-factor", aal2, Warn,
+			"only Site Admins must enrol an app or key: other users may log in with a code sent by email, which NIST does not accept for AAL2")
+	case fp.EmailCodeFallback:
+		add("second-factor", aal2, Warn,
+			"every user must enrol an app or key, but the emailed code stays a fallback beside it, so AAL2 is not reached (factorpolicy EmailCodeFallback)")
+	default:
+		add("second-factor", aal2, Pass,
+			"AAL2 is reachable: every user must enrol an authenticator app or security key (within %d days), and the emailed code is no fallback", fp.EnrolmentGraceDays)
+	}
+	const phish = "NIST SP 800-63B 5.2.5; OMB M-22-09"
+	adminsStrong := fp.StrongFactorRequired != RequiredOfNobody
+	switch {
+	case !fp.AllowWebAuthn:
+		add("admin-phishing-resistant", phish, Warn,
+			"security keys and passkeys are not allowed: no factor resists phishing; recommended for Site Admins at least (factorpolicy AllowWebAuthn)")
+	case adminsStrong && !fp.AllowTOTP && !fp.EmailCodeFallback:
+		add("admin-phishing-resistant", phish, Pass, "Site Admins must enrol a security key or passkey, which resists phishing")
+	default:
+		add("admin-phishing-resistant", phish, Warn,
+			"Site Admins may log in with an app's or an emailed code, which a phishing site can relay; a security key or passkey is recommended for them")
+	}
+	if fp.AllowWebAuthn && fp.WebAuthnUserVerification == VerificationDiscouraged {
+		add("webauthn-user-verification", "NIST SP 800-63B 5.1.9.1", Warn,
+			"security keys are asked not to verify the user (no PIN or biometric): a stolen key is one factor")
+	}
 }
 
 func recurrenceWords(t TwoFA) string {

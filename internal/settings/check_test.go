@@ -7,7 +7,7 @@ import (
 func TestCheck(t *testing.T) {
 	base := func() Snapshot {
 		return Snapshot{TwoFA: DefaultTwoFA(), Login: DefaultLoginPolicy(), Security: DefaultSecurity(), Challenges: DefaultChallenges(),
-			Password: DefaultPasswordPolicy()}
+			Password: DefaultPasswordPolicy(), Factors: DefaultFactorPolicy()}
 	}
 	tests := []struct {
 		name   string
@@ -33,6 +33,29 @@ func TestCheck(t *testing.T) {
 		{"absolute two months", func(s *Snapshot) { s.Login.ActiveSessionTimeout = 60 * 24 * 60 }, "session-absolute", Fail},
 		{"2FA off", func(*Snapshot) {}, "second-factor", Fail},
 		{"2FA by email", func(s *Snapshot) { s.TwoFA.TwoFAEnabled = true }, "second-factor", Warn},
+		{"email only", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.AllowTOTP, s.Factors.AllowWebAuthn = true, false, false
+		}, "second-factor", Warn},
+		{"strong factor for Site Admins only", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.StrongFactorRequired = true, RequiredOfSiteAdmins
+		}, "second-factor", Warn},
+		{"strong factor for everyone: AAL2", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.StrongFactorRequired = true, RequiredOfEveryone
+		}, "second-factor", Pass},
+		{"strong factor with the emailed fallback", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.StrongFactorRequired, s.Factors.EmailCodeFallback = true, RequiredOfEveryone, true
+		}, "second-factor", Warn},
+		{"strong factor required but 2FA off", func(s *Snapshot) { s.Factors.StrongFactorRequired = RequiredOfEveryone }, "second-factor", Fail},
+		{"admins may use app codes", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.StrongFactorRequired = true, RequiredOfSiteAdmins
+		}, "admin-phishing-resistant", Warn},
+		{"admins must use keys", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.StrongFactorRequired, s.Factors.AllowTOTP = true, RequiredOfSiteAdmins, false
+		}, "admin-phishing-resistant", Pass},
+		{"no keys allowed", func(s *Snapshot) { s.TwoFA.TwoFAEnabled, s.Factors.AllowWebAuthn = true, false }, "admin-phishing-resistant", Warn},
+		{"keys without user verification", func(s *Snapshot) {
+			s.TwoFA.TwoFAEnabled, s.Factors.WebAuthnUserVerification = true, VerificationDiscouraged
+		}, "webauthn-user-verification", Warn},
 		{"code for 5 minutes", func(s *Snapshot) { s.TwoFA.TwoFAEnabled = true }, "code-lifetime", Pass},
 		{"code for an hour", func(s *Snapshot) { s.TwoFA.TwoFAEnabled, s.TwoFA.CodeValidSeconds = true, 3600 }, "code-lifetime", Fail},
 		{"20 tries per code", func(s *Snapshot) { s.TwoFA.TwoFAEnabled, s.TwoFA.MaxAttempts = true, 20 }, "code-attempts", Warn},

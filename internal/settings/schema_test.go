@@ -12,6 +12,7 @@ var defaults = map[string]func() any{
 	"securitysettings": func() any { v := DefaultSecurity(); return &v },
 	"passwordpolicy":   func() any { v := DefaultPasswordPolicy(); return &v },
 	"sessionpolicy":    func() any { v := DefaultSessionPolicy(); return &v },
+	"factorpolicy":     func() any { v := DefaultFactorPolicy(); return &v },
 }
 
 // TestObjectsMatchTheTypes: every field a descriptor names is a field of

@@ -34,8 +34,10 @@ type FactorEvent struct {
 	Tenant string
 	Email  string
 	Actor  string // the user, a Site Admin's ID, or "cli"
-	Event  string // factor.enrolled, factor.removed, recoverycodes.replaced
-	Now    time.Time
+	// Event is factor.enrolled, factor.enrolment.failed, factor.removed,
+	// recoverycodes.replaced, factor.used or factor.failed (at login).
+	Event string
+	Now   time.Time
 }
 
 type factorAudit struct {

@@ -180,10 +180,31 @@ function loginWidget(p, { email = "", done, another }) {
   const emailIn = el("input", { id: p + "email", type: "email", autocomplete: "username", required: true });
   emailIn.value = email;
   const pw = el("input", { id: p + "password", type: "password", autocomplete: "current-password", required: true });
+  const forgot = el("button", { type: "button", id: p + "forgot", text: "Forgot password?" });
   const form = el("form", { id: p + "login-form", class: "login" },
     el("label", { for: p + "email", text: "Email" }), emailIn,
     el("label", { for: p + "password", text: "Password" }), pw,
-    el("button", { type: "submit", id: p + "login-button", text: "Log in" }));
+    el("button", { type: "submit", id: p + "login-button", text: "Log in" }),
+    el("div", { class: "links" }, forgot));
+  // Forgot password: the platform's reset, in three steps: a code mailed,
+  // the code checked (which may ask a security question), a new password.
+  const resetHelp = el("p", { id: p + "reset-help" });
+  const resetCode = el("input", { id: p + "reset-code", autocomplete: "one-time-code", required: true, maxlength: 64 });
+  const resetQLabel = el("label", { for: p + "reset-answer", id: p + "reset-question" });
+  const resetAnswer = el("input", { id: p + "reset-answer", autocomplete: "off" });
+  const resetQ = el("div", { id: p + "reset-q", hidden: true }, resetQLabel, resetAnswer);
+  const resetPw = el("input", { id: p + "reset-password", type: "password", autocomplete: "new-password", "aria-describedby": p + "reset-password-help" });
+  const resetPwPart = el("div", { id: p + "reset-pw", hidden: true },
+    el("label", { for: p + "reset-password", text: "New password" }), resetPw,
+    el("p", { id: p + "reset-password-help", class: "note", text: "Your organisation's password rules apply; common and breached passwords are refused." }));
+  const resetButton = el("button", { type: "submit", id: p + "reset-button", text: "Continue" });
+  const resetBack = el("button", { type: "button", id: p + "reset-back", text: "Back to log in" });
+  const resetForm = el("form", { id: p + "reset-form", class: "login", hidden: true },
+    el("h2", { text: "Reset your password" }), resetHelp,
+    el("label", { for: p + "reset-code", text: "Reset code" }), resetCode, resetQ, resetPwPart, resetButton,
+    el("div", { class: "links" }, resetBack));
+  let resetChallenge = null; // the question asked, once the code is checked
+  let resetChecked = false;
   const codeHelp = el("p", { id: p + "code-help" });
   const code = el("input", { id: p + "code", class: "code", inputmode: "numeric", autocomplete: "one-time-code",
     "aria-describedby": p + "code-help", required: true, maxlength: 20 });
@@ -215,12 +236,88 @@ function loginWidget(p, { email = "", done, another }) {
     el("p", { id: p + "suspended-text" }),
     suspendedOther);
 
+  // The factor policy asks for an app or key (bizsec's factor.enrolment):
+  // within the grace period it can wait; after it, the login goes no further.
+  const enrolTitle = el("h2", { id: p + "enrol-title", text: "Set up a second factor" });
+  const enrolHelp = el("p", { id: p + "enrol-help" });
+  const enrolBox = el("div", { id: p + "enrol-box" });
+  const enrolApp = el("button", { type: "button", id: p + "enrol-app", text: "Set up an authenticator app" });
+  const enrolKey = el("button", { type: "button", id: p + "enrol-key", text: "Register a security key or passkey" });
+  const enrolLater = el("button", { type: "button", id: p + "enrol-later", text: "Later" });
+  const enrolOther = el("button", { type: "button", id: p + "enrol-another", text: "Use another account" });
+  const enrolPart = el("div", { id: p + "enrol", class: "login", hidden: true }, enrolTitle, enrolHelp,
+    el("div", { class: "actions" }, enrolApp, enrolKey), enrolBox, el("div", { class: "links" }, enrolLater, enrolOther));
+  let enrolData = null; // the LoginResponse that asked for the enrolment
+
   const step = (which) => {
     form.hidden = which !== "password";
     codeForm.hidden = which !== "code";
     newPwForm.hidden = which !== "newpw";
     suspended.hidden = which !== "suspended";
+    enrolPart.hidden = which !== "enrol";
+    resetForm.hidden = which !== "reset";
   };
+  forgot.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    if (!emailIn.value) { errorBox.textContent = "Enter your email first; a reset code is mailed to it."; emailIn.focus(); return; }
+    try {
+      await api("POST", "/api/passwordmanagement/sendPasswordResetCode?emailAddress=" + encodeURIComponent(emailIn.value), undefined, {}, { noReauth: true });
+    } catch (e) { failed(e); return; }
+    resetHelp.textContent = "If " + mask(emailIn.value) + " has an account, a reset code is on its way there. Enter it below.";
+    resetCode.value = resetAnswer.value = resetPw.value = "";
+    resetChallenge = null;
+    resetChecked = false;
+    resetQ.hidden = resetPwPart.hidden = true;
+    resetCode.readOnly = false;
+    resetButton.textContent = "Continue";
+    step("reset");
+    resetCode.focus();
+  });
+  resetBack.addEventListener("click", () => { errorBox.textContent = ""; step("password"); pw.focus(); });
+  const askQuestion = (c) => {
+    resetChallenge = c || null;
+    resetQ.hidden = !resetChallenge;
+    resetAnswer.required = !!resetChallenge;
+    if (resetChallenge) resetQLabel.textContent = resetChallenge.ChallengeQuestion;
+  };
+  resetForm.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    errorBox.textContent = "";
+    const email = encodeURIComponent(emailIn.value), code = resetCode.value.trim();
+    try {
+      if (!resetChecked) {
+        const { data } = await api("POST", "/api/passwordmanagement/validatePasswordResetCode?emailAddress=" + email +
+          "&passwordResetCode=" + encodeURIComponent(code), undefined, {}, { noReauth: true });
+        resetChecked = true;
+        resetCode.readOnly = true;
+        askQuestion(data && data.UserIdentificationChallenge);
+        resetPwPart.hidden = false;
+        resetPw.required = true;
+        resetButton.textContent = "Set the new password";
+        (resetChallenge ? resetAnswer : resetPw).focus();
+        return;
+      }
+      const body = { Email: emailIn.value, PasswordResetCode: code, NewPassword: resetPw.value };
+      if (resetChallenge) body.UserIdentificationChallenge = { ChallengeCode: resetChallenge.ChallengeCode, Answer: resetAnswer.value };
+      const { data } = await api("POST", "/api/login/authenticateWithPasswordResetCode", body, {}, { noReauth: true });
+      if (data && data.Status === "user.password.reset.invalid.answer") {
+        askQuestion(data.UserIdentificationChallenge);
+        errorBox.textContent = "That answer is not the one on record. Try again; a wrong answer counts as a failed login.";
+        resetAnswer.value = "";
+        resetAnswer.focus();
+        return;
+      }
+      pw.value = "";
+      step("password");
+      errorBox.textContent = "";
+      resetHelp.textContent = "";
+      form.prepend(el("p", { id: p + "reset-done", class: "status ok", role: "status", text: "Your password was changed. Log in with it." }));
+      pw.focus();
+    } catch (e) {
+      if (e.status === 400) { errorBox.textContent = humanize(e.message); (resetChecked ? resetPw : resetCode).focus(); return; }
+      failed(e);
+    }
+  });
   const failed = (e) => {
     if (e.code === "AccountSuspended") {
       $(p + "suspended-text").textContent = "Too many failed attempts suspended " + (emailIn.value || "this account") +
@@ -254,8 +351,73 @@ function loginWidget(p, { email = "", done, another }) {
       askFactor(data, tasks);
       return;
     }
+    if (tasks.includes("factor.enrolment")) {
+      askEnrolment(data);
+      return;
+    }
     done(data, emailIn.value);
   };
+  const askEnrolment = (data) => {
+    enrolData = data;
+    const tf = data.twoFactor || { Factors: ["totp"] };
+    const kinds = tf.Factors || [];
+    // The session's CSRF cookie is the tenant's: the enrolment requests carry it.
+    state.tenant = (data.loginDomainID || "").replace(/^siteusers\./, "");
+    const grace = !tf.EnrolNow;
+    enrolHelp.textContent = (grace
+      ? "Your organisation asks you to add an authenticator app or security key by " + when(tf.EnrolBy) + ". You can do it now or later."
+      : "Your organisation requires an authenticator app or security key before you continue.") +
+      " From then on, you log in with it after your password.";
+    enrolApp.hidden = !kinds.includes("totp");
+    enrolKey.hidden = !kinds.includes("webauthn") || !window.PublicKeyCredential;
+    enrolLater.hidden = !grace;
+    enrolBox.replaceChildren();
+    step("enrol");
+    enrolTitle.setAttribute("tabindex", "-1");
+    enrolTitle.focus();
+  };
+  const enrolBase = () => "/api/users/" + encodeURIComponent(enrolData.userFDN) + "/factors";
+  enrolApp.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    try {
+      const { data: t } = await api("POST", enrolBase() + "/totp", {}, {}, { noReauth: true });
+      const qr = el("img", { id: p + "enrol-qr", width: "256", height: "256", alt: "QR code of the key for your authenticator app" });
+      const resp = await fetch(enrolBase() + "/" + encodeURIComponent(t.FactorID) + "/qr.png", { headers: csrfHeader(), credentials: "same-origin" });
+      if (resp.ok) qr.src = URL.createObjectURL(await resp.blob());
+      const codeIn = el("input", { id: p + "enrol-code", class: "code", inputmode: "numeric", autocomplete: "one-time-code", maxlength: 6, required: true });
+      const f = el("form", { id: p + "enrol-form" },
+        el("p", { text: "Scan this code with your authenticator app, or type the key into it; then enter the code it shows." }),
+        qr, el("p", {}, "Key: ", el("code", { id: p + "enrol-secret", text: t.Secret })),
+        el("label", { for: p + "enrol-code", text: "Code from the app" }), codeIn,
+        el("button", { type: "submit", id: p + "enrol-confirm", text: "Confirm and continue" }));
+      f.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        errorBox.textContent = "";
+        try {
+          await api("POST", enrolBase() + "/" + encodeURIComponent(t.FactorID) + "/confirm", { Code: codeIn.value.trim() }, {}, { noReauth: true });
+          done(enrolData, emailIn.value);
+        } catch (e) { errorBox.textContent = "The app was not added: " + humanize(e.message); codeIn.focus(); }
+      });
+      enrolBox.replaceChildren(f);
+      codeIn.focus();
+    } catch (e) { failed(e); }
+  });
+  enrolKey.addEventListener("click", async () => {
+    errorBox.textContent = "";
+    try {
+      const { data: k } = await api("POST", enrolBase() + "/webauthn", {}, {}, { noReauth: true });
+      let cred;
+      try {
+        cred = await navigator.credentials.create({ publicKey: decodeCreation(k.Options.publicKey) });
+      } catch {
+        errorBox.textContent = "The security key did not answer, or you cancelled. Try again.";
+        return;
+      }
+      await api("POST", enrolBase() + "/" + encodeURIComponent(k.FactorID) + "/confirm", { Credential: credentialJSON(cred) }, {}, { noReauth: true });
+      done(enrolData, emailIn.value);
+    } catch (e) { failed(e); }
+  });
+  enrolLater.addEventListener("click", () => done(enrolData, emailIn.value));
   newPwForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     errorBox.textContent = "";
@@ -331,7 +493,8 @@ function loginWidget(p, { email = "", done, another }) {
   other.addEventListener("click", back);
   newPwOther.addEventListener("click", back);
   suspendedOther.addEventListener("click", back);
-  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, errorBox);
+  enrolOther.addEventListener("click", back);
+  return el("div", { class: "login-widget" }, form, codeForm, newPwForm, suspended, enrolPart, resetForm, errorBox);
 }
 
 function sessionStarted(resp, email) {
@@ -1395,12 +1558,15 @@ async function loadUsers(seq) {
       el("dt", { text: "Live sessions" }), el("dd", { text: String(u.Sessions) }));
     detail.replaceChildren(title, dstatus, dproblem, facts);
     detail.hidden = false;
+    const path = "/api/users/" + encodeURIComponent(id);
     if (!state.canWrite) {
-      detail.append(el("p", { class: "note", text: "A user's sessions and sign-in factors are shown to Site Admins." }));
+      // An Auditor reads a user's sessions and factors; only Site Admins change them.
+      const [sessions, factors] = await userRecords(path, u.Email, null);
+      detail.append(el("p", { class: "note", text: "Only Site Admins can end sessions or remove factors." }),
+        el("h3", { text: "Sessions" }), sessions, el("h3", { text: "Sign-in factors" }), factors);
       title.focus();
       return;
     }
-    const path = "/api/users/" + encodeURIComponent(id);
     // act runs one confirmed action and shows its result.
     const act = async (what, text, yes, run, done) => {
       dproblem.textContent = "";
@@ -1456,29 +1622,7 @@ async function loadUsers(seq) {
         () => api("PUT", path + "/password", { NewPassword: pw }), () => "Set a temporary password for " + who + ": they must choose a new one at their next login.");
     });
 
-    let sessions = el("p", { text: "Could not read the sessions." }), factors = el("p", { text: "Could not read the factors." });
-    try {
-      const { data } = await api("GET", path + "/sessions");
-      sessions = sessionTable(data.Session, "user-sessions", "Sessions of " + who);
-    } catch (e) { sessions = el("p", { class: "error", text: "Could not read the sessions: " + e.message }); }
-    try {
-      const { data } = await api("GET", path + "/factors");
-      const active = data.Factors.filter((f) => f.Active);
-      if (!active.length) factors = el("p", { id: "user-no-factors", text: "No factor besides the emailed code; " + data.RecoveryCodesLeft + " recovery codes left." });
-      else {
-        const fbody = el("tbody");
-        for (const f of active) {
-          const rm = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove the factor " + f.Name });
-          rm.addEventListener("click", () => act("Remove " + f.Name + " from " + who + "?", "They can no longer log in with it; their sessions end and remembered devices are forgotten.", "Remove",
-            () => api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)), () => "Removed " + f.Name + " from " + who + "'s factors."));
-          fbody.append(el("tr", { "data-type": f.Type }, el("td", { text: FACTOR_TYPES[f.Type] || f.Type }), el("td", { text: f.Name }),
-            el("td", {}, el("time", { datetime: f.Created, text: when(f.Created) })),
-            el("td", {}, f.LastUsed ? el("time", { datetime: f.LastUsed, text: when(f.LastUsed) }) : "Never"), el("td", {}, rm)));
-        }
-        factors = scrollRegion(el("table", { id: "user-factors" }, el("caption", { text: "Sign-in factors of " + who }),
-          el("thead", {}, el("tr", {}, ...["Type", "Name", "Added", "Last used", "Action"].map((t) => el("th", { scope: "col", text: t })))), fbody), "Sign-in factors of " + who);
-      }
-    } catch (e) { factors = el("p", { class: "error", text: "Could not read the factors: " + e.message }); }
+    const [sessions, factors] = await userRecords(path, who, act);
     detail.append(el("h3", { text: "Actions" }), actions, tempForm, el("h3", { text: "Sessions" }), sessions, el("h3", { text: "Sign-in factors" }), factors);
     title.focus();
   };
@@ -1492,6 +1636,51 @@ async function loadUsers(seq) {
   more.addEventListener("click", () => fetchPage(false));
   panel.replaceChildren(status, problem, search, results, more, detail);
   await fetchPage(true);
+}
+
+// userRecords reads a user's sessions and sign-in factors for the Users
+// page: with act (a Site Admin's), each factor can be removed and all reset
+// at once; without, they are only shown (an Auditor's view).
+async function userRecords(path, who, act) {
+  let sessions, factors;
+  try {
+    const { data } = await api("GET", path + "/sessions");
+    sessions = sessionTable(data.Session, "user-sessions", "Sessions of " + who);
+  } catch (e) { sessions = el("p", { class: "error", text: "Could not read the sessions: " + e.message }); }
+  try {
+    const { data } = await api("GET", path + "/factors");
+    const active = data.Factors.filter((f) => f.Active);
+    if (!active.length) {
+      factors = el("p", { id: "user-no-factors", text: "No factor besides the emailed code; " + data.RecoveryCodesLeft + " recovery codes left." });
+    } else {
+      const fbody = el("tbody");
+      for (const f of active) {
+        const cells = [el("td", { text: FACTOR_TYPES[f.Type] || f.Type }), el("td", { text: f.Name }),
+          el("td", {}, el("time", { datetime: f.Created, text: when(f.Created) })),
+          el("td", {}, f.LastUsed ? el("time", { datetime: f.LastUsed, text: when(f.LastUsed) }) : "Never")];
+        if (act) {
+          const rm = el("button", { type: "button", class: "danger", text: "Remove", "aria-label": "Remove the factor " + f.Name });
+          rm.addEventListener("click", () => act("Remove " + f.Name + " from " + who + "?", "They can no longer log in with it; their sessions end and remembered devices are forgotten.", "Remove",
+            () => api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)), () => "Removed " + f.Name + " from " + who + "'s factors."));
+          cells.push(el("td", {}, rm));
+        }
+        fbody.append(el("tr", { "data-type": f.Type }, ...cells));
+      }
+      const heads = ["Type", "Name", "Added", "Last used"].concat(act ? ["Action"] : []);
+      const table = scrollRegion(el("table", { id: "user-factors" }, el("caption", { text: "Sign-in factors of " + who }),
+        el("thead", {}, el("tr", {}, ...heads.map((t) => el("th", { scope: "col", text: t })))), fbody), "Sign-in factors of " + who);
+      factors = el("div", { id: "user-factors-box" }, table, el("p", { class: "note", text: data.RecoveryCodesLeft + " recovery codes left." }));
+      if (act) {
+        const reset = el("button", { type: "button", id: "act-reset-factors", class: "danger", text: "Reset all factors" });
+        reset.addEventListener("click", () => act("Reset all factors of " + who + "?",
+          "Every app and key is removed: they are back to the emailed code, or asked to enrol one if the factor policy requires it. Their sessions end.", "Reset factors",
+          async () => { for (const f of active) await api("DELETE", path + "/factors/" + encodeURIComponent(f.FactorID)); },
+          () => "Reset " + who + "'s factors: " + active.length + " removed."));
+        factors.append(reset);
+      }
+    }
+  } catch (e) { factors = el("p", { class: "error", text: "Could not read the factors: " + e.message }); }
+  return [sessions, factors];
 }
 
 // sessionTable lists live sessions: when, from where, how; with a button
@@ -1528,7 +1717,11 @@ const FIXES = {
   "lockout": [["loginpolicy", "MaxSequentialFailureAttemptsAllowed"]],
   "session-idle": [["loginpolicy", "InactiveSessionTimeout"]],
   "session-absolute": [["loginpolicy", "ActiveSessionTimeout"]],
-  "second-factor": [["twofasettings", "TwoFAEnabled"]],
+  "second-factor": [["twofasettings", "TwoFAEnabled", "Turn on two-factor login"],
+    ["factorpolicy", "StrongFactorRequired", "Then require an app or key of everyone"], ["factorpolicy", "EmailCodeFallback", "And no emailed fallback"]],
+  "admin-phishing-resistant": [["factorpolicy", "AllowWebAuthn", "Allow security keys and passkeys"],
+    ["factorpolicy", "StrongFactorRequired", "Require a strong factor of Site Admins"], ["factorpolicy", "AllowTOTP", "Then allow keys only"]],
+  "webauthn-user-verification": [["factorpolicy", "WebAuthnUserVerification"]],
   "second-factor-recurrence": [["twofasettings", "RecurrenceMode"]],
   "code-lifetime": [["twofasettings", "CodeValidSeconds"]],
   "code-attempts": [["twofasettings", "MaxAttempts"]],
