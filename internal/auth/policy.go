@@ -47,6 +47,9 @@ const (
 	// StatePassword: the password was right but temporary; the session can
 	// do nothing but change it.
 	StatePassword = "password"
+	// StateEnrol: the factor policy requires an app or key and its grace is
+	// over; the session can do nothing but enrol one.
+	StateEnrol = "enrol"
 )
 
 // Session is a login session. Only hashes of its secrets are kept.

@@ -20,7 +20,7 @@ const TaskEnrolment = "factor.enrolment"
 // StateEnrol is the state of a login's session past its enrolment grace:
 // the password (and any second factor) were right, and nothing but the
 // enrolment routes accepts it until an app or key is confirmed.
-const StateEnrol = "enrol"
+const StateEnrol = auth.StateEnrol
 
 // enrolFor bounds an enrolment-only session: as long as a login stays
 // recent enough to enrol.

@@ -58,7 +58,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 			return total, err
 		}
 	}
-	for _, state := range []string{auth.StatePending, auth.StatePassword} {
+	for _, state := range []string{auth.StatePending, auth.StatePassword, auth.StateEnrol} {
 		if err := exec(`DELETE FROM sessions WHERE state = ? AND issued_at <= ?`, state, millis(now.Add(-24*time.Hour))); err != nil {
 			return total, err
 		}

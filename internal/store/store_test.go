@@ -260,16 +260,22 @@ func TestPruneContract(t *testing.T) {
 		user := seed(t, st)
 		ctx := context.Background()
 		now := time.UnixMilli(1_800_000_000_000)
-		sess := func(secret string, issued, seen time.Duration) {
+		sessIn := func(state, secret string, issued, seen time.Duration) {
 			err := st.CreateSession(ctx, auth.Session{TokenHash: auth.HashSecret(secret), CSRFHash: []byte("c"), UserID: user,
-				TenantID: "acme", State: auth.StateActive, IssuedAt: now.Add(-issued), LastSeenAt: now.Add(-seen)}, false)
+				TenantID: "acme", State: state, IssuedAt: now.Add(-issued), LastSeenAt: now.Add(-seen)}, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 		}
+		sess := func(secret string, issued, seen time.Duration) { sessIn(auth.StateActive, secret, issued, seen) }
 		sess("live", 10*time.Minute, time.Minute)        // default policy: 30 and 30 minutes
 		sess("inactive", 20*time.Minute, 31*time.Minute) // idle too long
 		sess("old", 31*time.Minute, time.Minute)         // active too long
+		// Logins that stopped halfway: held a day, then gone.
+		for _, state := range []string{auth.StatePending, auth.StatePassword, auth.StateEnrol} {
+			sessIn(state, state+" abandoned", 25*time.Hour, 25*time.Hour)
+			sessIn(state, state+" recent", time.Hour, time.Hour)
+		}
 		fail := func(email string, l auth.Lockout) {
 			if err := st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: email, Now: now}, func(x *auth.Lockout) error { *x = l; return nil }); err != nil {
 				t.Fatal(err)
@@ -280,10 +286,12 @@ func TestPruneContract(t *testing.T) {
 		fail("suspended@x", auth.Lockout{LockedUntil: now.Add(time.Minute), WindowStart: now.Add(-time.Hour)})
 		st.Transact(ctx, func(tx *store.Tx) error { return tx.PutReset(user, []byte("old"), now.Add(-time.Hour)) })
 		n, err := st.Prune(ctx, now, 30*time.Minute)
-		if err != nil || n != 4 {
-			t.Fatalf("pruned %d rows (%v), want 4: two sessions, one failure record, one reset", n, err)
+		if err != nil || n != 7 {
+			t.Fatalf("pruned %d rows (%v), want 7: five sessions, one failure record, one reset", n, err)
 		}
-		for s, want := range map[string]bool{"live": true, "inactive": false, "old": false} {
+		for s, want := range map[string]bool{"live": true, "inactive": false, "old": false,
+			"pending abandoned": false, "password abandoned": false, "enrol abandoned": false,
+			"pending recent": true, "password recent": true, "enrol recent": true} {
 			if _, err := st.Session(ctx, auth.HashSecret(s)); (err == nil) != want {
 				t.Errorf("session %s kept: %v", s, err == nil)
 			}
