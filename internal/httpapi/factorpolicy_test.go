@@ -201,6 +201,11 @@ func TestEnrolmentRequired(t *testing.T) {
 	if st := e.ownSessions(held, devEmail); st != 401 {
 		t.Errorf("a session held for enrolment read the user's sessions: %d, want 401", st)
 	}
+	// The login status describes the held session as its login did.
+	status := e.do(call{method: "GET", path: "/api/login/status", host: "acme.example", as: held})
+	if s := decodeEnrol(t, status); fmt.Sprint(s.PendingTasks) != "[factor.enrolment]" || s.TwoFactor == nil || !s.TwoFactor.EnrolNow {
+		t.Errorf("login status of a held session: %d %s", status.status, status.body)
+	}
 	if st := e.do(call{method: "DELETE", path: factorsPath(e.users[devEmail]) + "/x", as: held}).status; st != 401 {
 		t.Errorf("a session held for enrolment reached a removal: %d, want 401", st)
 	}

@@ -223,3 +223,29 @@ func (s *Service) enrolmentFailed(ctx context.Context, u store.User, sess auth.S
 		s.log.ErrorContext(ctx, "failed enrolment not audited", "user", u.ID, "err", err)
 	}
 }
+
+// enrolmentStatus describes a session held for enrolment, as its login
+// answered it: the pending factor.enrolment task, until enrolFor is over.
+func (s *Service) enrolmentStatus(ctx context.Context, sess auth.Session) (Result, error) {
+	now := s.now()
+	if now.Sub(sess.IssuedAt) > enrolFor {
+		return Result{}, ErrExpired
+	}
+	u, err := s.store.UserByID(ctx, sess.UserID)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := s.Policy(ctx, sess.TenantID)
+	if err != nil {
+		return Result{}, err
+	}
+	e, err := s.enrolmentOf(ctx, u, now)
+	if err != nil {
+		return Result{}, err
+	}
+	e.due, e.blocking = true, true // held: whatever the grace says now, only an enrolment frees it
+	r := Result{User: u, Session: sess, Policy: p}
+	e.annotate(&r, now)
+	r.Expires = sess.IssuedAt.Add(enrolFor)
+	return r, nil
+}

@@ -71,8 +71,13 @@ func (s *Service) Authenticate(ctx context.Context, tenant, cookie string) (auth
 func (s *Service) Status(ctx context.Context, tenant, cookie string) (Result, error) {
 	sess, p, err := s.Authenticate(ctx, tenant, cookie)
 	if err == ErrNoSession {
-		if sess, err := s.session(ctx, tenant, cookie); err == nil && sess.State == auth.StatePassword {
-			return s.passwordStatus(ctx, sess)
+		if sess, err := s.session(ctx, tenant, cookie); err == nil {
+			switch sess.State {
+			case auth.StatePassword:
+				return s.passwordStatus(ctx, sess)
+			case auth.StateEnrol:
+				return s.enrolmentStatus(ctx, sess)
+			}
 		}
 		return s.pendingStatus(ctx, tenant, cookie)
 	}
