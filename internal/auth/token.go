@@ -45,6 +45,11 @@ func ParseToken(value string) (string, bool) {
 	if secret, ok, sure := parseTokenFast(value); sure {
 		return secret, ok
 	}
+	return parseTokenGeneral(value)
+}
+
+// parseTokenGeneral is ParseToken by decoding the whole value first.
+func parseTokenGeneral(value string) (string, bool) {
 	decoded, err := url.QueryUnescape(value)
 	if err != nil {
 		return "", false
