@@ -72,6 +72,15 @@ func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 type txn struct {
 	*sql.Tx
 	d dialect
+	// last is what the transaction's latest settings write left (a batch
+	// of writes to one object reads it once); nil when unknown.
+	last *written
+}
+
+// written is a settings object as a write in this transaction left it.
+type written struct {
+	kind string
+	cur  current
 }
 
 func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {

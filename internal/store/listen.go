@@ -128,7 +128,9 @@ func (s *Store) receive(ctx context.Context, conn *pgx.Conn, after uint64) error
 		if strings.HasPrefix(n.Payload, "hb:") {
 			continue // another instance's
 		}
-		s.changed(n.Payload)
+		if !strings.HasPrefix(n.Payload, "settings:") || !s.own.mine(n.PID, n.Payload, time.Now()) {
+			s.changed(n.Payload)
+		}
 		s.feed.applied()
 	}
 }

@@ -51,6 +51,7 @@ type Store struct {
 	w       conn          // writes: on SQLite one connection, fed by the writer goroutine
 	queue   chan writeJob // SQLite's write queue; nil on PostgreSQL
 	pgBatch *pgBatcher    // PostgreSQL's settings writes, batched per business
+	own     ownWrites     // PostgreSQL: the backends this instance's settings writes went through
 	touches sync.Map      // string(token hash) -> unix ms of last use, written in batches
 	stmts   sync.Map      // query -> *sql.Stmt prepared on w (SQLite's writer)
 	stop    chan struct{}

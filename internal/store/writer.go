@@ -48,7 +48,7 @@ func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &txn{sqlTx, s.w.d}
+	tx := &txn{Tx: sqlTx, d: s.w.d}
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return err
