@@ -57,8 +57,6 @@ func (b *pgBatcher) do(ctx context.Context, business string, fn func(context.Con
 // writers join its next batch instead of starting another.
 func (b *pgBatcher) run(business string) {
 	defer b.wg.Done()
-	last := 0 // the size of the previous batch
-	var until time.Time
 	for {
 		b.mu.Lock()
 		jobs := b.pending[business]
@@ -67,30 +65,11 @@ func (b *pgBatcher) run(business string) {
 			b.mu.Unlock()
 			return
 		}
-		if len(jobs) < last { // the writers just answered are likely on their way back: let them join
-			if until.IsZero() {
-				until = time.Now().Add(gatherWait)
-			}
-			if time.Now().Before(until) {
-				b.mu.Unlock()
-				time.Sleep(gatherWait / 4)
-				continue
-			}
-		}
-		until = time.Time{}
 		b.pending[business] = jobs[:0:0]
 		b.mu.Unlock()
-		last = len(jobs)
 		b.commit(business, jobs)
 	}
 }
-
-// gatherWait bounds how long a batch waits for writers to join it when
-// fewer wait than were in the previous batch (PostgreSQL's commit_delay,
-// for one business's writes): a few writers writing in turn then share
-// commits instead of alternating between half-full batches. A lone
-// writer's batches never wait.
-const gatherWait = 400 * time.Microsecond
 
 // commit runs jobs in one transaction. A write that fails with a fault
 // (a precondition, a rule) wrote nothing and leaves the transaction usable;
