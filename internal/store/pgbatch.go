@@ -67,7 +67,7 @@ func (b *pgBatcher) run(business string) {
 		}
 		b.pending[business] = jobs[:0:0]
 		b.mu.Unlock()
-		b.commit(business, jobs)
+		b.commit(jobs)
 	}
 }
 
@@ -75,7 +75,7 @@ func (b *pgBatcher) run(business string) {
 // (a precondition, a rule) wrote nothing and leaves the transaction usable;
 // any other error aborts it, and then each write that was not refused runs
 // again in a transaction of its own, so that one bad write fails alone.
-func (b *pgBatcher) commit(business string, jobs []pgJob) {
+func (b *pgBatcher) commit(jobs []pgJob) {
 	ctx, cancel := batchContext(jobs)
 	defer cancel()
 	results := make([]error, len(jobs))
