@@ -23,7 +23,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
+	"modernc.org/sqlite" // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/secret"
@@ -269,7 +270,7 @@ func (s *Store) migrateWhenFree(ctx context.Context) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
 		err := s.migrate(ctx)
-		if err == nil || s.db.d.name != "sqlite" || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+		if err == nil || s.db.d.name != "sqlite" || !sqliteBusy(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {
@@ -278,6 +279,13 @@ func (s *Store) migrateWhenFree(ctx context.Context) error {
 		case <-time.After(wait):
 		}
 	}
+}
+
+// sqliteBusy reports whether err is SQLite's SQLITE_BUSY (or one of its
+// extended codes, which keep it in their low byte).
+func sqliteBusy(err error) bool {
+	e, ok := errors.AsType[*sqlite.Error](err)
+	return ok && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
 // migrate applies the dialect's migrations not yet applied, in one
