@@ -10,11 +10,13 @@
 #
 #   sudo deploy/container-check.sh path/to/static/bizsec
 set -euo pipefail
-bin=$(realpath "$1")
 [ "$(id -u)" = 0 ] || { echo "container-check: needs root (a mount namespace and setpriv)"; exit 1; }
+pid=""
 work=$(mktemp -d)
 chmod 0711 "$work" # the user can reach its volume, and list nothing else
-trap 'kill "$pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+bin=$work/bizsec # as in the image: a binary the user may run, wherever the build left it
+install -m 0755 "$1" "$bin"
+trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
 data=$work/data
 mkdir -m 0700 "$data"
 chown 65532:65532 "$data"
