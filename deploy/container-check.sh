@@ -16,7 +16,7 @@ work=$(mktemp -d)
 chmod 0711 "$work" # the user can reach its volume, and list nothing else
 bin=$work/bizsec # as in the image: a binary the user may run, wherever the build left it
 install -m 0755 "$1" "$bin"
-trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; rm -rf "$work"' EXIT
+trap 'if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; fi; rm -rf "$work"' EXIT
 data=$work/data
 mkdir -m 0700 "$data"
 chown 65532:65532 "$data"
