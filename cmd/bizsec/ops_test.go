@@ -13,7 +13,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -70,21 +69,7 @@ func writeCert(t *testing.T, certFile, keyFile string, serial int64) testCert {
 // knows whether it speaks TLS.
 func startBin(t *testing.T, env []string, args ...string) (*proc, string) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, append([]string{"serve", "-listen", addr, "-ops-listen", "public"}, args...)...)
-	cmd.Env = append(os.Environ(), env...)
-	p := &proc{cmd: cmd, base: "http://" + addr, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = p.stdout, p.stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.err = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
+	p, addr := launch(t, env, args...)
 	waitFor(t, p.stderr, regexp.MustCompile(`"msg":"serving"`))
 	return p, addr
 }

@@ -91,6 +91,28 @@ func startServer(t *testing.T, args ...string) *proc { return startServerWith(t,
 // added to its environment, and waits until it answers.
 func startServerWith(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	p, _ := launch(t, env, args...)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(p.base + "/healthz"); err == nil {
+			resp.Body.Close()
+			return p
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("the server exited: %v\n%s", p.err, p.stderr)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("server did not start")
+		}
+	}
+}
+
+// launch starts bizsec serve with args and env on a free loopback port
+// (operations endpoints on it too) and returns at once; the process is
+// killed when the test ends.
+func launch(t *testing.T, env []string, args ...string) (*proc, string) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -106,20 +128,7 @@ func startServerWith(t *testing.T, env []string, args ...string) *proc {
 	}
 	go func() { p.err = cmd.Wait(); close(p.done) }()
 	t.Cleanup(func() { cmd.Process.Kill(); <-p.done })
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(p.base + "/healthz"); err == nil {
-			resp.Body.Close()
-			return p
-		}
-		select {
-		case <-p.done:
-			t.Fatalf("the server exited: %v\n%s", p.err, p.stderr)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("server did not start")
-		}
-	}
+	return p, addr
 }
 
 // admin is a logged-in Site Admin client of a server.

@@ -3,7 +3,6 @@ package settings
 import (
 	"fmt"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/bizsec/bizsec/internal/fault"
@@ -34,30 +33,17 @@ func (c Challenge) CheckAnswer(answer string) error {
 		v.addf("%s is longer than %d characters", name, maxAnswerLength)
 		return v.err()
 	}
-	var letters, upper, digits, special, spaces int
 	allowed := map[rune]bool{}
 	for _, s := range c.AllowedSpecialCharacters {
 		r, _ := utf8.DecodeRuneInString(s)
 		allowed[r] = true
 	}
-	for _, r := range a {
-		switch {
-		case unicode.IsLetter(r):
-			letters++
-			if unicode.IsUpper(r) {
-				upper++
-			}
-		case unicode.IsDigit(r):
-			digits++
-		case unicode.IsSpace(r):
-			spaces++
-		default:
-			special++
-			if c.AllowedSpecialCharacters != nil && !allowed[r] {
-				v.addf("%s may not contain %q", name, r)
-			}
+	k := compose(a, func(r rune, _ bool) { // in an answer a control character is one more special
+		if c.AllowedSpecialCharacters != nil && !allowed[r] {
+			v.addf("%s may not contain %q", name, r)
 		}
-	}
+	})
+	letters, upper, digits, special, spaces := k.letters, k.upper, k.digits, k.others, k.spaces
 	atLeast := func(what string, got int, min *int) {
 		if min != nil && got < *min {
 			v.addf("%s needs at least %d %s, has %d", name, *min, what, got)

@@ -101,29 +101,17 @@ func (p PasswordPolicy) CheckPassword(password string, context ...string) error 
 	if !utf8.ValidString(password) {
 		return fault.New(fault.Invalid, "The password must be valid UTF-8 text.")
 	}
-	var n, letters, upper, digits, specials, spaces int
 	var disallowed []string
-	for _, r := range password {
-		n++
+	c := compose(password, func(r rune, control bool) {
 		switch {
-		case unicode.IsLetter(r):
-			letters++
-			if unicode.IsUpper(r) {
-				upper++
-			}
-		case unicode.IsDigit(r):
-			digits++
-		case unicode.IsSpace(r):
-			spaces++
-		case !unicode.IsPrint(r):
+		case control:
 			broken = append(broken, "it must not contain control characters")
-		default:
-			specials++
-			if p.AllowedSpecialCharacters != nil && !contains(p.AllowedSpecialCharacters, string(r)) && !contains(disallowed, string(r)) {
-				disallowed = append(disallowed, string(r))
-			}
+		case p.AllowedSpecialCharacters != nil && !contains(p.AllowedSpecialCharacters, string(r)) && !contains(disallowed, string(r)):
+			disallowed = append(disallowed, string(r))
 		}
-	}
+	})
+	n, letters, upper, digits, spaces := c.runes, c.letters, c.upper, c.digits, c.spaces
+	specials := c.others - c.controls
 	if n < p.MinimumLength {
 		broken = append(broken, fmt.Sprintf("it must be at least %d characters long (it has %d)", p.MinimumLength, n))
 	}
