@@ -20,6 +20,7 @@ import (
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
+	"github.com/bizsec/bizsec/internal/settingsvc"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -85,6 +86,7 @@ func wireAPI(lc login.Config, hc httpapi.Config) (*httpapi.Server, *login.Servic
 		lc.Logger = hc.Logger
 	}
 	lc.Logger = httpapi.WithRequestIDs(lc.Logger) // its events carry their request's ID
+	hc.Settings = settingsvc.New(lc.Store, lc.Logger)
 	svc := login.New(lc)
 	hc.Login, hc.Metrics = svc, m
 	return httpapi.New(hc), svc

@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"fmt"
-	"github.com/bizsec/bizsec/internal/httpapi"
 	"io"
 	"log/slog"
 	"net/http"
@@ -12,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/bizsec/bizsec/internal/httpapi"
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/login"

@@ -20,22 +20,22 @@ func (s *Server) getSecurityCheck(w http.ResponseWriter, r *http.Request, q *req
 	ctx := r.Context()
 	var snap settings.Snapshot
 	var err error
-	if snap.TwoFA, err = s.store.TwoFA(ctx, q.business.ID); err != nil {
+	if snap.TwoFA, _, err = store.Get(ctx, s.store, settings.TwoFAKind, q.business.ID); err != nil {
 		return err
 	}
-	if snap.Login, err = s.store.LoginPolicy(ctx, q.business.ID); err != nil {
+	if snap.Login, _, err = store.Get(ctx, s.store, settings.LoginPolicyKind, q.business.ID); err != nil {
 		return err
 	}
-	if snap.Security, err = s.store.Security(ctx, q.business.ID); err != nil {
+	if snap.Security, _, err = store.Get(ctx, s.store, settings.SecurityKind, q.business.ID); err != nil {
 		return err
 	}
-	if snap.Challenges, _, err = store.Get(ctx, s.store, store.ChallengesKind, q.business.ID); err != nil {
+	if snap.Challenges, _, err = store.Get(ctx, s.store, settings.ChallengesKind, q.business.ID); err != nil {
 		return err
 	}
-	if snap.Password, err = s.store.PasswordPolicy(ctx, q.business.ID); err != nil {
+	if snap.Password, _, err = store.Get(ctx, s.store, settings.PasswordPolicyKind, q.business.ID); err != nil {
 		return err
 	}
-	if snap.Factors, err = s.store.FactorPolicy(ctx, q.business.ID); err != nil {
+	if snap.Factors, _, err = store.Get(ctx, s.store, settings.FactorPolicyKind, q.business.ID); err != nil {
 		return err
 	}
 	out := struct {

@@ -168,10 +168,9 @@ func wireTypes() []wireAt {
 		{"POST /api/users/{UserID}/factors/{FactorID}/confirm", "", reflect.TypeFor[confirmWire](), true},
 	}
 	// Each settings object: its wire form W, read from the type of its
-	// change function, is both the PUT body and the GET answer.
+	// apply function, is both the PUT body and the GET answer.
 	for _, o := range settingsObjects {
-		change := reflect.ValueOf(o).FieldByName("change").Type()
-		w := change.In(change.NumIn() - 1).Elem()
+		w := reflect.ValueOf(o).FieldByName("apply").Type().In(0).Elem()
 		path := "/api/businesses/{BusinessID}/" + o.name()
 		out = append(out, wireAt{"GET " + path + " 200", "", w, false}, wireAt{"PUT " + path, "", w, true})
 	}

@@ -5,9 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"time"
+
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/throttle"
-	"time"
 )
 
 // records returns the log records whose event.action is action.

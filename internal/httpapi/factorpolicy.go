@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"encoding/xml"
-	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/settings"
-	"github.com/bizsec/bizsec/internal/store"
 )
 
 // factorPolicyWire is bizsec's own factor policy object.
@@ -51,13 +49,10 @@ func factorPolicyOut(p settings.FactorPolicy) *factorPolicyWire {
 	}
 }
 
-var factorPolicyOp = settingsOp[settings.FactorPolicy, factorPolicyWire]{
-	kind: store.FactorPolicyKind, types: settingsTypes,
+var _ = serveObject(settingsOp[settings.FactorPolicy, factorPolicyWire]{
+	kind: settings.FactorPolicyKind, types: settingsTypes, apply: (*factorPolicyWire).apply,
 	out: func(p settings.FactorPolicy) any { return factorPolicyOut(p) },
-	change: func(_ *Server, _ *http.Request, _ *request, in *factorPolicyWire) (func(*settings.FactorPolicy) error, error) {
-		return func(p *settings.FactorPolicy) error { in.apply(p); return p.Validate() }, nil
-	},
-}
+})
 
 // factorEvents is bizsec_factor_events_total, registered in r with every
 // event that can happen at zero, so rates and alerts work before the first.

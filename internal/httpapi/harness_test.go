@@ -23,6 +23,7 @@ import (
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/mail/mailtest"
 	"github.com/bizsec/bizsec/internal/secret"
+	"github.com/bizsec/bizsec/internal/settingsvc"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/store/storetest"
 	"github.com/bizsec/bizsec/internal/throttle"
@@ -180,6 +181,7 @@ func wire(lc login.Config, cfg httpapi.Config) (*httpapi.Server, *login.Service)
 		lc.Logger = cfg.Logger
 	}
 	lc.Logger = httpapi.WithRequestIDs(lc.Logger) // its events carry their request's ID
+	cfg.Settings = settingsvc.New(lc.Store, lc.Logger)
 	svc := login.New(lc)
 	svc.Start()
 	cfg.Login, cfg.Metrics = svc, m

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -237,7 +238,7 @@ func TestConcurrentPartialUpdates(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	sec, err := e.store.Security(context.Background(), store.RootBusinessID(tenant))
+	sec, _, err := store.Get(context.Background(), e.store, settings.SecurityKind, store.RootBusinessID(tenant))
 	if err != nil {
 		t.Fatal(err)
 	}

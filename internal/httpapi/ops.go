@@ -10,10 +10,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/bizsec/bizsec/internal/accesslog"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/bizsec/bizsec/internal/accesslog"
 )
 
 // metrics are the server's Prometheus metrics, in a registry of its own so

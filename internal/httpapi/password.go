@@ -8,7 +8,6 @@ import (
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/settings"
-	"github.com/bizsec/bizsec/internal/store"
 )
 
 // passwordPolicyWire is the platform's password policy object. Its names
@@ -97,16 +96,16 @@ func passwordPolicyOut(p settings.PasswordPolicy) *passwordPolicyWire {
 	return w
 }
 
-var passwordPolicyOp = settingsOp[settings.PasswordPolicy, passwordPolicyWire]{
-	kind: store.PasswordPolicyKind, types: settingsTypes,
+var _ = serveObject(settingsOp[settings.PasswordPolicy, passwordPolicyWire]{
+	kind: settings.PasswordPolicyKind, types: settingsTypes, apply: (*passwordPolicyWire).apply,
 	out: func(p settings.PasswordPolicy) any { return passwordPolicyOut(p) },
-	change: func(_ *Server, _ *http.Request, _ *request, in *passwordPolicyWire) (func(*settings.PasswordPolicy) error, error) {
+	check: func(in *passwordPolicyWire) error {
 		if sp := in.AllowedSpecialCharacters; sp != nil && sp.Any != nil && bool(*sp.Any) && len(sp.AllowedSpecialCharacter) > 0 {
-			return nil, fault.New(fault.Invalid, "AllowedSpecialCharacters: send Any or a list of AllowedSpecialCharacter, not both")
+			return fault.New(fault.Invalid, "AllowedSpecialCharacters: send Any or a list of AllowedSpecialCharacter, not both")
 		}
-		return func(p *settings.PasswordPolicy) error { in.apply(p); return p.Validate() }, nil
+		return nil
 	},
-}
+})
 
 // passwordWire is the body of PUT /api/users/{UserID}/password. The
 // platform's body is not in bizsec's corpus; this shape is inferred.

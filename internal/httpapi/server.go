@@ -26,6 +26,7 @@ import (
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/settings"
+	"github.com/bizsec/bizsec/internal/settingsvc"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/web"
 )
@@ -40,6 +41,8 @@ type Config struct {
 	// Login is the login service the server speaks for; its owner (the
 	// binary's Main, a test) starts its workers and closes it.
 	Login *login.Service
+	// Settings is the settings service the server speaks for.
+	Settings *settingsvc.Service
 	// Metrics are the server's /metrics, shared with Login, which counts
 	// its outcomes into them (give login.Config.Metrics the same value).
 	// Nil: the server makes its own and the login outcomes go uncounted.
@@ -101,6 +104,7 @@ const readyTimeout = time.Second
 type Server struct {
 	store         *store.Store
 	login         *login.Service
+	settings      *settingsvc.Service
 	log           *slog.Logger
 	now           func() time.Time
 	secureCookies bool
@@ -132,7 +136,7 @@ func New(cfg Config) *Server {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics()
 	}
-	s := &Server{store: cfg.Store, login: cfg.Login, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
+	s := &Server{store: cfg.Store, login: cfg.Login, settings: cfg.Settings, log: cfg.Logger, now: cfg.Now, secureCookies: cfg.SecureCookies,
 		metrics: cfg.Metrics.metrics, opsOnPublic: cfg.OpsOnPublic,
 		dbTimeout: cfg.DBTimeout}
 	s.SetTrustedProxies(cfg.TrustedProxies)

@@ -217,30 +217,23 @@ type sessionPolicyWire struct {
 
 func (w *sessionPolicyWire) unknown() error { return w.Unknown.err() }
 
-var sessionPolicyOp = settingsOp[settings.SessionPolicy, sessionPolicyWire]{
-	kind: store.SessionPolicyKind, types: settingsTypes,
+var _ = serveObject(settingsOp[settings.SessionPolicy, sessionPolicyWire]{
+	kind: settings.SessionPolicyKind, types: settingsTypes,
 	out: func(p settings.SessionPolicy) any {
 		return &sessionPolicyWire{MaximumSessions: ptr(lenientInt(p.MaximumSessions)), AtLimit: ptr(p.AtLimit)}
 	},
-	change: func(_ *Server, _ *http.Request, _ *request, in *sessionPolicyWire) (func(*settings.SessionPolicy) error, error) {
-		return func(p *settings.SessionPolicy) error {
-			if in.MaximumSessions != nil {
-				p.MaximumSessions = int(*in.MaximumSessions)
-			}
-			if in.AtLimit != nil {
-				p.AtLimit = *in.AtLimit
-			}
-			return p.Validate()
-		}, nil
+	apply: func(in *sessionPolicyWire, p *settings.SessionPolicy) {
+		setInt(&p.MaximumSessions, in.MaximumSessions)
+		setString(&p.AtLimit, in.AtLimit)
 	},
-}
+})
 
 // getSettingsSchema serves the settings objects' descriptors: what the
 // console renders its forms from (labels, help, units, bounds, choices).
 // It holds no setting's value, so anyone may read it.
 func (s *Server) getSettingsSchema(w http.ResponseWriter, _ *http.Request, q *request) error {
 	writeBody(w, http.StatusOK, q.mediaType, struct {
-		Object []settings.Object `json:"Object"`
+		Object []*settings.Object `json:"Object"`
 	}{settings.Objects})
 	return nil
 }

@@ -1,23 +1,28 @@
 package httpapi
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
-	"golang.org/x/net/publicsuffix"
-
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
+	"github.com/bizsec/bizsec/internal/settingsvc"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
 // settingsObjects are the business's settings resources served at
 // /api/businesses/{BusinessID}/{name} by GET (Site Admin, Auditor) and PUT
-// (Site Admin). A new object is a line here, its op below, its wire form in
-// objects.go, its Kind in store and its type in settings.
-var settingsObjects = []resource{twoFAOp, loginPolicyOp, securityOp, passwordPolicyOp, sessionPolicyOp, factorPolicyOp}
+// (Site Admin). Each object's file registers its op with serveObject; a
+// new object is its type and Kind in settings and its wire form and op
+// here, in a file of its own.
+var settingsObjects []resource
+
+// serveObject adds op to settingsObjects.
+func serveObject[T, W any](op settingsOp[T, W]) settingsOp[T, W] {
+	settingsObjects = append(settingsObjects, op)
+	return op
+}
 
 // resource is a settings object: its path segment, media types and two operations.
 type resource interface {
@@ -30,15 +35,17 @@ type resource interface {
 // settingsOp serves GET and PUT of one settings object of type T whose
 // wire form is W.
 type settingsOp[T any, W any] struct {
-	kind  store.Kind[T]
+	kind  settings.Kind[T]
 	types mediaTypes
 	out   func(T) any
 	// putOut, when set, is the PUT answer, which may show what the
 	// request itself carried; else out.
 	putOut func(v T, in *W) any
-	// change turns a decoded body into the change to make, checking what
-	// needs more than the body. Rules that span objects are the store's.
-	change func(s *Server, r *http.Request, q *request, in *W) (func(*T) error, error)
+	// check refuses a body the wire form allows but that means nothing
+	// (nil: none). The object's rules are the settings service's.
+	check func(in *W) error
+	// apply sets what the body carries on the stored object.
+	apply func(in *W, v *T)
 }
 
 // etag renders a settings version as a strong entity tag.
@@ -63,7 +70,7 @@ func (op settingsOp[T, W]) mediaTypes() mediaTypes { return op.types }
 
 func (op settingsOp[T, W]) get(s *Server) handler {
 	return func(w http.ResponseWriter, r *http.Request, q *request) error {
-		v, version, err := store.Get(r.Context(), s.store, op.kind, q.business.ID)
+		v, version, err := settingsvc.Get(r.Context(), s.settings, op.kind, q.business.ID)
 		if err != nil {
 			return err
 		}
@@ -117,18 +124,18 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 		if err := readBody(w, r, op.types, &in); err != nil {
 			return err
 		}
-		change, err := op.change(s, r, q, &in)
+		if op.check != nil {
+			if err := op.check(&in); err != nil {
+				return err
+			}
+		}
+		v, version, err := settingsvc.Update(r.Context(), s.settings, op.kind, q.business, settingsvc.Change{
+			Actor: q.session.UserID, IfMatch: match, Client: s.clientIP(r),
+			Host: hostOnly(r.Host), Secure: s.secureCookies || r.TLS != nil,
+		}, func(v *T) { op.apply(&in, v) })
 		if err != nil {
 			return err
 		}
-		v, version, err := store.Update(r.Context(), s.store, op.kind, q.business.ID,
-			store.Write{Actor: q.session.UserID, IfMatch: match}, change)
-		if err != nil {
-			return err
-		}
-		s.log.InfoContext(r.Context(), "settings changed", "event.action", "settings-change", "event.outcome", "success",
-			"tenant", q.business.TenantID, "business", q.business.ID, "setting", op.kind.Name, "version", version,
-			"user.id", q.session.UserID, "client.address", s.clientIP(r))
 		w.Header().Set("ETag", etag(version))
 		if op.putOut != nil {
 			writeBody(w, http.StatusOK, q.mediaType, op.putOut(v, &in))
@@ -140,32 +147,24 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 }
 
 var (
-	twoFAOp = settingsOp[settings.TwoFA, twoFAWire]{
-		kind: store.TwoFAKind, types: twoFATypes,
+	twoFAOp = serveObject(settingsOp[settings.TwoFA, twoFAWire]{
+		kind: settings.TwoFAKind, types: twoFATypes, apply: (*twoFAWire).apply,
 		out: func(t settings.TwoFA) any { return twoFAOut(t) },
-		change: func(_ *Server, _ *http.Request, q *request, in *twoFAWire) (func(*settings.TwoFA) error, error) {
-			if in.DeviceCookieName != nil {
-				if err := settings.CheckDeviceCookieName(*in.DeviceCookieName); err != nil {
-					return nil, err
-				}
+		// An empty name is how the object stores "the default"; sent, it
+		// is a mistake.
+		check: func(in *twoFAWire) error {
+			if in.DeviceCookieName != nil && *in.DeviceCookieName == "" {
+				return settings.CheckDeviceCookieName("")
 			}
-			if in.DeviceCookieValue != nil {
-				if err := q.policy.Security.CheckText("DeviceCookieValue", *in.DeviceCookieValue); err != nil {
-					return nil, err
-				}
-			}
-			return func(t *settings.TwoFA) error { in.apply(t); return t.Validate() }, nil
+			return nil
 		},
-	}
-	loginPolicyOp = settingsOp[settings.LoginPolicy, loginPolicyWire]{
-		kind: store.LoginPolicyKind, types: settingsTypes,
+	})
+	loginPolicyOp = serveObject(settingsOp[settings.LoginPolicy, loginPolicyWire]{
+		kind: settings.LoginPolicyKind, types: settingsTypes, apply: (*loginPolicyWire).apply,
 		out: func(p settings.LoginPolicy) any { return loginPolicyOut(p) },
-		change: func(_ *Server, _ *http.Request, _ *request, in *loginPolicyWire) (func(*settings.LoginPolicy) error, error) {
-			return func(p *settings.LoginPolicy) error { in.apply(p); return p.Validate() }, nil
-		},
-	}
-	securityOp = settingsOp[settings.Security, securityWire]{
-		kind: store.SecurityKind, types: settingsTypes,
+	})
+	securityOp = serveObject(settingsOp[settings.Security, securityWire]{
+		kind: settings.SecurityKind, types: settingsTypes, apply: (*securityWire).apply,
 		out: func(sec settings.Security) any { return securityOut(sec) },
 		// As the platform's sample response #2: the PUT answer echoes the
 		// CaptchaSiteSecret this request sent (the caller has it; nothing is
@@ -177,28 +176,13 @@ var (
 			}
 			return out
 		},
-		change: func(s *Server, r *http.Request, _ *request, in *securityWire) (func(*settings.Security) error, error) {
-			if err := s.checkCookieSettings(r, in); err != nil {
-				return nil, err
-			}
-			return func(sec *settings.Security) error { in.apply(sec); return sec.Validate() }, nil
-		},
-	}
+	})
+	// challengesOp is served at its own paths (Handler), beside the
+	// unauthenticated GET.
 	challengesOp = settingsOp[[]settings.Challenge, challengesWire]{
-		kind: store.ChallengesKind, types: settingsTypes,
-		out: func(cs []settings.Challenge) any { return challengesOut(cs, true) },
-		change: func(_ *Server, _ *http.Request, q *request, in *challengesWire) (func(*[]settings.Challenge) error, error) {
-			set := in.challenges()
-			if err := settings.ValidateChallenges(set); err != nil {
-				return nil, err
-			}
-			for i, ch := range set {
-				if err := q.policy.Security.CheckText(fmt.Sprintf("Challenge[%d].ChallengeQuestion", i), ch.ChallengeQuestion); err != nil {
-					return nil, err
-				}
-			}
-			return func(cs *[]settings.Challenge) error { *cs = set; return nil }, nil
-		},
+		kind: settings.ChallengesKind, types: settingsTypes,
+		out:   func(cs []settings.Challenge) any { return challengesOut(cs, true) },
+		apply: func(in *challengesWire, cs *[]settings.Challenge) { *cs = in.challenges() },
 	}
 )
 
@@ -212,7 +196,7 @@ func (s *Server) getChallenges(w http.ResponseWriter, r *http.Request, q *reques
 	default:
 		return fault.New(fault.Invalid, "IncludeInactive must be true or false, got %q", clip(v, 40))
 	}
-	cs, version, err := store.Get(r.Context(), s.store, store.ChallengesKind, q.business.ID)
+	cs, version, err := settingsvc.Get(r.Context(), s.settings, settings.ChallengesKind, q.business.ID)
 	if err != nil {
 		return err
 	}
@@ -230,29 +214,4 @@ func readBody(w http.ResponseWriter, r *http.Request, types mediaTypes, v any) e
 		return err
 	}
 	return decodeBody(w, r, ct, v)
-}
-
-// checkCookieSettings refuses cookie settings with which no browser could
-// log in: SameSite None without Secure cookies (plain HTTP and no
-// -secure-cookies), and a cookie domain that is a public suffix or not the
-// request's host or a parent of it (browsers drop such cookies).
-func (s *Server) checkCookieSettings(r *http.Request, in *securityWire) error {
-	if v := in.AuthTokenCookieSameSite; v != nil && *v == "None" && !s.secureCookies && r.TLS == nil {
-		return fault.New(fault.Invalid, "AuthTokenCookieSameSite None needs Secure cookies, which browsers keep only over HTTPS: "+
-			"serve bizsec over TLS, or start it with -secure-cookies behind a TLS proxy")
-	}
-	v := in.AuthTokenCookieDomain
-	if v == nil || *v == settings.CookieDomainHostname || strings.HasPrefix(strings.ToLower(*v), "com.soa.") {
-		return nil // the constant, or refused by Validate
-	}
-	domain := strings.ToLower(strings.TrimPrefix(*v, "."))
-	if suffix, _ := publicsuffix.PublicSuffix(domain); suffix == domain {
-		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is a public suffix: browsers refuse cookies for it", clip(*v, 80))
-	}
-	host := hostOnly(r.Host)
-	if host != domain && !strings.HasSuffix(host, "."+domain) {
-		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is not %s or a parent domain of it: browsers would drop the cookie",
-			clip(*v, 80), clip(host, 80))
-	}
-	return nil
 }

@@ -25,7 +25,7 @@ func (s *Service) answersOf(ctx context.Context, u store.User) ([]settings.Answe
 	if err != nil {
 		return nil, nil, err
 	}
-	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))
+	questions, _, err := store.Get(ctx, s.store, settings.ChallengesKind, store.RootBusinessID(u.TenantID))
 	return answers, questions, err
 }
 
@@ -57,7 +57,7 @@ func (s *Service) SetAnswers(ctx context.Context, u store.User, answers []settin
 		throttle.Charge{Key: "answers:" + u.ID, Rate: s.lim().AnswerChanges}); err != nil {
 		return err
 	}
-	questions, err := s.store.Challenges(ctx, store.RootBusinessID(u.TenantID))
+	questions, _, err := store.Get(ctx, s.store, settings.ChallengesKind, store.RootBusinessID(u.TenantID))
 	if err != nil {
 		return err
 	}

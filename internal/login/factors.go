@@ -113,7 +113,8 @@ func hasStrong(fp settings.FactorPolicy, active []store.Factor) bool {
 
 // factorPolicy is the tenant's factor policy.
 func (s *Service) factorPolicy(ctx context.Context, tenant string) (settings.FactorPolicy, error) {
-	return s.store.FactorPolicy(ctx, store.RootBusinessID(tenant))
+	fp, _, err := store.Get(ctx, s.store, settings.FactorPolicyKind, store.RootBusinessID(tenant))
+	return fp, err
 }
 
 func ofKind(active []store.Factor, kind string) []store.Factor {

@@ -243,16 +243,16 @@ type Policy struct {
 // Policy returns the tenant's policy.
 func (s *Service) Policy(ctx context.Context, tenant string) (p Policy, err error) {
 	root := store.RootBusinessID(tenant)
-	if p.Login, err = s.store.LoginPolicy(ctx, root); err != nil {
+	if p.Login, _, err = store.Get(ctx, s.store, settings.LoginPolicyKind, root); err != nil {
 		return p, err
 	}
-	if p.Security, err = s.store.Security(ctx, root); err != nil {
+	if p.Security, _, err = store.Get(ctx, s.store, settings.SecurityKind, root); err != nil {
 		return p, err
 	}
-	if p.Password, err = s.store.PasswordPolicy(ctx, root); err != nil {
+	if p.Password, _, err = store.Get(ctx, s.store, settings.PasswordPolicyKind, root); err != nil {
 		return p, err
 	}
-	p.TwoFA, err = s.store.TwoFA(ctx, root)
+	p.TwoFA, _, err = store.Get(ctx, s.store, settings.TwoFAKind, root)
 	return p, err
 }
 

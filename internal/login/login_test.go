@@ -132,13 +132,13 @@ func update[T any](t *testing.T, f *fixture, k store.Kind[T], mutate func(*T)) {
 }
 
 func (f *fixture) policy(t *testing.T, mutate func(*settings.LoginPolicy)) {
-	update(t, f, store.LoginPolicyKind, mutate)
+	update(t, f, settings.LoginPolicyKind, mutate)
 }
 func (f *fixture) twoFA(t *testing.T, mutate func(*settings.TwoFA)) {
-	update(t, f, store.TwoFAKind, mutate)
+	update(t, f, settings.TwoFAKind, mutate)
 }
 func (f *fixture) security(t *testing.T, mutate func(*settings.Security)) {
-	update(t, f, store.SecurityKind, mutate)
+	update(t, f, settings.SecurityKind, mutate)
 }
 
 func (f *fixture) login(pw string) (login.Result, error) {

@@ -23,7 +23,7 @@ const changePasswordFor = 15 * time.Minute
 // account's own words included) and, with HistoryCount, the user's recent
 // passwords. u may be a user still to be created (no ID).
 func (s *Service) CheckNewPassword(ctx context.Context, u store.User, password string) error {
-	p, err := s.store.PasswordPolicy(ctx, store.RootBusinessID(u.TenantID))
+	p, _, err := store.Get(ctx, s.store, settings.PasswordPolicyKind, store.RootBusinessID(u.TenantID))
 	if err != nil {
 		return err
 	}
@@ -66,7 +66,7 @@ func (s *Service) HashNewPassword(ctx context.Context, u store.User, password st
 // under the policy. Every session of u ends and remembered devices are
 // forgotten; temporary makes the next login change it first.
 func (s *Service) SetPassword(ctx context.Context, u store.User, password string, temporary bool) error {
-	p, err := s.store.PasswordPolicy(ctx, store.RootBusinessID(u.TenantID))
+	p, _, err := store.Get(ctx, s.store, settings.PasswordPolicyKind, store.RootBusinessID(u.TenantID))
 	if err != nil {
 		return err
 	}

@@ -94,3 +94,29 @@ func (p FactorPolicy) Allows(kind string) bool {
 func (p FactorPolicy) Requires(siteAdmin bool) bool {
 	return p.StrongFactorRequired == RequiredOfEveryone || (siteAdmin && p.StrongFactorRequired == RequiredOfSiteAdmins)
 }
+
+// FactorPolicyKind is bizsec's own factor policy object.
+var FactorPolicyKind = register(Kind[FactorPolicy]{Object: &Object{Order: 6, Name: "factorpolicy", Alias: "factors", Title: "Second factors", Extension: true,
+	Intro: "Which second factors users may enrol and log in with, and who must enrol one stronger than the emailed code.",
+	Groups: []Group{
+		{"Allowed factors", []Field{
+			{Name: "AllowEmailCode", Label: "Emailed code", Kind: "bool",
+				Help: "The platform's code mailed at login. NIST SP 800-63B does not accept email for AAL2."},
+			{Name: "AllowTOTP", Label: "Authenticator apps", Kind: "bool", Help: "Six-digit codes from an app (RFC 6238)."},
+			{Name: "AllowWebAuthn", Label: "Security keys and passkeys", Kind: "bool", Help: "WebAuthn: phishing-resistant."},
+			{Name: "AllowRecoveryCodes", Label: "Recovery codes", Kind: "bool", Help: "Single-use codes in place of an app or key."},
+			{Name: "EmailCodeFallback", Label: "Emailed code also for users with an app or key", Kind: "bool",
+				Help: "On mails a code to every user at login; off mails none to a user who has an app or key."},
+		}},
+		{"Enrolment", []Field{
+			{Name: "StrongFactorRequired", Label: "Must enrol an app or key", Kind: "choice",
+				Options: [][2]string{{RequiredOfNobody, "Nobody"}, {RequiredOfSiteAdmins, "Site Admins"}, {RequiredOfEveryone, "Everyone"}},
+				Help:    "Who is asked at login to enrol an authenticator app or security key; after the grace period they must."},
+			number("EnrolmentGraceDays", "Grace period", "days", 0, MaxEnrolmentGraceDays,
+				"Days from when the requirement first applies to a user during which they may put enrolment off; 0: at once."),
+			{Name: "WebAuthnUserVerification", Label: "Security key user verification", Kind: "choice",
+				Options: [][2]string{{VerificationPreferred, "Preferred"}, {VerificationRequired, "Required (PIN or biometric)"}, {VerificationDiscouraged, "Discouraged"}},
+				Help:    "Whether a key or passkey must also check a PIN or biometric."},
+		}},
+	}},
+	Default: DefaultFactorPolicy, Validate: FactorPolicy.Validate})

@@ -242,3 +242,29 @@ func PasswordContext(tenant, business, email string) []string {
 	}
 	return words
 }
+
+// PasswordPolicyKind is the password policy object.
+var PasswordPolicyKind = register(Kind[PasswordPolicy]{Object: &Object{Order: 4, Name: "passwordpolicy", Alias: "password", Title: "Passwords",
+	Intro: "The rules every new password meets: reset, the user's own change, a Site Admin's set, the CLI.",
+	Groups: []Group{
+		{"Length", []Field{
+			number("MinimumLength", "Minimum length", "characters", 1, MaxPasswordLength, "Fewest characters; ASVS asks at least 12."),
+			number("MaximumLength", "Maximum length", "characters", 1, MaxPasswordLength, "Most characters; ASVS and NIST ask that at least 64 be allowed."),
+		}},
+		{"Known-bad passwords", []Field{
+			{Name: "KnownBadCheck", Label: "Refuse common and breached passwords", Kind: "bool", Extension: true,
+				Help: "Compares a new password with 49,233 common and breached passwords and the account's own words (NIST SP 800-63B 5.1.1.2)."},
+			number("HistoryCount", "Recent passwords that may not return", "passwords", 0, MaxPasswordHistory,
+				"How many of the user's last passwords cannot be set again; 0 remembers none."),
+		}},
+		{"Composition (NIST advises against)", []Field{
+			number("MinimumAlphaCount", "Minimum letters", "letters", 0, MaxPasswordLength, "Fewest letters."),
+			number("MinimumNumberCount", "Minimum digits", "digits", 0, MaxPasswordLength, "Fewest digits."),
+			number("MinimumUpperCaseLetterCount", "Minimum capital letters", "letters", 0, MaxPasswordLength, "Fewest upper-case letters."),
+			number("MinimumSpecialCharacterCount", "Minimum special characters", "characters", 0, MaxPasswordLength, "Fewest special characters."),
+			{Name: "AllowedSpecialCharacters", Label: "Special characters", Kind: "specials",
+				Help: "Any special character, only those listed, or none."},
+			{Name: "CanContainSpaces", Label: "Spaces allowed", Kind: "bool", Help: "Whether a password may contain spaces (passphrases)."},
+		}},
+	}},
+	Default: DefaultPasswordPolicy, Validate: PasswordPolicy.Validate})

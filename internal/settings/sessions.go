@@ -34,3 +34,16 @@ func (p SessionPolicy) Validate() error {
 	v.oneOf("AtLimit", p.AtLimit, RefuseNewLogin, EndOldestSession)
 	return v.err()
 }
+
+// SessionPolicyKind is bizsec's own session limit object.
+var SessionPolicyKind = register(Kind[SessionPolicy]{Object: &Object{Order: 5, Name: "sessionpolicy", Alias: "sessions", Title: "Session limit", Extension: true,
+	Intro: "How many live sessions one user may have, beside the login policy's ConcurrentLogin.",
+	Groups: []Group{
+		{"Session limit", []Field{
+			number("MaximumSessions", "Live sessions per user", "sessions", 0, MaxSessionsPerUser, "0 sets no limit."),
+			{Name: "AtLimit", Label: "A login at the limit", Kind: "choice",
+				Options: [][2]string{{EndOldestSession, "Ends the oldest session"}, {RefuseNewLogin, "Is refused"}},
+				Help:    "What a login does when the user already has the most sessions allowed."},
+		}},
+	}},
+	Default: DefaultSessionPolicy, Validate: SessionPolicy.Validate})

@@ -12,6 +12,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/publicsuffix"
+
 	"github.com/bizsec/bizsec/internal/fault"
 )
 
@@ -489,4 +491,183 @@ func Question(cs []Challenge, code string) Challenge {
 		}
 	}
 	return Challenge{}
+}
+
+// TwoFAKind is the TwoFASettings object.
+var TwoFAKind = register(Kind[TwoFA]{Object: &Object{Order: 2, Name: "twofasettings", Alias: "twofa", Title: "Two-factor authentication",
+	Intro: "A code mailed to the user after the password.",
+	Groups: []Group{
+		{"Two-factor login", []Field{
+			{Name: "TwoFAEnabled", Label: "Require a verification code", Kind: "bool", Help: "Whether 2FA is enabled for logins to this tenant."},
+			number("CodeValidSeconds", "Code lifetime", "seconds", 30, 86400, "Period for which a verification code is valid."),
+			number("MaxAttempts", "Tries per code", "attempts", 1, 100,
+				"Wrong entries of one code before the user must log in again; each also counts toward suspension."),
+		}},
+		{"When to ask", []Field{
+			{Name: "RecurrenceMode", Label: "Ask for a code", Kind: "choice",
+				Options: [][2]string{{EachLogin, "At every login"}, {OnceEachInterval, "Once per interval"}, {LoginNewDevice, "On a new device"}},
+				Help:    "How often 2FA expires."},
+			number("RecurrenceIntervalMinutes", "Interval", "minutes", 1, maxMinutes,
+				"Period after which the user must do 2FA again (once per interval, or how long a device is remembered)."),
+			{Name: "DeviceCookieName", Label: "Device cookie name", Kind: "text", Optional: true,
+				Help: "Name of the cookie that marks a device that passed 2FA (default 2fa_cookie)."},
+			{Name: "DeviceCookieValue", Label: "Device cookie value", Kind: "text", Optional: true,
+				Help: "Kept and shown; each device gets its own random secret instead."},
+		}},
+	}},
+	Default: DefaultTwoFA, Validate: TwoFA.Validate, Check: checkTwoFA})
+
+func checkTwoFA(t, before TwoFA, o Origin) error {
+	if t.DeviceCookieName != before.DeviceCookieName {
+		if err := CheckDeviceCookieName(t.DeviceCookieName); err != nil {
+			return err
+		}
+	}
+	if t.DeviceCookieValue != before.DeviceCookieValue {
+		return o.Security.CheckText("DeviceCookieValue", t.DeviceCookieValue)
+	}
+	return nil
+}
+
+// LoginPolicyKind is the LoginPolicy object.
+var LoginPolicyKind = register(Kind[LoginPolicy]{Object: &Object{Order: 1, Name: "loginpolicy", Alias: "login", Title: "Lockout and sessions",
+	Intro: "How failed logins suspend an account, and how long sessions last.",
+	Groups: []Group{
+		{"Lockout", []Field{
+			number("MaxSequentialFailureAttemptsAllowed", "Failed attempts before suspension", "attempts", 0, 1000,
+				"Consecutive failed logins (passwords, verification codes, security answers) that suspend the account. 0 turns suspension off."),
+			number("AttemptsPeriod", "Counting window", "minutes", 1, maxMinutes, "Minutes over which failed attempts are counted."),
+			number("SuspensionMinutes", "Suspension", "minutes", 1, maxMinutes, "Minutes the account stays locked after too many failed attempts."),
+		}},
+		{"Sessions", []Field{
+			number("InactiveSessionTimeout", "Idle timeout", "minutes", 1, maxMinutes, "Minutes of inactivity before the user is logged out."),
+			number("ActiveSessionTimeout", "Absolute timeout", "minutes", 1, maxMinutes,
+				"Minutes after login when the user is logged out even if active; renewing the session does not extend it."),
+			{Name: "PersistentSession", Label: "Keep the session when the browser closes", Kind: "bool",
+				Help: "Off sends a browser-session cookie, gone when the browser closes."},
+			{Name: "ConcurrentLogin", Label: "Allow several sessions per user", Kind: "bool",
+				Help: "Off ends a user's other sessions (other browsers, devices) when they log in."},
+			{Name: "AutoLoginExternalDomain", Label: "Try external (LDAP) domain login", Kind: "choice",
+				Options: [][2]string{{AutoLoginDisabled, "Off"}, {"com.soa.enabled", "On"}}, NoEffect: true,
+				Help: "Kept for the platform's clients; bizsec has no external domains, so it changes nothing here."},
+		}},
+	}},
+	Default: DefaultLoginPolicy, Validate: LoginPolicy.Validate})
+
+// SecurityKind is the BusinessSecuritySettings object. Its
+// ChallengeCount may not exceed the active challenge questions.
+var SecurityKind = register(Kind[Security]{Object: &Object{Order: 3, Name: "securitysettings", Alias: "security", Title: "Security",
+	Intro: "CSRF protection, cookies, enumeration, CAPTCHA and uploads.",
+	Groups: []Group{
+		{"CSRF and cookies", []Field{
+			{Name: "WriteRequestCSRFSupport", Label: "CSRF header on changes", Kind: "feature", Help: "CSRF validation for POST, PUT and DELETE."},
+			{Name: "ReadRequestCSRFSupport", Label: "CSRF header on reads", Kind: "feature", Help: "CSRF validation for GET."},
+			{Name: "AuthTokenCookieSameSite", Label: "Cookie SameSite", Kind: "choice",
+				Options: [][2]string{{"Lax", "Lax (recommended)"}, {"Strict", "Strict"}, {"None", "None (cross-site; needs HTTPS)"}},
+				Help:    "Whether browsers send the session cookie on requests from other sites."},
+			{Name: "AuthTokenCookieDomain", Label: "Cookie domain", Kind: "domain",
+				Help: "Which hosts get the session cookie: this host only (recommended), or every host under a parent domain of it."},
+		}},
+		{"Accounts", []Field{
+			{Name: "AllowUserEnum", Label: "Say whether an email is registered", Kind: "feature",
+				Help: "Off gives unknown and known emails the same answers (stricter)."},
+			{Name: "UserModifyEmail", Label: "Users may change their email", Kind: "feature",
+				Help: "Whether a user can change their own email (confirmed by a code mailed to the new address)."},
+			{Name: "SiteAdminModifyEmail", Label: "Site Admins may change users' emails", Kind: "feature",
+				Help: "Whether a Site Admin can change another user's email."},
+		}},
+		{"Security questions", []Field{
+			number("ChallengeCount", "Questions each user answers", "questions", 0, maxChallengeNeed,
+				"Number of challenge questions a user must answer; at most the active questions."),
+			{Name: "EncryptChallengeAnswers", Label: "Encrypt answers", Kind: "feature",
+				Help: "On stores answers encrypted with the server key; off stores argon2id hashes."},
+		}},
+		{"CAPTCHA", []Field{
+			{Name: "CaptchaSupport", Label: "Require a CAPTCHA at login and reset", Kind: "feature", Help: "Needs the site key and secret below."},
+			{Name: "CaptchaSiteKey", Label: "Site key", Kind: "text", Optional: true, Help: "The CAPTCHA provider's public site key."},
+			{Name: "CaptchaSiteSecret", Label: "Site secret", Kind: "secret", Optional: true,
+				Help: "Write-only: shown masked; leave it to keep the stored secret."},
+		}},
+		{"Content and uploads", []Field{
+			{Name: "XssKeywords", Label: "Refused keywords", Kind: "text", Help: "Comma-separated words refused in question text and file names."},
+			{Name: "WhiteListKeywordsSupport", Label: "Only allowed special characters", Kind: "feature",
+				Help: "On refuses special characters not in the list below."},
+			{Name: "WhiteListKeywords", Label: "Allowed special characters", Kind: "text", Help: "The special characters allowed in user text."},
+			{Name: "AllowedFileTypes", Label: "Allowed file types", Kind: "text", Help: "Comma-separated media types that may be uploaded."},
+			{Name: "AllowedFileTypesStrictPolicy", Label: "Check file content", Kind: "feature",
+				Help: "On checks that a file's content is its claimed type and carries no script."},
+			{Name: "ExternalDocSupport", Label: "External documentation", Kind: "feature", NoEffect: true,
+				Help: "Kept for the platform's clients; bizsec serves no documentation, so it changes nothing here."},
+		}},
+	}},
+	Default: DefaultSecurity, Validate: Security.Validate, Check: checkCookies,
+	Secrets: func(s *Security) []*string { return []*string{&s.CaptchaSiteSecret} },
+	Other:   challengesName,
+	Rule: func(s Security, read func(any) error) error {
+		cs := DefaultChallenges()
+		if err := read(&cs); err != nil {
+			return err
+		}
+		return CheckChallengeCount(s.ChallengeCount, cs)
+	}})
+
+// ChallengesKind is the business's challenge questions. A list, not a
+// form, it is not among Objects: the console gives it a page of its own.
+var ChallengesKind = Kind[[]Challenge]{Object: &Object{Name: challengesName, Title: "Security questions"},
+	Default: DefaultChallenges, Validate: ValidateChallenges, Check: checkQuestions,
+	Other: securityName,
+	Rule: func(cs []Challenge, read func(any) error) error {
+		s := DefaultSecurity()
+		if err := read(&s); err != nil {
+			return err
+		}
+		return CheckChallengeCount(s.ChallengeCount, cs)
+	}}
+
+// The names the cross-object rules read; a Kind cannot refer to the other
+// Kind variable without an initialization cycle.
+const (
+	securityName   = "securitysettings"
+	challengesName = "challenges"
+)
+
+func checkQuestions(cs, _ []Challenge, o Origin) error {
+	for i, ch := range cs {
+		if err := o.Security.CheckText(fmt.Sprintf("Challenge[%d].ChallengeQuestion", i), ch.ChallengeQuestion); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkCookies refuses cookie settings with which no browser could log in:
+// SameSite None without Secure cookies, and a cookie domain that is a
+// public suffix or not the Site Admin's host or a parent of it (browsers
+// drop such cookies).
+func checkCookies(s, before Security, o Origin) error {
+	if s.AuthTokenCookieSameSite == "None" && before.AuthTokenCookieSameSite != "None" && !o.Secure {
+		return fault.New(fault.Invalid, "AuthTokenCookieSameSite None needs Secure cookies, which browsers keep only over HTTPS: "+
+			"serve bizsec over TLS, or start it with -secure-cookies behind a TLS proxy")
+	}
+	d := s.AuthTokenCookieDomain
+	if d == before.AuthTokenCookieDomain || d == CookieDomainHostname || strings.HasPrefix(strings.ToLower(d), "com.soa.") {
+		return nil // unchanged, the constant, or refused by Validate
+	}
+	domain := strings.ToLower(strings.TrimPrefix(d, "."))
+	if suffix, _ := publicsuffix.PublicSuffix(domain); suffix == domain {
+		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is a public suffix: browsers refuse cookies for it", clip(d, 80))
+	}
+	if host := strings.ToLower(o.Host); host != domain && !strings.HasSuffix(host, "."+domain) {
+		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is not %s or a parent domain of it: browsers would drop the cookie",
+			clip(d, 80), clip(host, 80))
+	}
+	return nil
+}
+
+// clip shortens what a client sent for an error message.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

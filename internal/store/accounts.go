@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"strings"
 	"time"
 
@@ -11,9 +9,6 @@ import (
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
 )
-
-// SessionPolicyKind is bizsec's own session limit object.
-var SessionPolicyKind = Kind[settings.SessionPolicy]{Name: "sessionpolicy", def: settings.DefaultSessionPolicy}
 
 // ClientInfo is where and how a login came: kept with the session it
 // starts, for its owner to see.
@@ -40,7 +35,7 @@ func clientOf(ctx context.Context) ClientInfo {
 // tenant's session policy, inside the transaction that inserts it: past
 // the limit it ends the oldest, or refuses.
 func (s *Store) limitSessions(ctx context.Context, tx *txn, sess auth.Session) error {
-	p, err := sessionPolicyIn(ctx, s, tx, RootBusinessID(sess.TenantID))
+	p, err := getIn(ctx, s, tx, settings.SessionPolicyKind, RootBusinessID(sess.TenantID))
 	if err != nil || p.MaximumSessions == 0 {
 		return err
 	}
@@ -374,19 +369,4 @@ func setEmail(ctx context.Context, tx *txn, userID, email string) (string, error
 		return "", err
 	}
 	return old, changedAuth(ctx, tx, userID)
-}
-
-// sessionPolicyIn reads the tenant's session policy from memory or, through
-// the transaction already open, from the database: a second connection from
-// the pool while this one is held could wait on a pool that every such
-// transaction holds.
-func sessionPolicyIn(ctx context.Context, s *Store, tx *txn, business string) (settings.SessionPolicy, error) {
-	if c, ok := s.cache.get(SessionPolicyKind.cacheKey(business)); ok {
-		return c.(cachedDoc).value.(settings.SessionPolicy), nil
-	}
-	var doc sql.NullString
-	if err := tx.QueryRowContext(ctx, `SELECT doc FROM settings WHERE business_id = ? AND kind = ?`, business, SessionPolicyKind.Name).Scan(&doc); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return settings.SessionPolicy{}, err
-	}
-	return decodeDoc(doc, SessionPolicyKind.def)
 }

@@ -34,7 +34,7 @@ func TestConcurrentWritesOneObject(t *testing.T) {
 				if i >= good && i < good+stale {
 					w.IfMatch = 1 << 40 // no object has this version
 				}
-				_, v, err := store.Update(ctx, st, store.LoginPolicyKind, biz, w, func(p *settings.LoginPolicy) error {
+				_, v, err := store.Update(ctx, st, settings.LoginPolicyKind, biz, w, func(p *settings.LoginPolicy) error {
 					if i == good+stale {
 						panic("a change that fails")
 					}
@@ -66,7 +66,7 @@ func TestConcurrentWritesOneObject(t *testing.T) {
 			}
 			seen[v] = true
 		}
-		p, v, err := store.Get(ctx, st, store.LoginPolicyKind, biz)
+		p, v, err := store.Get(ctx, st, settings.LoginPolicyKind, biz)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestConcurrentWritesOneObject(t *testing.T) {
 			t.Errorf("after %d good writes: AttemptsPeriod %d (want %d), version %d, %d distinct versions answered",
 				good, p.AttemptsPeriod, want, v, len(seen))
 		}
-		if p2, v2, err := store.Get(ctx, open(), store.LoginPolicyKind, biz); err != nil || v2 != v || p2 != p {
+		if p2, v2, err := store.Get(ctx, open(), settings.LoginPolicyKind, biz); err != nil || v2 != v || p2 != p {
 			t.Errorf("another instance reads version %d (%d), this one %d (%d): %v", v2, p2.AttemptsPeriod, v, p.AttemptsPeriod, err)
 		}
 		audit, err := st.Audit(ctx, biz, "loginpolicy", 100, 0)

@@ -5,17 +5,7 @@ import (
 	"time"
 
 	"github.com/bizsec/bizsec/internal/fault"
-	"github.com/bizsec/bizsec/internal/settings"
 )
-
-// FactorPolicyKind is bizsec's own factor policy object.
-var FactorPolicyKind = Kind[settings.FactorPolicy]{Name: "factorpolicy", def: settings.DefaultFactorPolicy}
-
-// FactorPolicy returns the business's factor policy.
-func (s *Store) FactorPolicy(ctx context.Context, business string) (settings.FactorPolicy, error) {
-	v, _, err := Get(ctx, s, FactorPolicyKind, business)
-	return v, err
-}
 
 // Record writes a factor's use or failure at login to the audit history
 // inside the transaction that counts the try, so the entry and the

@@ -24,7 +24,7 @@ type sealedMail struct{ To, Subject, Body string }
 func (s *Store) EnqueueMail(ctx context.Context, to, subject, body string, now time.Time) (err error) {
 	defer fault.Wrap(&err, "store.EnqueueMail")
 	if s.box == nil {
-		return fault.New(fault.Internal, "the mail queue needs the secret box (SetSecretBox)")
+		return fault.New(fault.Internal, "the mail queue needs the secret box (WithSecretBox)")
 	}
 	plain, err := json.Marshal(sealedMail{to, subject, body})
 	if err != nil {

@@ -39,7 +39,7 @@ func TestOwnNotificationKeepsTheCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	const biz = "tenantbusiness.acme"
-	key := LoginPolicyKind.cacheKey(biz)
+	key := settingCacheKey(settings.LoginPolicyKind.Name, biz)
 	cached := func(st *Store) (int64, bool) {
 		v, ok := st.cache.entries.Load(key)
 		if !ok {
@@ -58,7 +58,7 @@ func TestOwnNotificationKeepsTheCache(t *testing.T) {
 	}
 	set := func(st *Store, period int) int64 {
 		t.Helper()
-		_, v, err := Update(ctx, st, LoginPolicyKind, biz, Write{IfMatch: AnyVersion, Actor: "t"}, func(p *settings.LoginPolicy) error {
+		_, v, err := Update(ctx, st, settings.LoginPolicyKind, biz, Write{IfMatch: AnyVersion, Actor: "t"}, func(p *settings.LoginPolicy) error {
 			p.AttemptsPeriod = period
 			return nil
 		})
@@ -79,7 +79,7 @@ func TestOwnNotificationKeepsTheCache(t *testing.T) {
 	if _, ok := cached(a); ok {
 		t.Fatal("B's write was notified and A still holds its own older value")
 	}
-	if p, got, err := Get(ctx, a, LoginPolicyKind, biz); err != nil || got != v2 || p.AttemptsPeriod != 12 {
+	if p, got, err := Get(ctx, a, settings.LoginPolicyKind, biz); err != nil || got != v2 || p.AttemptsPeriod != 12 {
 		t.Fatalf("A reads version %d (%d), want B's %d: %v", got, p.AttemptsPeriod, v2, err)
 	}
 }

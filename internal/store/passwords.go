@@ -4,17 +4,7 @@ import (
 	"context"
 
 	"github.com/bizsec/bizsec/internal/fault"
-	"github.com/bizsec/bizsec/internal/settings"
 )
-
-// PasswordPolicyKind is the platform's password policy object.
-var PasswordPolicyKind = Kind[settings.PasswordPolicy]{Name: "passwordpolicy", def: settings.DefaultPasswordPolicy}
-
-// PasswordPolicy returns a business's password policy.
-func (s *Store) PasswordPolicy(ctx context.Context, business string) (settings.PasswordPolicy, error) {
-	v, _, err := Get(ctx, s, PasswordPolicyKind, business)
-	return v, err
-}
 
 // PasswordChange is a new password for a user and what it ends.
 type PasswordChange struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
 )
 
 // Prune deletes what can no longer be used: sessions past their tenant's
@@ -45,7 +46,7 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 	}
 	minutes := func(n int) int64 { return millis(now.Add(-time.Duration(n) * time.Minute)) }
 	for _, t := range tenants {
-		p, err := s.LoginPolicy(ctx, RootBusinessID(t))
+		p, _, err := Get(ctx, s, settings.LoginPolicyKind, RootBusinessID(t))
 		if err != nil {
 			return total, err
 		}

@@ -13,54 +13,9 @@ import (
 	"github.com/bizsec/bizsec/internal/settings"
 )
 
-// Kind is one of a business's settings objects: how it is named, its
-// defaults, and what must happen to its secrets on the way in and out.
-type Kind[T any] struct {
-	Name string
-	def  func() T
-	open func(*Store, *T) error               // after reading: unseal secrets
-	seal func(s *Store, stored T, v *T) error // before writing: seal secrets (stored is as read)
-	mask func(T) T                            // for the audit history: hide secrets
-	// other names the object that check reads, and check applies rules
-	// that span this object and that one, under the business's settings
-	// lock, on the other's stored document (invalid: never written), so two
-	// writes to different objects cannot each pass and together break a rule.
-	other string
-	check func(v T, other sql.NullString) error
-}
-
-// The four settings objects.
-var (
-	TwoFAKind       = Kind[settings.TwoFA]{Name: "twofasettings", def: settings.DefaultTwoFA}
-	LoginPolicyKind = Kind[settings.LoginPolicy]{Name: "loginpolicy", def: settings.DefaultLoginPolicy}
-	SecurityKind    = Kind[settings.Security]{Name: "securitysettings", def: settings.DefaultSecurity,
-		open: openSecurity, seal: sealSecurity, mask: maskSecurity, other: challengesName, check: checkSecurity}
-	ChallengesKind = Kind[[]settings.Challenge]{Name: "challenges", def: settings.DefaultChallenges,
-		other: securityName, check: checkChallenges}
-)
-
-// The names and defaults the cross-object checks read; a Kind cannot
-// refer to another Kind variable without an initialization cycle.
-const (
-	securityName   = "securitysettings"
-	challengesName = "challenges"
-)
-
-func checkSecurity(sec settings.Security, other sql.NullString) error {
-	cs, err := decodeDoc(other, settings.DefaultChallenges)
-	if err != nil {
-		return err
-	}
-	return settings.CheckChallengeCount(sec.ChallengeCount, cs)
-}
-
-func checkChallenges(cs []settings.Challenge, other sql.NullString) error {
-	sec, err := decodeDoc(other, settings.DefaultSecurity)
-	if err != nil {
-		return err
-	}
-	return settings.CheckChallengeCount(sec.ChallengeCount, cs)
-}
+// Kind is a settings object as the store keeps it: its name, defaults,
+// secrets and cross-object rule come from its descriptor in settings.
+type Kind[T any] = settings.Kind[T]
 
 // Write says who changes settings, and on which version.
 type Write struct {
@@ -80,18 +35,38 @@ type cachedDoc struct {
 // written: the defaults). Reads come from the cache; callers must not
 // modify what they get (slices are shared).
 func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, int64, error) {
-	key := k.cacheKey(business)
+	key := settingCacheKey(k.Name, business)
 	if c, ok := s.cache.get(key); ok {
 		return c.(cachedDoc).value.(T), c.(cachedDoc).version, nil
 	}
 	return load(ctx, s, k, business)
 }
 
+// getIn reads a settings object from memory or, through the transaction
+// already open, from the database: a second connection from the pool while
+// this one is held could wait on a pool that every such transaction holds.
+func getIn[T any](ctx context.Context, s *Store, tx *txn, k Kind[T], business string) (T, error) {
+	if c, ok := s.cache.get(settingCacheKey(k.Name, business)); ok {
+		return c.(cachedDoc).value.(T), nil
+	}
+	var doc sql.NullString
+	err := tx.QueryRowContext(ctx, `SELECT doc FROM settings WHERE business_id = ? AND kind = ?`, business, k.Name).Scan(&doc)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		var zero T
+		return zero, err
+	}
+	v, err := decodeDoc(doc, k.Default)
+	if err == nil {
+		err = openSecrets(s, k, &v)
+	}
+	return v, err
+}
+
 // load reads a settings object from the database, opens its secrets, and
 // keeps it in the cache as opened.
 func load[T any](ctx context.Context, s *Store, k Kind[T], business string) (v T, version int64, err error) {
 	defer fault.Wrap(&err, "store.Get(%q, %s)", business, k.Name)
-	key := k.cacheKey(business)
+	key := settingCacheKey(k.Name, business)
 	t := s.cache.ticket(key)
 	var doc sql.NullString
 	var ver sql.NullInt64
@@ -100,23 +75,21 @@ func load[T any](ctx context.Context, s *Store, k Kind[T], business string) (v T
 	if err != nil {
 		return v, 0, notFoundIf(err, "business %q not found", business)
 	}
-	if v, err = decodeDoc(doc, k.def); err != nil {
+	if v, err = decodeDoc(doc, k.Default); err != nil {
 		return v, 0, err
 	}
-	if k.open != nil {
-		if err := k.open(s, &v); err != nil {
-			return v, 0, err
-		}
+	if err := openSecrets(s, k, &v); err != nil {
+		return v, 0, err
 	}
 	s.cache.put(key, cachedDoc{v, ver.Int64}, t)
 	return v, ver.Int64, nil
 }
 
-// key is the cache and notification key of the business's object.
-func (k Kind[T]) key(business string) string { return "settings:" + business + ":" + k.Name }
+// settingKey is the notification key of the business's object.
+func settingKey(kind, business string) string { return "settings:" + business + ":" + kind }
 
-// cacheKey is the object's key in the settings cache.
-func (k Kind[T]) cacheKey(business string) cacheKey { return cacheKey{kind: k.Name, id: business} }
+// settingCacheKey is the object's key in the settings cache.
+func settingCacheKey(kind, business string) cacheKey { return cacheKey{kind: kind, id: business} }
 
 // Update reads, changes and writes a settings object atomically, so
 // concurrent partial updates never lose each other's fields. It refuses
@@ -133,7 +106,7 @@ func (k Kind[T]) cacheKey(business string) cacheKey { return cacheKey{kind: k.Na
 // commit. A write that lost a race reads again.
 func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error) (_ T, _ int64, err error) {
 	defer fault.Wrap(&err, "store.Update(%q, %s)", business, k.Name)
-	key := k.cacheKey(business)
+	key := settingCacheKey(k.Name, business)
 	t := s.cache.ticket(key) // before the write: replace below must know what happened since
 	var c change[T]
 	if s.db.d.name == "postgres" {
@@ -276,12 +249,12 @@ func putSetting[T any](ctx context.Context, queryRow func(context.Context, strin
 	var pid uint32
 	err := queryRow(ctx, `SELECT bizsec_put_setting(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?), pg_backend_pid()`,
 		business, k.Name, cur.version, c.body, millis(s.now()), w.Actor, c.oldAudit, c.newAudit,
-		k.other, cur.otherV, k.key(business)).Scan(&got, &pid)
+		k.Other, cur.otherV, settingKey(k.Name, business)).Scan(&got, &pid)
 	if err != nil {
 		return false, err
 	}
 	if got == c.version {
-		s.own.wrote(pid, k.key(business), time.Now())
+		s.own.wrote(pid, settingKey(k.Name, business), time.Now())
 	}
 	return got == c.version, nil
 }
@@ -298,7 +271,7 @@ func readCurrent[T any](ctx context.Context, queryRow func(context.Context, stri
 	var cur current
 	var ver, otherV sql.NullInt64
 	err := queryRow(ctx, readCurrentSQL,
-		k.Name, k.other, business).Scan(&cur.doc, &ver, &cur.other, &otherV)
+		k.Name, k.Other, business).Scan(&cur.doc, &ver, &cur.other, &otherV)
 	if err != nil {
 		return cur, notFoundIf(err, "business %q not found", business)
 	}
@@ -323,29 +296,25 @@ func prepare[T any](s *Store, k Kind[T], business string, w Write, fn func(*T) e
 		return fault.New(fault.PreconditionErr, "the %s changed since it was read (version %d, If-Match %d); read it again",
 			k.Name, cur.version, w.IfMatch)
 	}
-	v, err := decodeDoc(cur.doc, k.def)
+	v, err := decodeDoc(cur.doc, k.Default)
 	if err != nil {
 		return err
 	}
 	stored, old := v, auditJSON(k, v)
-	if k.open != nil {
-		if err := k.open(s, &v); err != nil {
-			return err
-		}
+	if err := openSecrets(s, k, &v); err != nil {
+		return err
 	}
 	if err := fn(&v); err != nil {
 		return err
 	}
-	if k.check != nil {
-		if err := k.check(v, cur.other); err != nil {
+	if k.Rule != nil {
+		if err := k.Rule(v, func(into any) error { return decodeInto(cur.other, into) }); err != nil {
 			return err
 		}
 	}
 	c.out = v
-	if k.seal != nil {
-		if err := k.seal(s, stored, &v); err != nil {
-			return err
-		}
+	if err := sealSecrets(s, k, stored, &v); err != nil {
+		return err
 	}
 	body, err := json.Marshal(v)
 	if err != nil {
@@ -359,83 +328,76 @@ func prepare[T any](s *Store, k Kind[T], business string, w Write, fn func(*T) e
 }
 
 func auditJSON[T any](k Kind[T], v T) string {
-	if k.mask != nil {
-		v = k.mask(v)
+	if k.Secrets != nil {
+		for _, p := range k.Secrets(&v) {
+			if *p != "" {
+				*p = "********"
+			}
+		}
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
 }
 
 func decodeDoc[T any](doc sql.NullString, def func() T) (T, error) {
-	if !doc.Valid {
-		return def(), nil
-	}
 	v := def() // fields added after a row was written keep their defaults
-	if err := json.Unmarshal([]byte(doc.String), &v); err != nil {
-		return v, errors.Join(errors.New("store: corrupt settings document"), err)
-	}
-	return v, nil
+	return v, decodeInto(doc, &v)
 }
 
-func openSecurity(s *Store, sec *settings.Security) error {
-	if !secret.IsSealed(sec.CaptchaSiteSecret) {
+// decodeInto decodes a stored document over into; nothing when there is none.
+func decodeInto(doc sql.NullString, into any) error {
+	if !doc.Valid {
 		return nil
 	}
-	if s.box == nil {
-		return errors.New("store: no secret key to open CaptchaSiteSecret")
+	if err := json.Unmarshal([]byte(doc.String), into); err != nil {
+		return errors.Join(errors.New("store: corrupt settings document"), err)
 	}
-	plain, err := s.box.Open(sec.CaptchaSiteSecret)
-	sec.CaptchaSiteSecret = plain
-	return err
-}
-
-// sealSecurity keeps CaptchaSiteSecret out of the database in clear. A
-// secret that did not change keeps its stored sealed form, so rewriting the
-// same settings is not a change.
-func sealSecurity(s *Store, stored settings.Security, sec *settings.Security) error {
-	if sec.CaptchaSiteSecret == "" {
-		return nil
-	}
-	if s.box == nil {
-		return errors.New("store: no secret key to seal CaptchaSiteSecret")
-	}
-	if before, err := s.box.Open(stored.CaptchaSiteSecret); err == nil && before == sec.CaptchaSiteSecret && before != "" {
-		sec.CaptchaSiteSecret = stored.CaptchaSiteSecret
-		return nil
-	}
-	sec.CaptchaSiteSecret = s.box.Seal(sec.CaptchaSiteSecret)
 	return nil
 }
 
-func maskSecurity(sec settings.Security) settings.Security {
-	if sec.CaptchaSiteSecret != "" {
-		sec.CaptchaSiteSecret = "********"
+// openSecrets opens v's sealed secrets after a read.
+func openSecrets[T any](s *Store, k Kind[T], v *T) error {
+	if k.Secrets == nil {
+		return nil
 	}
-	return sec
+	for _, p := range k.Secrets(v) {
+		if !secret.IsSealed(*p) {
+			continue
+		}
+		if s.box == nil {
+			return fmt.Errorf("store: no secret key to open a secret of %s", k.Name)
+		}
+		plain, err := s.box.Open(*p)
+		if err != nil {
+			return err
+		}
+		*p = plain
+	}
+	return nil
 }
 
-// TwoFA returns the business's 2FA settings.
-func (s *Store) TwoFA(ctx context.Context, business string) (settings.TwoFA, error) {
-	v, _, err := Get(ctx, s, TwoFAKind, business)
-	return v, err
-}
-
-// LoginPolicy returns the business's login policy.
-func (s *Store) LoginPolicy(ctx context.Context, business string) (settings.LoginPolicy, error) {
-	v, _, err := Get(ctx, s, LoginPolicyKind, business)
-	return v, err
-}
-
-// Security returns the business's security settings, CaptchaSiteSecret opened.
-func (s *Store) Security(ctx context.Context, business string) (settings.Security, error) {
-	v, _, err := Get(ctx, s, SecurityKind, business)
-	return v, err
-}
-
-// Challenges returns the business's security questions.
-func (s *Store) Challenges(ctx context.Context, business string) ([]settings.Challenge, error) {
-	v, _, err := Get(ctx, s, ChallengesKind, business)
-	return v, err
+// sealSecrets keeps v's secrets out of the database in clear before a
+// write. A secret that did not change keeps its stored sealed form, so
+// rewriting the same settings is not a change.
+func sealSecrets[T any](s *Store, k Kind[T], stored T, v *T) error {
+	if k.Secrets == nil {
+		return nil
+	}
+	was := k.Secrets(&stored)
+	for i, p := range k.Secrets(v) {
+		if *p == "" {
+			continue
+		}
+		if s.box == nil {
+			return fmt.Errorf("store: no secret key to seal a secret of %s", k.Name)
+		}
+		if before, err := s.box.Open(*was[i]); err == nil && before == *p && before != "" {
+			*p = *was[i]
+			continue
+		}
+		*p = s.box.Seal(*p)
+	}
+	return nil
 }
 
 // AuditEntry is one recorded settings change.

@@ -9,16 +9,12 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"math"
 	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,10 +31,11 @@ var migrations embed.FS
 
 // Store is the database.
 type Store struct {
-	db  conn
-	now func() time.Time
-	box *secret.Box // seals secrets kept inside settings documents
-	dsn string      // PostgreSQL URL, for the notification listener
+	schemaUpTo int // 0: every migration
+	db         conn
+	now        func() time.Time
+	box        *secret.Box // seals secrets kept inside settings documents
+	dsn        string      // PostgreSQL URL, for the notification listener
 
 	cache      *cache
 	auth       *authCache
@@ -75,6 +72,10 @@ type Option func(*Store)
 // WithLogger sends the store's own messages (the change listener's) to l
 // instead of discarding them.
 func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+// withSchemaVersion stops the migrations at version n, as an older bizsec
+// left the database (tests of upgrades).
+func withSchemaVersion(n int) Option { return func(s *Store) { s.schemaUpTo = n } }
 
 // WithSecretBox gives the key that seals secrets inside settings; without
 // one, settings holding a secret cannot be stored.
@@ -288,25 +289,17 @@ func sqliteBusy(err error) bool {
 	return ok && e.Code()&0xff == sqlite3.SQLITE_BUSY
 }
 
-// migrate applies the dialect's migrations not yet applied, in one
-// transaction, under a lock, so instances starting together take turns.
+// migrate applies the migrations not yet applied, in one transaction,
+// under a lock, so instances starting together take turns. The migrations
+// are one tree for both databases (schema.go): NNNN_name.sql for both,
+// NNNN_name.postgres.sql or NNNN_name.sqlite.sql for one, which the other
+// records as applied without running.
 func (s *Store) migrate(ctx context.Context) error {
-	dir := "migrations/" + s.db.d.name
-	entries, err := fs.ReadDir(migrations, dir)
+	list, err := readMigrations()
 	if err != nil {
-		return fmt.Errorf("store: read migrations: %w", err)
+		return err
 	}
-	names := make([]string, 0, len(entries))
-	for _, e := range entries {
-		names = append(names, e.Name())
-	}
-	sort.Strings(names)
-	known := 0
-	for _, name := range names {
-		if v, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0]); err == nil {
-			known = max(known, v)
-		}
-	}
+	known := list[len(list)-1].version
 	return s.inTx(ctx, func(tx *txn) error {
 		if err := tx.lock(ctx, "bizsec:migrate"); err != nil {
 			return err
@@ -322,26 +315,23 @@ func (s *Store) migrate(ctx context.Context) error {
 			return fmt.Errorf("the database was written by a newer bizsec (schema version %d; this one knows up to %d): "+
 				"run that version, or restore a backup made for this one", newest, known)
 		}
-		for _, name := range names {
-			version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
-			if err != nil {
-				return fmt.Errorf("store: migration %s: bad name", name)
+		for _, m := range list {
+			if s.schemaUpTo > 0 && m.version > s.schemaUpTo {
+				break
 			}
 			var done int
-			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, version).Scan(&done); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM schema_migrations WHERE version = ?`, m.version).Scan(&done); err != nil {
 				return err
 			}
 			if done > 0 {
 				continue
 			}
-			body, err := fs.ReadFile(migrations, dir+"/"+name)
-			if err != nil {
-				return err
+			if m.only == "" || m.only == s.db.d.name {
+				if _, err := tx.ExecContext(ctx, s.db.d.schema(m.body)); err != nil {
+					return fmt.Errorf("store: migration %s: %w", m.name, err)
+				}
 			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("store: migration %s: %w", name, err)
-			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, version); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version) VALUES (?)`, m.version); err != nil {
 				return err
 			}
 		}

@@ -85,28 +85,28 @@ func TestSettingsContract(t *testing.T) {
 		seed(t, st)
 		ctx := context.Background()
 		const biz = "tenantbusiness.acme"
-		if p, err := st.LoginPolicy(ctx, biz); err != nil || p != settings.DefaultLoginPolicy() {
+		if p, _, err := store.Get(ctx, st, settings.LoginPolicyKind, biz); err != nil || p != settings.DefaultLoginPolicy() {
 			t.Fatalf("default policy: %+v %v", p, err)
 		}
-		if _, err := st.LoginPolicy(ctx, "tenantbusiness.nosuch"); fault.CodeOf(err) != fault.NotFound {
+		if _, _, err := store.Get(ctx, st, settings.LoginPolicyKind, "tenantbusiness.nosuch"); fault.CodeOf(err) != fault.NotFound {
 			t.Errorf("unknown business: %v", err)
 		}
 		anyVersion := store.Write{IfMatch: store.AnyVersion}
-		got, _, err := store.Update(ctx, st, store.LoginPolicyKind, biz, anyVersion, func(p *settings.LoginPolicy) error { p.AttemptsPeriod = 9; return nil })
+		got, _, err := store.Update(ctx, st, settings.LoginPolicyKind, biz, anyVersion, func(p *settings.LoginPolicy) error { p.AttemptsPeriod = 9; return nil })
 		if err != nil || got.AttemptsPeriod != 9 {
 			t.Fatalf("update: %+v %v", got, err)
 		}
-		if p, _ := st.LoginPolicy(ctx, biz); p.AttemptsPeriod != 9 {
+		if p, _, _ := store.Get(ctx, st, settings.LoginPolicyKind, biz); p.AttemptsPeriod != 9 {
 			t.Errorf("read after update (cached): %d", p.AttemptsPeriod)
 		}
-		_, _, err = store.Update(ctx, st, store.LoginPolicyKind, biz, anyVersion, func(p *settings.LoginPolicy) error {
+		_, _, err = store.Update(ctx, st, settings.LoginPolicyKind, biz, anyVersion, func(p *settings.LoginPolicy) error {
 			p.AttemptsPeriod = 11
 			return fault.New(fault.Invalid, "no")
 		})
 		if fault.CodeOf(err) != fault.Invalid {
 			t.Errorf("failed update: %v", err)
 		}
-		if p, _ := open().LoginPolicy(ctx, biz); p.AttemptsPeriod != 9 {
+		if p, _, _ := store.Get(ctx, open(), settings.LoginPolicyKind, biz); p.AttemptsPeriod != 9 {
 			t.Errorf("a failed update was stored: %d", p.AttemptsPeriod)
 		}
 		// Concurrent read-modify-writes each count.
@@ -115,13 +115,13 @@ func TestSettingsContract(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, _, err := store.Update(ctx, st, store.TwoFAKind, biz, anyVersion, func(t *settings.TwoFA) error { t.MaxAttempts++; return nil }); err != nil {
+				if _, _, err := store.Update(ctx, st, settings.TwoFAKind, biz, anyVersion, func(t *settings.TwoFA) error { t.MaxAttempts++; return nil }); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
 		wg.Wait()
-		if tf, _ := open().TwoFA(ctx, biz); tf.MaxAttempts != settings.DefaultTwoFA().MaxAttempts+20 {
+		if tf, _, _ := store.Get(ctx, open(), settings.TwoFAKind, biz); tf.MaxAttempts != settings.DefaultTwoFA().MaxAttempts+20 {
 			t.Errorf("20 concurrent increments gave %d", tf.MaxAttempts)
 		}
 	})

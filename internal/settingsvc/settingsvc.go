@@ -1,0 +1,108 @@
+// Package settingsvc is the settings service: what a Site Admin's read or
+// change of a settings object does, whoever asks (the REST API, the CLI
+// through it, the console). It knows no http.Request: values in, values
+// out. A change is checked against the object's rules (its descriptor's
+// Validate, and Check for what needs more than the object), written with
+// its audit entry and version by the store, and logged.
+package settingsvc
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
+	"github.com/bizsec/bizsec/internal/store"
+)
+
+// Service reads and changes businesses' settings objects.
+type Service struct {
+	store *store.Store
+	log   *slog.Logger
+}
+
+// New returns the service over st; changes are logged to log (nil: not logged).
+func New(st *store.Store, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: st, log: log}
+}
+
+// Change is who changes settings, on which version, and from where.
+type Change struct {
+	Actor   string // user ID, for the audit history
+	IfMatch int64  // the version the writer saw, or store.AnyVersion
+	// Host is the host the Site Admin reached, and Secure whether cookies
+	// are Secure there: cookie settings must suit them.
+	Host   string
+	Secure bool
+	// Client is the Site Admin's address, for the log.
+	Client string
+}
+
+// Get returns a business's settings object and its version (0 until first
+// written). Callers must not modify what they get: slices are shared.
+func Get[T any](ctx context.Context, s *Service, k settings.Kind[T], business string) (T, int64, error) {
+	return store.Get(ctx, s.store, k, business)
+}
+
+// Update changes a business's settings object: apply sets what the Site
+// Admin sent on the stored value, and the result must pass the object's
+// rules. It refuses with PreconditionFailed when c.IfMatch is not the
+// current version; a change that changes nothing writes nothing.
+func Update[T any](ctx context.Context, s *Service, k settings.Kind[T], b store.Business, c Change, apply func(*T)) (T, int64, error) {
+	origin := settings.Origin{Host: c.Host, Secure: c.Secure}
+	if k.Check != nil {
+		// The tenant's text rules, read before the write's transaction (a
+		// read inside it would hold two connections at once).
+		sec, _, err := store.Get(ctx, s.store, settings.SecurityKind, store.RootBusinessID(b.TenantID))
+		if err != nil {
+			var zero T
+			return zero, 0, err
+		}
+		origin.Security = sec
+	}
+	v, version, err := store.Update(ctx, s.store, k, b.ID, store.Write{Actor: c.Actor, IfMatch: c.IfMatch}, func(v *T) error {
+		before := *v
+		apply(v)
+		if k.Check != nil {
+			if err := k.Check(*v, before, origin); err != nil {
+				return err
+			}
+		}
+		return k.Validate(*v)
+	})
+	if err != nil {
+		return v, version, err
+	}
+	s.log.InfoContext(ctx, "settings changed", "event.action", "settings-change", "event.outcome", "success",
+		"tenant", b.TenantID, "business", b.ID, "setting", k.Name, "version", version,
+		"user.id", c.Actor, "client.address", c.Client)
+	return v, version, nil
+}
+
+// Audit returns a business's settings changes and account events, newest
+// first: of one object (by name or CLI alias) or "account" when kind is
+// not "", at most limit (1 to 500), only those older than the entry before
+// when before > 0.
+func (s *Service) Audit(ctx context.Context, business, kind string, limit int, before int64) ([]store.AuditEntry, error) {
+	if kind != "" {
+		o, ok := settings.ObjectNamed(kind)
+		switch {
+		case ok && o.Name == kind, kind == settings.ChallengesKind.Name, kind == store.AccountKind:
+		default:
+			names := []string{}
+			for _, o := range settings.Objects {
+				names = append(names, o.Name)
+			}
+			return nil, fault.New(fault.Invalid, "setting must be %s, %s or %s",
+				strings.Join(names, ", "), settings.ChallengesKind.Name, store.AccountKind)
+		}
+	}
+	if limit < 1 || limit > 500 {
+		return nil, fault.New(fault.Invalid, "limit must be 1 to 500")
+	}
+	return s.store.Audit(ctx, business, kind, limit, before)
+}
