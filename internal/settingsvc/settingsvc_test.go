@@ -32,7 +32,9 @@ func TestUpdateChecks(t *testing.T) {
 	svc, biz := newService(t)
 	ctx := context.Background()
 	from := settingsvc.Change{Actor: "admin", IfMatch: store.AnyVersion, Host: "console.acme.example"}
-	domain := func(d string) func(*settings.Security) { return func(s *settings.Security) { s.AuthTokenCookieDomain = d } }
+	domain := func(d string) func(*settings.Security) {
+		return func(s *settings.Security) { s.AuthTokenCookieDomain = d }
+	}
 	for _, tc := range []struct {
 		name   string
 		change settingsvc.Change
