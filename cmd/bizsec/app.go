@@ -221,7 +221,7 @@ func (m *Main) Run(ctx context.Context) {
 	m.Login.Start()
 	m.Queue.Start()
 	m.workers.Add(1)
-	go func() { defer m.workers.Done(); prune(ctx, m.Store, m.log) }()
+	go func() { defer m.workers.Done(); prune(ctx, m.Login, m.log) }()
 	if m.Cert != nil {
 		m.workers.Add(1)
 		go func() {

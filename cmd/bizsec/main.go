@@ -187,10 +187,10 @@ func loopbackURLHost(a net.Addr) string {
 	return net.JoinHostPort(ip.String(), strconv.Itoa(tcp.Port))
 }
 
-// prune deletes expired sessions, failure records and reset codes every
-// five minutes until ctx ends. With several instances each prunes; the
-// deletes are idempotent.
-func prune(ctx context.Context, st *store.Store, log *slog.Logger) {
+// prune deletes expired sessions, failure records and reset codes, and
+// records the suspensions that ended, every five minutes until ctx ends.
+// With several instances each prunes; the deletes are idempotent.
+func prune(ctx context.Context, svc *login.Service, log *slog.Logger) {
 	tick := time.NewTicker(5 * time.Minute)
 	defer tick.Stop()
 	for {
@@ -198,7 +198,7 @@ func prune(ctx context.Context, st *store.Store, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
-			if n, err := st.Prune(ctx, time.Now(), login.ResetValidFor); err != nil {
+			if n, err := svc.Prune(ctx, time.Now()); err != nil {
 				log.Warn("prune failed", "err", err)
 			} else if n > 0 {
 				log.Info("pruned expired records", "rows", n)

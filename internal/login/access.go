@@ -61,7 +61,7 @@ func (s *Service) Unlock(ctx context.Context, tenant, userID, by string) error {
 		return fault.New(fault.NotFound, "user %q not found", userID)
 	}
 	was := false
-	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Actor: by, Now: s.now()},
+	err = s.lockout(ctx, lockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Actor: by, Now: s.now()},
 		func(l *auth.Lockout) error {
 			if was = l.Locked(s.now()); was {
 				*l = auth.Lockout{}

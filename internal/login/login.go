@@ -381,7 +381,7 @@ func (s *Service) Login(ctx context.Context, a Attempt) (Result, error) {
 	}
 	var outcome error
 	var suspended bool
-	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: a.Tenant, Email: a.Email, UserID: user.ID, Now: now},
+	err = s.lockout(ctx, lockoutChange{Tenant: a.Tenant, Email: a.Email, UserID: user.ID, Now: now},
 		func(l *auth.Lockout) error {
 			switch {
 			case l.Locked(now):

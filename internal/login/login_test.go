@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/login"
@@ -240,6 +242,49 @@ func TestSuspensionAndUnlock(t *testing.T) {
 		if got[i] != want[i] {
 			t.Errorf("audit entry %d: %s, want %s", i, got[i], want[i])
 		}
+	}
+}
+
+// TestPruneRecordsEndedSuspensions: a suspension that runs out with no
+// login after it is recorded as expired, at the time it ended, when
+// pruning deletes its record; a live suspension is left alone.
+func TestPruneRecordsEndedSuspensions(t *testing.T) {
+	f := newFixture(t, unlimited)
+	f.policy(t, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed, p.SuspensionMinutes = 2, 10 })
+	ctx := context.Background()
+	for range 2 {
+		f.login("nope")
+	}
+	ends := f.clock().Add(10 * time.Minute)
+	events := func() []string {
+		entries, err := f.store.Audit(ctx, store.RootBusinessID(tenant), store.AccountKind, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, e := range entries {
+			got = append(got, regexp.MustCompile(`"Event":"(\w+)"`).FindStringSubmatch(string(e.New))[1]+"@"+e.At.UTC().Format(time.RFC3339))
+		}
+		return got
+	}
+	if _, err := f.svc.Prune(ctx, f.clock().Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if list, _ := f.svc.Suspensions(ctx, tenant); len(list) != 1 {
+		t.Fatalf("pruning during the suspension: suspensions %+v, want the one", list)
+	}
+	suspended := "suspended@" + f.clock().UTC().Format(time.RFC3339)
+	if d := cmp.Diff([]string{suspended}, events()); d != "" {
+		t.Errorf("audit during the suspension (-want +got):\n%s", d)
+	}
+	if _, err := f.svc.Prune(ctx, ends.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff([]string{"expired@" + ends.UTC().Format(time.RFC3339), suspended}, events()); d != "" {
+		t.Errorf("audit after pruning (-want +got):\n%s", d)
+	}
+	if has, err := f.store.HasLockout(ctx, tenant, email); err != nil || has {
+		t.Errorf("failure record after pruning: %v (%v), want gone", has, err)
 	}
 }
 

@@ -163,7 +163,7 @@ func (s *Service) ChangePassword(ctx context.Context, c PasswordChange) (Result,
 	if needTwoFA {
 		return s.startTwoFA(ctx, u, p, now)
 	}
-	if err := s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: u.TenantID, Email: u.Email, UserID: u.ID, Now: now},
+	if err := s.lockout(ctx, lockoutChange{Tenant: u.TenantID, Email: u.Email, UserID: u.ID, Now: now},
 		func(l *auth.Lockout) error { l.Succeed(); return nil }); err != nil {
 		return Result{}, err
 	}
@@ -188,7 +188,7 @@ func (s *Service) checkOldPassword(ctx context.Context, u store.User, c Password
 	try.Wrong()
 	var outcome error
 	var suspended bool
-	err = s.store.UpdateLockout(ctx, store.LockoutChange{Tenant: u.TenantID, Email: u.Email, UserID: u.ID, Now: now},
+	err = s.lockout(ctx, lockoutChange{Tenant: u.TenantID, Email: u.Email, UserID: u.ID, Now: now},
 		func(l *auth.Lockout) error {
 			if l.Locked(now) {
 				outcome = ErrSuspended

@@ -261,7 +261,7 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 	if err != nil {
 		return ResetStep{}, err
 	}
-	account := store.LockoutChange{Tenant: a.Tenant, Email: u.Email, UserID: u.ID, Actor: "password-reset", Now: now}
+	account := lockoutChange{Tenant: a.Tenant, Email: u.Email, UserID: u.ID, Actor: "password-reset", Now: now}
 	if reset.ChallengeCode != "" {
 		right := false
 		if a.ChallengeCode == reset.ChallengeCode {
@@ -294,7 +294,7 @@ func (s *Service) ResetPassword(ctx context.Context, a ResetAttempt) (ResetStep,
 	return ResetStep{User: u, Status: ResetValidAnswer}, nil
 }
 
-func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Reset, account store.LockoutChange,
+func (s *Service) wrongAnswer(ctx context.Context, u store.User, reset store.Reset, account lockoutChange,
 	p Policy, now time.Time) (ResetStep, error) {
 	account.Actor = ""
 	var suspended bool
@@ -340,14 +340,14 @@ func (s *Service) askReset(ctx context.Context, userID string, codeHash []byte, 
 // transaction with the account's failure record: fail counts it against
 // the account, and the reset ends after maxAttempts wrong answers. It
 // reports whether the reset is void.
-func (s *Service) failReset(ctx context.Context, userID string, codeHash []byte, maxAttempts int, account store.LockoutChange,
+func (s *Service) failReset(ctx context.Context, userID string, codeHash []byte, maxAttempts int, account lockoutChange,
 	fail func(*auth.Lockout) error) (void bool, err error) {
 	err = s.store.Transact(ctx, func(tx *store.Tx) error {
 		r, err := tx.LockReset(userID, codeHash)
 		if err != nil {
 			return err
 		}
-		if err := tx.UpdateLockout(account, fail); err != nil {
+		if err := updateLockout(tx, account, fail); err != nil {
 			return err
 		}
 		if void = r.Attempts+1 >= maxAttempts; void {
@@ -362,7 +362,7 @@ func (s *Service) failReset(ctx context.Context, userID string, codeHash []byte,
 // reset code, and in the same transaction ends the reset, every session of
 // the user and every remembered 2FA device, and clears the account's
 // failure record, lifting a suspension: the code proved the mailbox.
-func (s *Service) completeReset(ctx context.Context, codeHash []byte, c store.PasswordChange, account store.LockoutChange) error {
+func (s *Service) completeReset(ctx context.Context, codeHash []byte, c store.PasswordChange, account lockoutChange) error {
 	return s.store.Transact(ctx, func(tx *store.Tx) error {
 		if _, err := tx.LockReset(c.UserID, codeHash); err != nil {
 			return err
@@ -373,6 +373,6 @@ func (s *Service) completeReset(ctx context.Context, codeHash []byte, c store.Pa
 		if err := tx.SetPassword(c); err != nil {
 			return err
 		}
-		return tx.UpdateLockout(account, func(l *auth.Lockout) error { l.Succeed(); return nil })
+		return updateLockout(tx, account, func(l *auth.Lockout) error { l.Succeed(); return nil })
 	})
 }

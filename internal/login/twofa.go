@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/bizsec/bizsec/internal/auth"
+	"github.com/bizsec/bizsec/internal/fault"
 	"github.com/bizsec/bizsec/internal/settings"
 	"github.com/bizsec/bizsec/internal/store"
 )
@@ -140,9 +141,10 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 	}
 	var outcome error
 	var suspended bool
-	result, err := s.store.CompleteFactor(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
-		store.LockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Now: now},
+	result, err := s.completeFactor(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
+		lockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Now: now},
 		func(tx *store.FactorTx, c *auth.Code, l *auth.Lockout) (auth.CodeResult, error) {
+			outcome, suspended = nil, false // a transaction run again starts afresh
 			if l.Locked(now) {
 				outcome = ErrSuspended
 				return auth.CodeVoid, nil
@@ -206,4 +208,49 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 	s.metrics.TwoFA("ok")
 	s.log.InfoContext(ctx, "login", "tenant", tenant, "user", u.ID, "twofa", true)
 	return r, nil
+}
+
+// completeFactor enters an answer for the pending session oldHash in one
+// transaction with the account's failure record, so that concurrent
+// guesses each use up a try and each count against the account. check
+// decides, with the transaction's factor primitives (a TOTP step, a
+// recovery code or a sign counter is spent in the transaction that counts
+// the try and replaces the session, so a code used once cannot be used
+// again by a concurrent request), and may change the record. On CodeOK the
+// pending session is replaced by next (ending the user's other sessions
+// when exclusive) and the user's last second factor dated; on CodeWrong the
+// try is recorded; on CodeVoid the pending session ends. A session that is
+// gone or not pending is CodeVoid.
+func (s *Service) completeFactor(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool, account lockoutChange,
+	check func(*store.FactorTx, *auth.Code, *auth.Lockout) (auth.CodeResult, error)) (auth.CodeResult, error) {
+	var result auth.CodeResult
+	err := s.store.Transact(ctx, func(tx *store.Tx) error {
+		result = auth.CodeVoid
+		old, err := tx.LockSession(oldHash)
+		if fault.CodeOf(err) == fault.NotFound || err == nil && (old.State != auth.StatePending || old.UserID != next.UserID) {
+			return nil // gone or not pending: void
+		}
+		if err != nil {
+			return err
+		}
+		factors := tx.FactorsOf(next.UserID, account.Now)
+		if err := updateLockout(tx, account, func(l *auth.Lockout) error {
+			var err error
+			result, err = check(factors, &old.Code, l)
+			return err
+		}); err != nil {
+			return err
+		}
+		if result == auth.CodeWrong {
+			return tx.SetCodeAttempts(oldHash, old.Code.Attempts)
+		}
+		if err := tx.EndSession(oldHash); err != nil || result == auth.CodeVoid {
+			return err
+		}
+		if err := tx.SetLastTwoFA(next.UserID, next.IssuedAt); err != nil {
+			return err
+		}
+		return tx.StartSession(next, exclusive)
+	})
+	return result, err
 }

@@ -3,12 +3,10 @@ package store
 import (
 	"context"
 	"database/sql"
-	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 
-	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
 )
 
@@ -197,7 +195,7 @@ func (s *Store) RecoveryCodesLeft(ctx context.Context, userID string) (n int, er
 }
 
 // FactorTx is what a second factor's check may read and change, inside
-// the transaction that counts the try (see CompleteFactor).
+// the transaction that counts the try (Tx.FactorsOf).
 type FactorTx struct {
 	ctx    context.Context
 	tx     *txn
@@ -239,55 +237,4 @@ func (f *FactorTx) HasRecoveryCodes() (bool, error) {
 	var n int
 	err := f.tx.QueryRowContext(f.ctx, `SELECT COUNT(*) FROM recovery_codes WHERE user_id = ? AND used_at = 0`, f.userID).Scan(&n)
 	return n > 0, err
-}
-
-// CompleteFactor enters an answer for the pending session oldHash, as
-// CompleteTwoFA does, with the check given the transaction's factor
-// primitives: a TOTP step, a recovery code or a sign counter is spent in
-// the same transaction that counts the try and replaces the session, so a
-// code used once cannot be used again by a concurrent request.
-func (s *Store) CompleteFactor(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool, account LockoutChange,
-	check func(*FactorTx, *auth.Code, *auth.Lockout) (auth.CodeResult, error)) (_ auth.CodeResult, err error) {
-	defer fault.Wrap(&err, "store.CompleteFactor(%q)", next.UserID)
-	result := auth.CodeVoid
-	err = s.inTx(ctx, func(tx *txn) error {
-		result = auth.CodeVoid
-		if err := tx.lock(ctx, fmt.Sprintf("session:%x", oldHash)); err != nil {
-			return err
-		}
-		old, err := readSession(ctx, tx, oldHash)
-		if err != nil || old.State != auth.StatePending || old.UserID != next.UserID {
-			return nil // gone or not pending: void
-		}
-		ft := &FactorTx{ctx: ctx, tx: tx, userID: next.UserID, now: account.Now}
-		err = updateLockout(ctx, tx, account, func(l *auth.Lockout) error {
-			var err error
-			result, err = check(ft, &old.Code, l)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if result == auth.CodeWrong {
-			_, err = tx.ExecContext(ctx, `UPDATE sessions SET code_attempts = ? WHERE token_hash = ?`, old.Code.Attempts, oldHash)
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE token_hash = ?`, oldHash); err != nil {
-			return err
-		}
-		if err := tx.notify(ctx, sessionKey(oldHash)); err != nil || result == auth.CodeVoid {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `UPDATE users SET last_twofa_at = ? WHERE id = ?`, millis(next.IssuedAt), next.UserID); err != nil {
-			return err
-		}
-		return s.insertSession(ctx, tx, next, exclusive)
-	})
-	if err == nil {
-		s.auth.revokeSession(oldHash)
-		if result == auth.CodeOK && exclusive {
-			s.auth.revokeUser(next.UserID)
-		}
-	}
-	return result, err
 }

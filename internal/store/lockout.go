@@ -14,96 +14,46 @@ import (
 // the audit history, beside the settings kinds.
 const AccountKind = "account"
 
-// LockoutChange names the failure record an UpdateLockout changes, and
-// who and when for the audit history.
-type LockoutChange struct {
-	Tenant string
-	Email  string
-	// UserID is the user the email belongs to; "" for an unknown email,
-	// whose record is kept the same way but leaves no audit entry.
-	UserID string
-	// Actor is who lifts a suspension by hand (an admin's user ID, "cli");
-	// "" for the login service itself.
-	Actor string
-	Now   time.Time
-}
-
-// accountEvent is the audit document of a suspension changing.
-type accountEvent struct {
-	UserID    string `json:"UserID"`
-	Email     string `json:"Email"`
-	Event     string `json:"Event"` // suspended, unlocked, expired
-	Suspended bool   `json:"Suspended"`
-	Until     string `json:"Until,omitempty"`
-}
-
-// UpdateLockout applies fn to the failure record of an email in one
-// transaction, so concurrent failures are each counted exactly once. A
-// suspension found over is first recorded as expired and cleared; a
-// suspension fn starts or lifts is recorded too, in the same transaction.
-// Workflows that change more with it use Tx.UpdateLockout in their own
-// Transact; this is the transaction of the record alone.
-func (s *Store) UpdateLockout(ctx context.Context, c LockoutChange, fn func(*auth.Lockout) error) (err error) {
-	defer fault.Wrap(&err, "store.UpdateLockout(%q)", c.Tenant)
-	return s.Transact(ctx, func(tx *Tx) error { return tx.UpdateLockout(c, fn) })
-}
-
-func updateLockout(ctx context.Context, tx *txn, c LockoutChange, fn func(*auth.Lockout) error) error {
-	email := NormalizeEmail(c.Email)
-	if err := tx.lock(ctx, "lockout:"+c.Tenant+"/"+email); err != nil {
-		return err
+// Lockout takes the lock of an email's failure record until the
+// transaction ends, and returns the record (zero: none), so that
+// concurrent failures are each counted exactly once.
+func (t *Tx) Lockout(tenant, email string) (_ auth.Lockout, err error) {
+	defer fault.Wrap(&err, "store.Tx.Lockout(%q)", tenant)
+	email = NormalizeEmail(email)
+	if err := t.tx.lock(t.ctx, "lockout:"+tenant+"/"+email); err != nil {
+		return auth.Lockout{}, err
 	}
 	var l auth.Lockout
 	var start, until int64
-	err := tx.QueryRowContext(ctx, `SELECT failures, window_start, locked_until FROM login_failures
-		WHERE tenant_id = ? AND email = ?`, c.Tenant, email).Scan(&l.Failures, &start, &until)
+	err = t.tx.QueryRowContext(t.ctx, `SELECT failures, window_start, locked_until FROM login_failures
+		WHERE tenant_id = ? AND email = ?`, tenant, email).Scan(&l.Failures, &start, &until)
 	if err != nil && err != sql.ErrNoRows {
-		return err
+		return auth.Lockout{}, err
 	}
-	err = nil
 	l.WindowStart, l.LockedUntil = fromMillis(start), fromMillis(until)
-	stored := l
-	if !l.LockedUntil.IsZero() && !l.Locked(c.Now) {
-		if err := recordAccountEvent(ctx, tx, c, "", l.LockedUntil, accountEvent{Event: "expired"}); err != nil {
-			return err
-		}
-		l.LockedUntil = time.Time{}
-	}
-	before := l
-	if err := fn(&l); err != nil {
+	return l, nil
+}
+
+// PutLockout stores an email's failure record; the zero record is none.
+func (t *Tx) PutLockout(tenant, email string, l auth.Lockout) (err error) {
+	defer fault.Wrap(&err, "store.Tx.PutLockout(%q)", tenant)
+	email = NormalizeEmail(email)
+	if l == (auth.Lockout{}) {
+		_, err = t.tx.ExecContext(t.ctx, `DELETE FROM login_failures WHERE tenant_id = ? AND email = ?`, tenant, email)
 		return err
 	}
-	switch {
-	case l.Locked(c.Now) && !before.Locked(c.Now):
-		err = recordAccountEvent(ctx, tx, c, "", c.Now, accountEvent{Event: "suspended", Suspended: true,
-			Until: l.LockedUntil.UTC().Format(time.RFC3339Nano)})
-	case before.Locked(c.Now) && !l.Locked(c.Now):
-		err = recordAccountEvent(ctx, tx, c, c.Actor, c.Now, accountEvent{Event: "unlocked"})
-	}
-	if err != nil {
-		return err
-	}
-	switch {
-	case l == stored:
-		return nil
-	case l == auth.Lockout{}:
-		_, err = tx.ExecContext(ctx, `DELETE FROM login_failures WHERE tenant_id = ? AND email = ?`, c.Tenant, email)
-	default:
-		_, err = tx.ExecContext(ctx, `INSERT INTO login_failures (tenant_id, email, failures, window_start, locked_until)
-			VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, email) DO UPDATE SET failures = excluded.failures,
-			window_start = excluded.window_start, locked_until = excluded.locked_until`,
-			c.Tenant, email, l.Failures, millis(l.WindowStart), millis(l.LockedUntil))
-	}
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO login_failures (tenant_id, email, failures, window_start, locked_until)
+		VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, email) DO UPDATE SET failures = excluded.failures,
+		window_start = excluded.window_start, locked_until = excluded.locked_until`,
+		tenant, email, l.Failures, millis(l.WindowStart), millis(l.LockedUntil))
 	return err
 }
 
-func recordAccountEvent(ctx context.Context, tx *txn, c LockoutChange, actor string, at time.Time, e accountEvent) error {
-	if c.UserID == "" {
-		return nil
-	}
-	e.UserID, e.Email = c.UserID, NormalizeEmail(c.Email)
-	before := accountEvent{UserID: e.UserID, Email: e.Email, Suspended: !e.Suspended}
-	return auditAccount(ctx, tx, c.Tenant, actor, at, before, e)
+// AuditAccount records an account event (a suspension, unlock, session
+// end, disable, factor change) in the tenant's audit history; old nil is
+// an event with no before.
+func (t *Tx) AuditAccount(tenant, actor string, at time.Time, old, new any) error {
+	return auditAccount(t.ctx, t.tx, tenant, actor, at, old, new)
 }
 
 // auditAccount records an account event (suspension, unlock, session end,
@@ -131,6 +81,7 @@ func (s *Store) HasLockout(ctx context.Context, tenant, email string) (_ bool, e
 
 // Suspension is a user's account suspended by the login policy.
 type Suspension struct {
+	Tenant string
 	UserID string
 	Email  string
 	Name   string
@@ -149,9 +100,33 @@ func (s *Store) Suspensions(ctx context.Context, tenant string, now time.Time) (
 	defer rows.Close()
 	out := []Suspension{}
 	for rows.Next() {
-		var sus Suspension
+		sus := Suspension{Tenant: tenant}
 		var until int64
 		if err := rows.Scan(&sus.UserID, &sus.Email, &sus.Name, &until); err != nil {
+			return nil, err
+		}
+		sus.Until = fromMillis(until)
+		out = append(out, sus)
+	}
+	return out, rows.Err()
+}
+
+// EndedSuspensions lists the users whose suspensions ended by themselves
+// by now and are still on record, so that the end can be recorded.
+func (s *Store) EndedSuspensions(ctx context.Context, now time.Time) (_ []Suspension, err error) {
+	defer fault.Wrap(&err, "store.EndedSuspensions")
+	rows, err := s.db.QueryContext(ctx, `SELECT f.tenant_id, u.id, u.email, u.name, f.locked_until FROM login_failures f
+		JOIN users u ON u.tenant_id = f.tenant_id AND u.email = f.email
+		WHERE f.locked_until > 0 AND f.locked_until <= ? ORDER BY f.tenant_id, u.email`, millis(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Suspension
+	for rows.Next() {
+		var sus Suspension
+		var until int64
+		if err := rows.Scan(&sus.Tenant, &sus.UserID, &sus.Email, &sus.Name, &until); err != nil {
 			return nil, err
 		}
 		sus.Until = fromMillis(until)

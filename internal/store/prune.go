@@ -12,12 +12,11 @@ import (
 // Prune deletes what can no longer be used: sessions past their tenant's
 // timeouts, pending logins older than the longest code life, failure records
 // whose window and suspension are over (unknown emails' included), and reset
-// codes older than resetTTL. It returns how many rows went.
+// codes older than resetTTL. It returns how many rows went. Suspensions
+// that ended by themselves are deleted with their records: record their
+// end first (EndedSuspensions; login.Service.Prune does).
 func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration) (_ int64, err error) {
 	defer fault.Wrap(&err, "store.Prune")
-	if err := s.expireSuspensions(ctx, now); err != nil {
-		return 0, err
-	}
 	rows, err := s.db.QueryContext(ctx, `SELECT id FROM tenants`)
 	if err != nil {
 		return 0, err
@@ -71,35 +70,4 @@ func (s *Store) Prune(ctx context.Context, now time.Time, resetTTL time.Duration
 	total += n
 	s.auth.flush() // what was pruned may be in memory: start afresh
 	return total, exec(`DELETE FROM password_resets WHERE issued_at <= ?`, millis(now.Add(-resetTTL)))
-}
-
-// expireSuspensions records users' suspensions that ended by themselves as
-// "expired" in the audit history (at the time they ended) and clears them.
-// A login after the end does the same for its own account first.
-func (s *Store) expireSuspensions(ctx context.Context, now time.Time) error {
-	rows, err := s.db.QueryContext(ctx, `SELECT f.tenant_id, f.email, u.id FROM login_failures f
-		JOIN users u ON u.tenant_id = f.tenant_id AND u.email = f.email
-		WHERE f.locked_until > 0 AND f.locked_until <= ?`, millis(now))
-	if err != nil {
-		return err
-	}
-	var ended []LockoutChange
-	for rows.Next() {
-		c := LockoutChange{Now: now}
-		if err := rows.Scan(&c.Tenant, &c.Email, &c.UserID); err != nil {
-			rows.Close()
-			return err
-		}
-		ended = append(ended, c)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, c := range ended {
-		if err := s.UpdateLockout(ctx, c, func(*auth.Lockout) error { return nil }); err != nil {
-			return err
-		}
-	}
-	return nil
 }

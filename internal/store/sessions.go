@@ -149,20 +149,6 @@ func (s *Store) SessionFromDB(ctx context.Context, tokenHash []byte) (_ auth.Ses
 	return sess, nil
 }
 
-// CompleteTwoFA enters a 2FA code for the pending session oldHash in one
-// transaction with the account's failure record, so concurrent guesses each
-// use up a try and each count against the account. check decides, and may
-// change the record; on CodeOK the pending session is replaced by next
-// (ending the user's other sessions when exclusive) and the user's last 2FA
-// time is recorded; on CodeWrong the try is recorded; on CodeVoid the
-// pending session ends. A session that is gone or not pending is CodeVoid.
-func (s *Store) CompleteTwoFA(ctx context.Context, oldHash []byte, next auth.Session, exclusive bool, account LockoutChange,
-	check func(*auth.Code, *auth.Lockout) auth.CodeResult) (auth.CodeResult, error) {
-	return s.CompleteFactor(ctx, oldHash, next, exclusive, account, func(_ *FactorTx, c *auth.Code, l *auth.Lockout) (auth.CodeResult, error) {
-		return check(c, l), nil
-	})
-}
-
 // LastTwoFA returns when the user last passed 2FA (zero if never).
 func (s *Store) LastTwoFA(ctx context.Context, userID string) (_ time.Time, err error) {
 	defer fault.Wrap(&err, "store.LastTwoFA(%q)", userID)

@@ -141,9 +141,10 @@ func TestLockoutContract(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				err := st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: "a@acme.example", Now: now}, func(l *auth.Lockout) error {
-					if l.Locked(now) {
-						return nil
+				err := st.Transact(ctx, func(tx *store.Tx) error {
+					l, err := tx.Lockout("acme", "a@acme.example")
+					if err != nil || l.Locked(now) {
+						return err
 					}
 					mu.Lock()
 					counted++
@@ -151,7 +152,7 @@ func TestLockoutContract(t *testing.T) {
 						suspensions++
 					}
 					mu.Unlock()
-					return nil
+					return tx.PutLockout("acme", "A@acme.example", l) // the email as another spelling: one record
 				})
 				if err != nil {
 					t.Error(err)
@@ -211,9 +212,25 @@ func TestSessionContract(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				r, err := st.CompleteTwoFA(ctx, pending.TokenHash, mk("next"+string(rune('a'+i)), auth.StateActive), false,
-					store.LockoutChange{Tenant: "acme", Email: "a@acme.example", Now: now},
-					func(c *auth.Code, _ *auth.Lockout) auth.CodeResult { return c.Check(wrong, auth.HashSecret, now, tf) })
+				// As login's factor transaction: the session's lock
+				// serializes the tries.
+				r := auth.CodeVoid
+				err := st.Transact(ctx, func(tx *store.Tx) error {
+					r = auth.CodeVoid
+					old, err := tx.LockSession(pending.TokenHash)
+					if fault.CodeOf(err) == fault.NotFound {
+						return nil
+					} else if err != nil {
+						return err
+					}
+					switch r = old.Code.Check(wrong, auth.HashSecret, now, tf); r {
+					case auth.CodeWrong:
+						return tx.SetCodeAttempts(pending.TokenHash, old.Code.Attempts)
+					case auth.CodeVoid:
+						return tx.EndSession(pending.TokenHash)
+					}
+					return tx.StartSession(mk("next"+string(rune('a'+i)), auth.StateActive), false)
+				})
 				if err != nil {
 					t.Error(err)
 				}
@@ -277,7 +294,7 @@ func TestPruneContract(t *testing.T) {
 			sessIn(state, state+" recent", time.Hour, time.Hour)
 		}
 		fail := func(email string, l auth.Lockout) {
-			if err := st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: email, Now: now}, func(x *auth.Lockout) error { *x = l; return nil }); err != nil {
+			if err := st.Transact(ctx, func(tx *store.Tx) error { return tx.PutLockout("acme", email, l) }); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -297,7 +314,7 @@ func TestPruneContract(t *testing.T) {
 			}
 		}
 		var kept auth.Lockout
-		st.UpdateLockout(ctx, store.LockoutChange{Tenant: "acme", Email: "suspended@x", Now: now}, func(l *auth.Lockout) error { kept = *l; return nil })
+		st.Transact(ctx, func(tx *store.Tx) (err error) { kept, err = tx.Lockout("acme", "suspended@x"); return err })
 		if !kept.Locked(now) {
 			t.Error("a live suspension was pruned")
 		}

@@ -17,6 +17,7 @@ type Tx struct {
 	tx     *txn
 	s      *Store
 	revoke []string // users whose cached sessions and roles end with this transaction
+	ended  [][]byte // sessions that end with it
 }
 
 // Transact runs fn in one write transaction, committed when fn returns nil
@@ -31,21 +32,69 @@ func (s *Store) Transact(ctx context.Context, fn func(*Tx) error) error {
 	// Revoking a cached session is always safe: it is done whether or not
 	// the transaction committed (a commit whose answer was lost may have).
 	defer func() {
+		for _, h := range t.ended {
+			s.auth.revokeSession(h)
+		}
 		for _, u := range t.revoke {
 			s.auth.revokeUser(u)
 		}
 	}()
 	return s.inTx(ctx, func(tx *txn) error {
-		t.tx, t.revoke = tx, nil
+		t.tx = tx // a run again (SQLite's batch rolled back) keeps what the failed run would revoke: harmless
 		return fn(t)
 	})
 }
 
-// UpdateLockout applies fn to the failure record of an email, as
-// Store.UpdateLockout does, in this transaction: suspensions found over,
-// started or lifted are recorded in the audit history with it.
-func (t *Tx) UpdateLockout(c LockoutChange, fn func(*auth.Lockout) error) error {
-	return updateLockout(t.ctx, t.tx, c, fn)
+// LockSession takes the lock of the session tokenHash until the
+// transaction ends and returns it; NotFound when there is none.
+func (t *Tx) LockSession(tokenHash []byte) (_ auth.Session, err error) {
+	defer fault.Wrap(&err, "store.Tx.LockSession(%.4x)", tokenHash)
+	if err := t.tx.lock(t.ctx, sessionKey(tokenHash)); err != nil {
+		return auth.Session{}, err
+	}
+	return readSession(t.ctx, t.tx, tokenHash)
+}
+
+// SetCodeAttempts records the wrong answers a pending session's code has had.
+func (t *Tx) SetCodeAttempts(tokenHash []byte, attempts int) (err error) {
+	defer fault.Wrap(&err, "store.Tx.SetCodeAttempts(%.4x)", tokenHash)
+	_, err = t.tx.ExecContext(t.ctx, `UPDATE sessions SET code_attempts = ? WHERE token_hash = ?`, attempts, tokenHash)
+	return err
+}
+
+// EndSession deletes a session; the other instances are told, and the
+// cache forgets it when Transact returns.
+func (t *Tx) EndSession(tokenHash []byte) (err error) {
+	defer fault.Wrap(&err, "store.Tx.EndSession(%.4x)", tokenHash)
+	t.ended = append(t.ended, tokenHash)
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM sessions WHERE token_hash = ?`, tokenHash); err != nil {
+		return err
+	}
+	return t.tx.notify(t.ctx, sessionKey(tokenHash))
+}
+
+// StartSession stores a session as CreateSession does: a live one is held
+// to the tenant's session limit, and exclusive ends the user's others
+// (which the cache forgets when Transact returns).
+func (t *Tx) StartSession(sess auth.Session, exclusive bool) (err error) {
+	defer fault.Wrap(&err, "store.Tx.StartSession(%q)", sess.UserID)
+	if exclusive {
+		t.revoke = append(t.revoke, sess.UserID)
+	}
+	return t.s.insertSession(t.ctx, t.tx, sess, exclusive)
+}
+
+// SetLastTwoFA records when the user last passed a second factor.
+func (t *Tx) SetLastTwoFA(userID string, at time.Time) (err error) {
+	defer fault.Wrap(&err, "store.Tx.SetLastTwoFA(%q)", userID)
+	_, err = t.tx.ExecContext(t.ctx, `UPDATE users SET last_twofa_at = ? WHERE id = ?`, millis(at), userID)
+	return err
+}
+
+// FactorsOf returns the user's factor primitives in this transaction (now
+// dates what they spend).
+func (t *Tx) FactorsOf(userID string, now time.Time) *FactorTx {
+	return &FactorTx{ctx: t.ctx, tx: t.tx, userID: userID, now: now}
 }
 
 // LockReset takes the user's reset lock until the transaction ends and
