@@ -14,13 +14,13 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bizsec/bizsec/internal/app"
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/secret"
-	"github.com/bizsec/bizsec/internal/settingsvc"
 	"github.com/bizsec/bizsec/internal/store"
 )
 
@@ -68,28 +68,6 @@ type Main struct {
 // logger, out where a first start prints its one-time password.
 func NewMain(o *serveOptions, k checked, log *slog.Logger, out io.Writer) *Main {
 	return &Main{o: o, k: k, log: log, out: out, errc: make(chan error, 2), stop: make(chan struct{})}
-}
-
-// wireAPI builds a login service and the server speaking for it, with the
-// metrics they share; it starts neither (a server calls Start on the
-// service, a one-shot command does not).
-func wireAPI(lc login.Config, hc httpapi.Config) (*httpapi.Server, *login.Service) {
-	m := hc.Metrics
-	if m == nil {
-		m = httpapi.NewMetrics()
-	}
-	lc.Metrics = m
-	if lc.Store == nil {
-		lc.Store = hc.Store
-	}
-	if lc.Logger == nil {
-		lc.Logger = hc.Logger
-	}
-	lc.Logger = httpapi.WithRequestIDs(lc.Logger) // its events carry their request's ID
-	hc.Settings = settingsvc.New(lc.Store, lc.Logger)
-	svc := login.New(lc)
-	hc.Login, hc.Metrics = svc, m
-	return httpapi.New(hc), svc
 }
 
 // Open builds the server: listeners first (a server that cannot serve
@@ -167,7 +145,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	}
 	m.Hasher = auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)) // the cores the process may use: its CPU quota in a container, its affinity under taskset
 	m.Metrics = httpapi.NewMetrics()
-	m.API, m.Login = wireAPI(login.Config{Store: m.Store, Hasher: m.Hasher, Box: m.Box, Captcha: captcha.New(*o.captchaURL),
+	m.API, m.Login = app.NewAPI(login.Config{Store: m.Store, Hasher: m.Hasher, Box: m.Box, Captcha: captcha.New(*o.captchaURL),
 		Mailer: m.Queue, Logger: m.log, Limits: k.limits, PublicURL: *o.publicURL},
 		httpapi.Config{
 			Store:          m.Store,

@@ -24,6 +24,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bizsec/bizsec/internal/app"
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
@@ -564,7 +565,7 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 			return err
 		}
 		defer st.Close()
-		api, svc := wireAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)), Limits: benchLimits},
+		api, svc := app.NewAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)), Limits: benchLimits},
 			httpapi.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: os.Stderr})
 		svc.Start()
 		defer svc.Close()

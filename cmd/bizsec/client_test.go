@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/bizsec/bizsec/internal/app"
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
@@ -29,7 +30,7 @@ func clientServer(t *testing.T) (dir, url string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	api, svc := wireAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, 2)}, httpapi.Config{Store: st})
+	api, svc := app.NewAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, 2)}, httpapi.Config{Store: st})
 	svc.Start()
 	t.Cleanup(svc.Close)
 	srv := httptest.NewServer(api.Handler())

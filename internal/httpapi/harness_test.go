@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bizsec/bizsec/internal/app"
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/httpapi"
@@ -23,7 +24,6 @@ import (
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/mail/mailtest"
 	"github.com/bizsec/bizsec/internal/secret"
-	"github.com/bizsec/bizsec/internal/settingsvc"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/store/storetest"
 	"github.com/bizsec/bizsec/internal/throttle"
@@ -165,27 +165,13 @@ func (e *env) start() {
 	e.t.Cleanup(e.stop)
 }
 
-// wire builds a server as the binary's Main does: the metrics first, the
-// login service counting into them and its workers started, then the
-// server given both. The caller closes the service (after the server).
+// wire builds a server as the binary's Main does (app.NewAPI) and starts
+// the login service's workers. The caller closes the service (after the
+// server).
 func wire(lc login.Config, cfg httpapi.Config) (*httpapi.Server, *login.Service) {
-	m := httpapi.NewMetrics()
-	lc.Metrics = m
-	if lc.Store == nil {
-		lc.Store = cfg.Store
-	}
-	if lc.Now == nil {
-		lc.Now = cfg.Now
-	}
-	if lc.Logger == nil {
-		lc.Logger = cfg.Logger
-	}
-	lc.Logger = httpapi.WithRequestIDs(lc.Logger) // its events carry their request's ID
-	cfg.Settings = settingsvc.New(lc.Store, lc.Logger)
-	svc := login.New(lc)
+	api, svc := app.NewAPI(lc, cfg)
 	svc.Start()
-	cfg.Login, cfg.Metrics = svc, m
-	return httpapi.New(cfg), svc
+	return api, svc
 }
 
 // settle waits until the server has done what it owes for the requests it

@@ -106,3 +106,29 @@ func (s *Service) Audit(ctx context.Context, business, kind string, limit int, b
 	}
 	return s.store.Audit(ctx, business, kind, limit, before)
 }
+
+// Check rates a business's current settings against named requirements
+// (settings.Check).
+func (s *Service) Check(ctx context.Context, business string) ([]settings.Finding, error) {
+	var snap settings.Snapshot
+	var err error
+	if snap.TwoFA, _, err = Get(ctx, s, settings.TwoFAKind, business); err != nil {
+		return nil, err
+	}
+	if snap.Login, _, err = Get(ctx, s, settings.LoginPolicyKind, business); err != nil {
+		return nil, err
+	}
+	if snap.Security, _, err = Get(ctx, s, settings.SecurityKind, business); err != nil {
+		return nil, err
+	}
+	if snap.Challenges, _, err = Get(ctx, s, settings.ChallengesKind, business); err != nil {
+		return nil, err
+	}
+	if snap.Password, _, err = Get(ctx, s, settings.PasswordPolicyKind, business); err != nil {
+		return nil, err
+	}
+	if snap.Factors, _, err = Get(ctx, s, settings.FactorPolicyKind, business); err != nil {
+		return nil, err
+	}
+	return settings.Check(snap), nil
+}
