@@ -83,11 +83,17 @@ func TestDescriptorsMatchTheContract(t *testing.T) {
 			}
 		})
 	}
-	var served struct{ Object []*settings.Object }
+	var served struct {
+		Object    []*settings.Object
+		Challenge *settings.Object
+	}
 	if err := json.Unmarshal(e.do(call{method: "GET", path: "/api/settingsschema"}).body, &served); err != nil {
 		t.Fatal(err)
 	}
 	if d := cmp.Diff(settings.Objects, served.Object, cmpopts.IgnoreFields(settings.Object{}, "Order")); d != "" {
 		t.Errorf("served schema (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(settings.ChallengesKind.Object, served.Challenge); d != "" {
+		t.Errorf("served question descriptor (-want +got):\n%s", d)
 	}
 }

@@ -228,12 +228,14 @@ var _ = serveObject(settingsOp[settings.SessionPolicy, sessionPolicyWire]{
 	},
 })
 
-// getSettingsSchema serves the settings objects' descriptors: what the
-// console renders its forms from (labels, help, units, bounds, choices).
-// It holds no setting's value, so anyone may read it.
+// getSettingsSchema serves the settings objects' descriptors and the
+// security question's: what the console renders its forms from (labels,
+// help, units, bounds, choices). It holds no setting's value, so anyone
+// may read it.
 func (s *Server) getSettingsSchema(w http.ResponseWriter, _ *http.Request, q *request) error {
 	writeBody(w, http.StatusOK, q.mediaType, struct {
-		Object []*settings.Object `json:"Object"`
-	}{settings.Objects})
+		Object    []*settings.Object `json:"Object"`
+		Challenge *settings.Object   `json:"Challenge"`
+	}{settings.Objects, settings.ChallengesKind.Object})
 	return nil
 }

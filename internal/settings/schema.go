@@ -34,7 +34,8 @@ type Field struct {
 	// Kind is the control: feature (on/off over com.soa.feature.*), bool,
 	// number (with Unit, Min, Max), choice (Options), domain (the cookie
 	// domain), text, secret (write-only), specials (a list of special
-	// characters, absent meaning any).
+	// characters, absent meaning any); in a question, textarea and count
+	// (a bound from Min to Max, absent meaning none).
 	Kind      string      `json:"kind"`
 	Unit      string      `json:"unit,omitempty"`
 	Min       *int        `json:"min,omitempty"`
@@ -96,8 +97,18 @@ type Origin struct {
 // them).
 var Objects []*Object
 
+// samples and validators give each registered object's defaults (a *T)
+// and its Validate over them, for the tests that check descriptors
+// against the types.
+var (
+	samples    = map[string]func() any{}
+	validators = map[string]func(any) error{}
+)
+
 // register adds k's descriptor to Objects in its order.
 func register[T any](k Kind[T]) Kind[T] {
+	samples[k.Name] = func() any { v := k.Default(); return &v }
+	validators[k.Name] = func(v any) error { return k.Validate(*v.(*T)) }
 	i := len(Objects)
 	for i > 0 && Objects[i-1].Order > k.Order {
 		i--

@@ -5,16 +5,6 @@ import (
 	"testing"
 )
 
-// defaults are each object's defaults, as Validate sees them.
-var defaults = map[string]func() any{
-	"loginpolicy":      func() any { v := DefaultLoginPolicy(); return &v },
-	"twofasettings":    func() any { v := DefaultTwoFA(); return &v },
-	"securitysettings": func() any { v := DefaultSecurity(); return &v },
-	"passwordpolicy":   func() any { v := DefaultPasswordPolicy(); return &v },
-	"sessionpolicy":    func() any { v := DefaultSessionPolicy(); return &v },
-	"factorpolicy":     func() any { v := DefaultFactorPolicy(); return &v },
-}
-
 // TestObjectsMatchTheTypes: every field a descriptor names is a field of
 // its Go type, every choice is a value Validate takes and the defaults
 // pass, and a number just outside a descriptor's bounds is one Validate
@@ -23,11 +13,7 @@ var defaults = map[string]func() any{
 func TestObjectsMatchTheTypes(t *testing.T) {
 	for _, o := range Objects {
 		t.Run(o.Name, func(t *testing.T) {
-			mk, ok := defaults[o.Name]
-			if !ok {
-				t.Fatalf("no type known for %s", o.Name)
-			}
-			validate := func(v any) error { return v.(interface{ Validate() error }).Validate() }
+			mk, validate := samples[o.Name], validators[o.Name]
 			if err := validate(mk()); err != nil {
 				t.Fatalf("defaults refused: %v", err)
 			}
@@ -85,3 +71,61 @@ func TestObjectsMatchTheTypes(t *testing.T) {
 
 // undescribed are fields kept but not shown as settings.
 var undescribed = map[string]bool{}
+
+// TestQuestionMatchesTheType: the question descriptor names every
+// exported field of Challenge and no other, each count is an optional
+// bound whose limits ValidateChallenges enforces, and each choice of
+// control is one the console knows.
+func TestQuestionMatchesTheType(t *testing.T) {
+	typ := reflect.TypeFor[Challenge]()
+	seen := map[string]bool{}
+	valid := func() Challenge {
+		return Challenge{ChallengeCode: "pet", ChallengeQuestion: "Your first pet?", Active: true}
+	}
+	for _, g := range ChallengesKind.Groups {
+		for _, f := range g.Fields {
+			t.Run(f.Name, func(t *testing.T) {
+				seen[f.Name] = true
+				sf, ok := typ.FieldByName(f.Name)
+				if !ok {
+					t.Fatalf("no such field in Challenge")
+				}
+				if f.Label == "" || f.Help == "" {
+					t.Errorf("a label and a line of help are required")
+				}
+				switch f.Kind {
+				case "count":
+					if sf.Type != reflect.TypeFor[*int]() || f.Min == nil || f.Max == nil || !f.Optional {
+						t.Fatalf("a count needs a *int field, both bounds and Optional")
+					}
+					for _, n := range []int{*f.Min - 1, *f.Max + 1} {
+						c := valid()
+						reflect.ValueOf(&c).Elem().FieldByName(f.Name).Set(reflect.ValueOf(&n))
+						if ValidateChallenges([]Challenge{c}) == nil {
+							t.Errorf("%d (outside %d..%d) passes ValidateChallenges", n, *f.Min, *f.Max)
+						}
+					}
+				case "text", "textarea":
+					if sf.Type.Kind() != reflect.String {
+						t.Errorf("a %s needs a string field", f.Kind)
+					}
+				case "bool":
+					if sf.Type.Kind() != reflect.Bool {
+						t.Errorf("a bool needs a bool field")
+					}
+				case "specials":
+					if sf.Type.Kind() != reflect.Slice {
+						t.Errorf("specials needs a list field")
+					}
+				default:
+					t.Errorf("kind %q is not a question's control", f.Kind)
+				}
+			})
+		}
+	}
+	for i := range typ.NumField() {
+		if name := typ.Field(i).Name; !seen[name] {
+			t.Errorf("Challenge.%s is not described", name)
+		}
+	}
+}

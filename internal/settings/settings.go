@@ -613,7 +613,27 @@ var SecurityKind = register(Kind[Security]{Object: &Object{Order: 3, Name: "secu
 
 // ChallengesKind is the business's challenge questions. A list, not a
 // form, it is not among Objects: the console gives it a page of its own.
-var ChallengesKind = Kind[[]Challenge]{Object: &Object{Name: challengesName, Title: "Security questions"},
+// Its descriptor describes one question, as the console's question
+// editor shows it.
+var ChallengesKind = Kind[[]Challenge]{Object: &Object{Name: challengesName, Alias: challengesName, Title: "Security questions",
+	Intro: "The questions users answer to reset their password, and the rules the answers follow.",
+	Groups: []Group{{"Question", []Field{
+		{Name: "ChallengeCode", Label: "Code", Kind: "text", Help: "A stable identifier; users' answers are kept under it."},
+		{Name: "ChallengeQuestion", Label: "Question", Kind: "textarea", Help: "The question as users read it."},
+		{Name: "Active", Label: "Active", Kind: "bool", Help: "Users answer active questions only."},
+		{Name: "IsCaseSensitive", Label: "Case-sensitive answers", Kind: "bool", Help: "Whether an answer must match in case."},
+		{Name: "CanContainSpaces", Label: "Spaces allowed in answers", Kind: "bool", Help: "Whether an answer may contain spaces."},
+		answerCount("MinimumLength", "Minimum length"),
+		answerCount("MaximumLength", "Maximum length"),
+		answerCount("MinimumAlphaCount", "Minimum letters"),
+		answerCount("MaximumAlphaCount", "Maximum letters"),
+		answerCount("MinimumNumberCount", "Minimum digits"),
+		answerCount("MaximumNumberCount", "Maximum digits"),
+		answerCount("MinimumUpperCaseLetterCount", "Minimum capital letters"),
+		answerCount("MinimumSpecialCharacterCount", "Minimum special characters"),
+		{Name: "AllowedSpecialCharacters", Label: "Special characters", Kind: "specials",
+			Help: "Any special character, only those listed, or none."},
+	}}}},
 	Default: DefaultChallenges, Validate: ValidateChallenges, Check: checkQuestions,
 	Other: securityName,
 	Rule: func(cs []Challenge, read func(any) error) error {
@@ -623,6 +643,13 @@ var ChallengesKind = Kind[[]Challenge]{Object: &Object{Name: challengesName, Tit
 		}
 		return CheckChallengeCount(s.ChallengeCount, cs)
 	}}
+
+// answerCount describes an optional bound on an answer's characters.
+func answerCount(name, label string) Field {
+	min, max := bounds(0, maxAnswerLength)
+	return Field{Name: name, Label: label, Kind: "count", Min: min, Max: max, Optional: true,
+		Help: fmt.Sprintf("0 to %d; empty for no limit.", maxAnswerLength)}
+}
 
 // The names the cross-object rules read; a Kind cannot refer to the other
 // Kind variable without an initialization cycle.

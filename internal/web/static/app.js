@@ -48,9 +48,10 @@ async function loadSchema() {
   const next = {};
   for (const o of data.Object) next[o.name] = { ...o, groups: o.groups.map((g) => [g.title, g.fields]) };
   schema = next;
+  questionFields = data.Challenge.groups.flatMap((g) => g.fields);
   allFields = Object.values(schema).flatMap((o) => o.groups.flatMap(([, list]) => list));
   const tabs = [...Object.values(schema).map((o) => [o.name, o.title, o.extension]),
-    ["challenges", "Security questions"], ["users", "Users"], ["check", "Standards check"]];
+    [data.Challenge.name, data.Challenge.title], ["users", "Users"], ["check", "Standards check"]];
   for (const k of Object.keys(TABS)) delete TABS[k];
   const nav = $("tabs");
   nav.replaceChildren();
@@ -67,24 +68,9 @@ async function loadSchema() {
   }
 }
 
-// The fields of one security question, as its editor shows them.
-const questionFields = [
-  { name: "ChallengeCode", label: "Code", kind: "text", help: "A stable identifier; users' answers are kept under it." },
-  { name: "ChallengeQuestion", label: "Question", kind: "textarea" },
-  { name: "Active", label: "Active", kind: "bool", help: "Users answer active questions only." },
-  { name: "IsCaseSensitive", label: "Case-sensitive answers", kind: "bool" },
-  { name: "CanContainSpaces", label: "Spaces allowed in answers", kind: "bool" },
-  { name: "MinimumLength", label: "Minimum length", kind: "count" },
-  { name: "MaximumLength", label: "Maximum length", kind: "count" },
-  { name: "MinimumAlphaCount", label: "Minimum letters", kind: "count" },
-  { name: "MaximumAlphaCount", label: "Maximum letters", kind: "count" },
-  { name: "MinimumNumberCount", label: "Minimum digits", kind: "count" },
-  { name: "MaximumNumberCount", label: "Maximum digits", kind: "count" },
-  { name: "MinimumUpperCaseLetterCount", label: "Minimum capital letters", kind: "count" },
-  { name: "MinimumSpecialCharacterCount", label: "Minimum special characters", kind: "count" },
-  { name: "AllowedSpecialCharacters", label: "Special characters", kind: "specials" },
-];
-const COUNT_MAX = 2048;
+// The fields of one security question, as its editor shows them: the
+// server's descriptor of a question (settingsschema's Challenge).
+let questionFields = [];
 
 
 function el(tag, attrs = {}, ...children) {
@@ -1013,8 +999,8 @@ function checkForm() {
         const input = $("q" + entry.id + "-" + f.name);
         if (!input || f.kind !== "count") continue;
         const v = input.value.trim();
-        if (input.validity.badInput || v !== "" && (!/^\d+$/.test(v) || Number(v) > COUNT_MAX)) {
-          problems.push({ question: i, field: f.name, text: f.label + ": enter a whole number from 0 to " + COUNT_MAX + ", or leave it empty for no limit." });
+        if (input.validity.badInput || v !== "" && (!/^\d+$/.test(v) || Number(v) < f.min || Number(v) > f.max)) {
+          problems.push({ question: i, field: f.name, text: f.label + ": enter a whole number from " + f.min + " to " + f.max + ", or leave it empty for no limit." });
         }
       }
       if (!entry.q.ChallengeCode || !entry.q.ChallengeCode.trim()) problems.push({ question: i, field: "ChallengeCode", text: "Code: required." });
@@ -1341,7 +1327,7 @@ function questionEditor(entry) {
   };
   for (const f of questionFields) {
     const id = "q" + entry.id + "-" + f.name;
-    const help = f.kind === "count" ? "0 to " + COUNT_MAX + "; empty for no limit." : f.help;
+    const help = f.help;
     const helpId = help ? "qh" + entry.id + "-" + f.name : undefined;
     let input, extra;
     switch (f.kind) {
@@ -1351,7 +1337,7 @@ function questionEditor(entry) {
         input.addEventListener("change", () => { q[f.name] = input.checked; refresh(); });
         break;
       case "count":
-        input = el("input", { type: "number", id, min: 0, max: COUNT_MAX, step: 1, inputmode: "numeric", "aria-describedby": helpId });
+        input = el("input", { type: "number", id, min: f.min, max: f.max, step: 1, inputmode: "numeric", "aria-describedby": helpId });
         input.value = q[f.name] === undefined || q[f.name] === null ? "" : String(q[f.name]);
         input.addEventListener("input", () => {
           const v = input.value.trim();
