@@ -10,6 +10,10 @@ import (
 // dialect is what differs between the two databases at run time.
 type dialect struct {
 	name string
+	// oneWriter: one process writes, through one connection (SQLite's
+	// write lock); settings change only through this process, so its
+	// settings cache needs no feed to be trusted.
+	oneWriter bool
 	// numbered placeholders ($1, $2, ...) instead of ?
 	numbered bool
 	// lockSQL takes a transaction-scoped lock on a key; "" where the
@@ -23,7 +27,7 @@ type dialect struct {
 }
 
 var (
-	sqliteDialect = dialect{name: "sqlite", greatest: "MAX"}
+	sqliteDialect = dialect{name: "sqlite", oneWriter: true, greatest: "MAX"}
 	// PostgreSQL runs transactions concurrently, so read-modify-write
 	// transactions take an advisory lock on what they change.
 	postgresDialect = dialect{name: "postgres", numbered: true,

@@ -193,17 +193,17 @@ func open(ctx context.Context, db, w *sql.DB, d dialect, opts []Option) (*Store,
 	// listener's heartbeats prove both caches current.
 	changes := newFeed(false)
 	settingsFeed := changes
-	if d.name == "sqlite" {
+	if d.oneWriter {
 		settingsFeed = newFeed(true)
 	}
-	s := &Store{db: conn{db, d}, w: conn{w, d}, now: time.Now, cache: newCache(d.name == "sqlite", settingsFeed),
+	s := &Store{db: conn{db, d}, w: conn{w, d}, now: time.Now, cache: newCache(d.oneWriter, settingsFeed),
 		log: slog.New(slog.DiscardHandler), authMax: DefaultAuthCacheSize, stop: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
 	s.auth = newAuthCache(&s.cache.on, changes, s.authMax)
 	s.feed = changes
-	if d.name == "sqlite" {
+	if d.oneWriter {
 		s.queue = make(chan writeJob)
 		s.done.Add(1)
 		go s.writer()
@@ -271,7 +271,7 @@ func (s *Store) migrateWhenFree(ctx context.Context) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
 		err := s.migrate(ctx)
-		if err == nil || s.db.d.name != "sqlite" || !sqliteBusy(err) || time.Now().After(deadline) {
+		if err == nil || !sqliteBusy(err) || time.Now().After(deadline) {
 			return err
 		}
 		select {
