@@ -22,9 +22,15 @@ func NewSecret() string {
 // HashSecret is what is stored for a secret: only its SHA-256. Secrets are
 // 256 random bits, so a fast hash is enough to make a stolen table useless.
 func HashSecret(secret string) []byte {
-	var buf [64]byte // secrets fit: the conversion stays on the stack
-	sum := sha256.Sum256(append(buf[:0], secret...))
+	sum := SumSecret(secret)
 	return sum[:]
+}
+
+// SumSecret is HashSecret as an array, which a caller may keep on its
+// stack (a request's session lookup allocates nothing for it).
+func SumSecret(secret string) [sha256.Size]byte {
+	var buf [64]byte // secrets fit: the conversion stays on the stack
+	return sha256.Sum256(append(buf[:0], secret...))
 }
 
 // FormatToken renders a token in the platform's cookie format, the

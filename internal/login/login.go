@@ -121,6 +121,10 @@ type Service struct {
 
 	digest auth.Digest // what is stored for 2FA and reset codes
 	rp     *factor.RP  // WebAuthn's relying party; nil without a PublicURL
+	// roots are the root business IDs of the tenants whose policy was
+	// read (tenants that exist, so a bounded set): a request's policy
+	// costs no string building.
+	roots sync.Map
 
 	limits  atomic.Pointer[Limits] // SetLimits swaps them while serving
 	budgets *throttle.Budgets
@@ -242,9 +246,17 @@ type Policy struct {
 
 // Policy returns the tenant's policy.
 func (s *Service) Policy(ctx context.Context, tenant string) (p Policy, err error) {
-	root := store.RootBusinessID(tenant)
+	root, known := "", false
+	if v, ok := s.roots.Load(tenant); ok {
+		root, known = v.(string), true
+	} else {
+		root = store.RootBusinessID(tenant)
+	}
 	if p.Login, _, err = store.Get(ctx, s.store, settings.LoginPolicyKind, root); err != nil {
 		return p, err
+	}
+	if !known {
+		s.roots.Store(tenant, root) // the business exists: store.Get found it
 	}
 	if p.Security, _, err = store.Get(ctx, s.store, settings.SecurityKind, root); err != nil {
 		return p, err

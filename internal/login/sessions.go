@@ -19,7 +19,8 @@ func (s *Service) session(ctx context.Context, tenant, cookie string) (auth.Sess
 	if !ok {
 		return auth.Session{}, ErrNoSession
 	}
-	sess, err := s.store.Session(ctx, auth.HashSecret(secret))
+	hash := auth.SumSecret(secret)
+	sess, err := s.store.Session(ctx, hash[:])
 	switch {
 	case fault.CodeOf(err) == fault.NotFound:
 		return auth.Session{}, ErrNoSession

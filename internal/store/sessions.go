@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -124,12 +125,13 @@ func readSession(ctx context.Context, q queryer, tokenHash []byte) (auth.Session
 }
 
 // Session returns the session whose token hashes to tokenHash, from
-// memory when it is there.
+// memory when it is there. It keeps no reference to tokenHash (a caller's
+// stack array will do).
 func (s *Store) Session(ctx context.Context, tokenHash []byte) (auth.Session, error) {
 	if sess, ok := s.auth.session(tokenHash); ok {
 		return sess, nil
 	}
-	return s.SessionFromDB(ctx, tokenHash)
+	return s.SessionFromDB(ctx, bytes.Clone(tokenHash))
 }
 
 // SessionFromDB reads the session from the database (and keeps it in
