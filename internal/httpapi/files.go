@@ -5,11 +5,8 @@ import (
 	"errors"
 	"mime"
 	"net/http"
-	"strings"
-	"unicode"
 
 	"github.com/bizsec/bizsec/internal/fault"
-	"github.com/bizsec/bizsec/internal/store"
 )
 
 // maxFile bounds an uploaded file.
@@ -26,13 +23,9 @@ type fileWire struct {
 // AllowedFileTypes and, under AllowedFileTypesStrictPolicy, its sniffed content.
 func (s *Server) putFile(w http.ResponseWriter, r *http.Request, q *request) error {
 	name := r.PathValue("name")
-	if name == "" || len(name) > 255 || strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) }) {
-		return fault.New(fault.Invalid, "the file name must be 1 to 255 characters without slashes or control characters")
-	}
 	ctx := r.Context()
-	p := q.policy
-	if err := p.Security.CheckText("the file name", name); err != nil {
-		return err
+	if err := s.settings.CheckFileName(ctx, q.business, name); err != nil {
+		return err // before the content is read
 	}
 	if err := identityEncoding(r); err != nil {
 		return err
@@ -47,23 +40,17 @@ func (s *Server) putFile(w http.ResponseWriter, r *http.Request, q *request) err
 	if err != nil {
 		return fault.New(fault.Invalid, "the file could not be read")
 	}
-	claimed := r.Header.Get("Content-Type")
-	if err := p.Security.CheckFile(claimed, content); err != nil {
-		s.log.InfoContext(ctx, "upload refused", "business", q.business.ID, "claimed", clip(claimed, 80), "reason", fault.MessageOf(err))
+	f, err := s.settings.Upload(ctx, q.business, q.session.UserID, name, r.Header.Get("Content-Type"), content, s.now())
+	if err != nil {
 		return err
 	}
-	ct, _, _ := mime.ParseMediaType(claimed)
-	if err := s.store.PutFile(ctx, store.File{BusinessID: q.business.ID, Name: name, ContentType: ct, Content: content,
-		UploadedAt: s.now(), UploadedBy: q.session.UserID}); err != nil {
-		return err
-	}
-	writeBody(w, http.StatusOK, q.mediaType, fileWire{Name: name, ContentType: ct, Size: len(content)})
+	writeBody(w, http.StatusOK, q.mediaType, fileWire{Name: f.Name, ContentType: f.ContentType, Size: len(f.Content)})
 	return nil
 }
 
 // getFile serves a file as stored, never to be sniffed or shown inline.
 func (s *Server) getFile(w http.ResponseWriter, r *http.Request, q *request) error {
-	f, err := s.store.GetFile(r.Context(), q.business.ID, r.PathValue("name"))
+	f, err := s.settings.File(r.Context(), q.business.ID, r.PathValue("name"))
 	if err != nil {
 		return err
 	}
