@@ -98,7 +98,13 @@ type Verification struct {
 	Answer string
 	Now    time.Time
 	Active []store.Factor // the user's active factors, read in the transaction
+	// use is the factor event to count once the transaction commits (a
+	// transaction run again would count it twice if counted inside).
+	use *factorUse
 }
+
+// factorUse is a factor's use or failure at login, to be counted.
+type factorUse struct{ kind, outcome string }
 
 // hasStrong reports whether a user with these active factors has an app
 // or key the policy allows.
@@ -235,14 +241,17 @@ func triedKind(task, answer string, usable []string) string {
 	return KindRecovery
 }
 
-// recordUse counts a factor's use or failure at login and writes it to
-// the audit history in the transaction that counts the try.
+// recordUse writes a factor's use or failure at login to the audit history
+// in the transaction that counts the try, and notes it to be counted once
+// that commits.
 func (s *Service) recordUse(v *Verification, kind string, ok bool) error {
 	event, outcome := "factor.used", "success"
 	if !ok {
 		event, outcome = "factor.failed", "failure"
 	}
-	s.factorEvent(kind, "use", outcome)
+	if v.use != nil {
+		*v.use = factorUse{kind, outcome}
+	}
 	return v.Tx.Record(store.FactorEvent{Tenant: v.User.TenantID, Email: v.User.Email, Actor: v.User.ID, Event: event, Now: v.Now}, kind)
 }
 

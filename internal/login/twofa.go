@@ -141,10 +141,11 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 	}
 	var outcome error
 	var suspended bool
+	var use factorUse
 	result, err := s.completeFactor(ctx, pending.TokenHash, next, !p.Login.ConcurrentLogin,
 		lockoutChange{Tenant: tenant, Email: u.Email, UserID: u.ID, Now: now},
 		func(tx *store.FactorTx, c *auth.Code, l *auth.Lockout) (auth.CodeResult, error) {
-			outcome, suspended = nil, false // a transaction run again starts afresh
+			outcome, suspended, use = nil, false, factorUse{} // a transaction run again starts afresh
 			if l.Locked(now) {
 				outcome = ErrSuspended
 				return auth.CodeVoid, nil
@@ -156,7 +157,7 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 			if err != nil {
 				return auth.CodeVoid, err
 			}
-			ok, err := s.verifyFactors(task, &Verification{Policy: fp, Tx: tx, User: u, Code: c, Answer: answer, Now: now, Active: active})
+			ok, err := s.verifyFactors(task, &Verification{Policy: fp, Tx: tx, User: u, Code: c, Answer: answer, Now: now, Active: active, use: &use})
 			if err != nil {
 				return auth.CodeVoid, err
 			}
@@ -175,6 +176,9 @@ func (s *Service) CompleteTask(ctx context.Context, tenant, cookie, task, answer
 		})
 	if err != nil {
 		return Result{}, err
+	}
+	if use.kind != "" {
+		s.factorEvent(use.kind, "use", use.outcome)
 	}
 	if result != auth.CodeOK {
 		try.Wrong()
