@@ -147,7 +147,7 @@ func (op settingsOp[T, W]) put(s *Server) handler {
 }
 
 var (
-	twoFAOp = serveObject(settingsOp[settings.TwoFA, twoFAWire]{
+	_ = serveObject(settingsOp[settings.TwoFA, twoFAWire]{
 		kind: settings.TwoFAKind, types: twoFATypes, apply: (*twoFAWire).apply,
 		out: func(t settings.TwoFA) any { return twoFAOut(t) },
 		// An empty name is how the object stores "the default"; sent, it
@@ -159,11 +159,11 @@ var (
 			return nil
 		},
 	})
-	loginPolicyOp = serveObject(settingsOp[settings.LoginPolicy, loginPolicyWire]{
+	_ = serveObject(settingsOp[settings.LoginPolicy, loginPolicyWire]{
 		kind: settings.LoginPolicyKind, types: settingsTypes, apply: (*loginPolicyWire).apply,
 		out: func(p settings.LoginPolicy) any { return loginPolicyOut(p) },
 	})
-	securityOp = serveObject(settingsOp[settings.Security, securityWire]{
+	_ = serveObject(settingsOp[settings.Security, securityWire]{
 		kind: settings.SecurityKind, types: settingsTypes, apply: (*securityWire).apply,
 		out: func(sec settings.Security) any { return securityOut(sec) },
 		// As the platform's sample response #2: the PUT answer echoes the
