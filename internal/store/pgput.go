@@ -8,14 +8,55 @@ import (
 )
 
 // putPostgres is Update on PostgreSQL: the write joins the business's next
-// batch (pgBatcher). It reads the object without a lock (or takes what the
+// batch (pgBatcher).
+//
+// In the batch's pipeline it is computed from the objects as this instance
+// last saw them committed (or as the batch's earlier writes left them), and
+// sent with the batch's other writes in one round trip; if an object moved
+// meanwhile, the pipeline rolls back and the write is made on the locked
+// path instead.
+//
+// On the locked path it reads the object without a lock (or takes what the
 // batch's previous write of it left), computes the change, and writes with
 // bizsec_put_setting, which takes the business's settings lock and writes
 // only if both objects are still at the versions read. If one is not
 // (another instance wrote in between), the lock is now held: it reads and
 // writes again, and this time nothing can come between.
 func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error, c *change[T]) error {
-	return s.pgBatch.do(ctx, business, func(ctx context.Context, tx *txn) error {
+	var seen map[string]storedDoc // what the locked path read and wrote, remembered once committed
+	plan := func(p *pipeline) (pipeWrite, bool) {
+		cur, ok := p.current(k.Name, k.other)
+		if !ok {
+			return pipeWrite{}, false
+		}
+		// A refusal is decided on the locked path, from the database: what is
+		// known here may be behind.
+		var opt change[T]
+		if err := prepare(s, k, business, w, fn, cur, &opt); err != nil {
+			return pipeWrite{}, false
+		}
+		if !opt.write { // as of the moment the check runs, nothing changes
+			return pipeWrite{
+				sql:       checkSettingSQL,
+				args:      []any{business, k.Name, cur.version, k.other, cur.otherV},
+				committed: func() { *c = opt },
+			}, true
+		}
+		p.wrote(k.Name, opt.body, opt.version)
+		written := map[string]storedDoc{k.Name: {sql.NullString{String: opt.body, Valid: true}, opt.version}}
+		return pipeWrite{
+			sql: putOrRaiseSQL,
+			args: []any{business, k.Name, cur.version, opt.body, millis(s.now()), w.Actor, opt.oldAudit, opt.newAudit,
+				k.other, cur.otherV, k.key(business)},
+			key: k.key(business),
+			committed: func() {
+				*c = opt
+				s.pgBatch.remember(business, written)
+			},
+		}, true
+	}
+	locked := func(ctx context.Context, tx *txn) error {
+		seen = nil
 		for locked := false; ; locked = true {
 			*c = change[T]{}
 			var cur current
@@ -26,6 +67,10 @@ func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business strin
 				if cur, err = readCurrent(ctx, tx.QueryRowContext, k, business); err != nil {
 					return err
 				}
+			}
+			seen = map[string]storedDoc{k.Name: {cur.doc, cur.version}}
+			if k.other != "" {
+				seen[k.other] = storedDoc{cur.other, cur.otherV}
 			}
 			if err := prepare(s, k, business, w, fn, cur, c); err != nil || !c.write {
 				return err
@@ -38,13 +83,16 @@ func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business strin
 			case ok:
 				tx.last = &written{k.Name, current{doc: sql.NullString{String: c.body, Valid: true}, version: c.version,
 					other: cur.other, otherV: cur.otherV}}
+				seen[k.Name] = storedDoc{tx.last.cur.doc, c.version}
 				return nil
 			case locked:
 				return fmt.Errorf("store: %s changed under the settings lock", k.Name)
 			}
 			tx.last = nil // another instance wrote first; the lock is ours now
 		}
-	})
+	}
+	return s.pgBatch.do(business, pgJob{ctx: ctx, plan: plan, fn: locked,
+		committed: func() { s.pgBatch.remember(business, seen) }})
 }
 
 // putSetting runs bizsec_put_setting; false: one of the objects is no
