@@ -329,13 +329,14 @@ func TestPipelineOneWriteFailsARule(t *testing.T) {
 			if diff := cmp.Diff(want, results); diff != "" {
 				t.Errorf("results (-want +got):\n%s", diff)
 			}
-			p, _, err := Get(ctx, b, LoginPolicyKind, pgBiz)
+			_, c := pgPairOn(t, a) // caches nothing yet: reads what is stored
+			p, _, err := Get(ctx, c, LoginPolicyKind, pgBiz)
 			mustNot(t, err)
 			if want := settings.DefaultLoginPolicy().SuspensionMinutes + good; p.SuspensionMinutes != want || p.AttemptsPeriod != 1 {
 				t.Errorf("SuspensionMinutes %d, AttemptsPeriod %d: want %d, 1 (every good write once, the stale one not)",
 					p.SuspensionMinutes, p.AttemptsPeriod, want)
 			}
-			sec, _, err := Get(ctx, b, SecurityKind, pgBiz)
+			sec, _, err := Get(ctx, c, SecurityKind, pgBiz)
 			mustNot(t, err)
 			if sec.ChallengeCount != 1 {
 				t.Errorf("ChallengeCount %d, want 1: the good security write lost, or the one that broke the rule stored", sec.ChallengeCount)
