@@ -86,14 +86,12 @@ const maxBatchWait = 30 * time.Second
 
 // The statements of a pipeline (migration 0016): a write, and the check
 // that a write that changes nothing was computed from the current versions.
-// Either raises versionMoved when an object moved.
+// Either raises SQLSTATE BZ001 when an object moved; like any ERROR in the
+// pipeline, that rolls it all back (rolledBack).
 const (
 	putOrRaiseSQL   = `SELECT bizsec_put_setting_or_raise($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
 	checkSettingSQL = `SELECT bizsec_check_setting($1, $2, $3, $4, $5)`
 )
-
-// versionMoved is the SQLSTATE bizsec_put_setting_or_raise raises.
-const versionMoved = "BZ001"
 
 func newPGBatcher(s *Store) *pgBatcher {
 	return &pgBatcher{s: s, pending: map[string][]pgJob{}}
