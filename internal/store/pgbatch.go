@@ -33,9 +33,11 @@ import (
 // If any object is no longer at the version a write was computed from, the
 // function raises, the whole pipeline rolls back, and its writes are made
 // again on the locked path: one transaction in which each write reads its
-// object and writes it under the business's settings lock. Writes that
+// object and writes it under the business's settings lock. A write that
+// changes nothing is a check of the versions in the pipeline. Writes that
 // cannot be computed from what is known (never seen, another instance wrote
-// since, refused, no change) take the locked path at once.
+// since) or are refused take the locked path at once, where the refusal is
+// decided on what is stored.
 type pgBatcher struct {
 	s       *Store
 	mu      sync.Mutex
