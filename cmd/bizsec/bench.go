@@ -666,8 +666,13 @@ func (b *benchRun) runWrk(spec loadSpec) (loadOut, error) {
 	for _, h := range spec.Headers {
 		fmt.Fprintf(&lua, "wrk.headers[%q] = %q\n", h[0], h[1])
 	}
-	fmt.Fprintf(&lua, "local body = %q\nlocal n = 0\n", spec.Body)
-	lua.WriteString("request = function()\n  n = n + 1\n  local b = string.gsub(body, \"{n}\", tostring(1 + n % 500))\n  return wrk.format(nil, nil, nil, b)\nend\n")
+	if strings.Contains(spec.Body, "{n}") {
+		fmt.Fprintf(&lua, "local body = %q\nlocal n = 0\n", spec.Body)
+		lua.WriteString("request = function()\n  n = n + 1\n  local b = string.gsub(body, \"{n}\", tostring(1 + n % 500))\n  return wrk.format(nil, nil, nil, b)\nend\n")
+	} else if spec.Body != "" {
+		fmt.Fprintf(&lua, "wrk.body = %q\n", spec.Body)
+	} // else wrk sends the one request it built, as run with no script but the headers
+
 	script := filepath.Join(b.dir, "wrk.lua")
 	if err := os.WriteFile(script, []byte(lua.String()), 0o600); err != nil {
 		return loadOut{}, err

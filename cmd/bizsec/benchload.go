@@ -92,7 +92,11 @@ func runLoad(spec loadSpec) loadOut {
 				}
 				body := spec.Body
 				if strings.Contains(body, "{n}") {
-					body = strings.ReplaceAll(body, "{n}", strconv.Itoa(1+(c*per+i)%500))
+					// Each connection's values differ from the others' at the same
+					// step, as wrk's one counter's do: in step, they would mostly
+					// rewrite what another had just written (a write that changes
+					// nothing).
+					body = strings.ReplaceAll(body, "{n}", strconv.Itoa(1+(i*spec.Conns+c)%500))
 				}
 				req = append(req[:0], head...)
 				if body != "" || spec.Method == "POST" || spec.Method == "PUT" {

@@ -2,8 +2,16 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/bizsec/bizsec/internal/fault"
 )
@@ -15,32 +23,87 @@ import (
 // batch they cost one commit together, as independent rows do. Businesses
 // batch apart, so a batch holds one business's lock and two instances'
 // batches can never wait on each other in a cycle.
+//
+// A batch is first tried as one pipeline: each write is computed from the
+// object as this instance last saw it committed (known, trusted only while
+// the settings cache, which other instances' notifications invalidate,
+// holds no later version), later writes of the batch from what the earlier
+// ones wrote, and all are sent in one round trip that is one implicit
+// transaction and one commit (bizsec_put_setting_or_raise, migration 0016).
+// If any object is no longer at the version a write was computed from, the
+// function raises, the whole pipeline rolls back, and its writes are made
+// again on the locked path: one transaction in which each write reads its
+// object and writes it under the business's settings lock. A write that
+// changes nothing is a check of the versions in the pipeline. Writes that
+// cannot be computed from what is known (never seen, another instance wrote
+// since) or are refused take the locked path at once, where the refusal is
+// decided on what is stored.
 type pgBatcher struct {
 	s       *Store
 	mu      sync.Mutex
 	pending map[string][]pgJob // business -> writes waiting for its next batch
 	wg      sync.WaitGroup     // running batches
+	known   sync.Map           // cacheKey -> storedDoc: committed documents, as last seen here
+	// piped counts the writes a pipeline committed, locked those that took
+	// the locked path, rolledBack the pipelines that rolled back.
+	piped, locked, rolledBack atomic.Int64
+	// beforeSend, when set (by tests), runs before a pipeline of n
+	// statements is sent: after its writes were computed.
+	beforeSend func(n int)
 }
 
-// pgJob is one write in a batch: fn runs in the batch's transaction.
+// pgJob is one write in a batch.
 type pgJob struct {
-	ctx  context.Context
-	fn   func(context.Context, *txn) error
-	done chan error
+	ctx context.Context
+	// plan computes the write from p's view of the objects, for the
+	// pipeline; false: it cannot be, and the write takes the locked path.
+	plan func(p *pipeline) (pipeWrite, bool)
+	// fn makes the write in a transaction of the locked path; after the
+	// transaction commits with fn's write in it, committed runs.
+	fn        func(context.Context, *txn) error
+	committed func()
+	done      chan error
+}
+
+// storedDoc is a settings object as committed at version: it never
+// changes, since versions only grow (doc is invalid at version 0, never
+// written).
+type storedDoc struct {
+	doc     sql.NullString
+	version int64
+}
+
+// pipeWrite is one statement of a pipeline: a write
+// (bizsec_put_setting_or_raise) or the check of a write that changes
+// nothing (bizsec_check_setting).
+type pipeWrite struct {
+	sql       string
+	args      []any
+	key       string // a write's notification key, for ownWrites; "" for a check
+	committed func() // after the pipeline committed
 }
 
 // maxBatchWait bounds a batch when no write in it has a deadline.
 const maxBatchWait = 30 * time.Second
 
+// The statements of a pipeline (migration 0016): a write, and the check
+// that a write that changes nothing was computed from the current versions.
+// Either raises SQLSTATE BZ001 when an object moved; like any ERROR in the
+// pipeline, that rolls it all back (rolledBack).
+const (
+	putOrRaiseSQL   = `SELECT bizsec_put_setting_or_raise($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	checkSettingSQL = `SELECT bizsec_check_setting($1, $2, $3, $4, $5)`
+)
+
 func newPGBatcher(s *Store) *pgBatcher {
 	return &pgBatcher{s: s, pending: map[string][]pgJob{}}
 }
 
-// do runs fn in the next batch of business's writes and returns once that
-// batch is durable (or fn failed). It waits even if ctx ends meanwhile: a
+// do runs j in the next batch of business's writes and returns once that
+// batch is durable (or j failed). It waits even if j.ctx ends meanwhile: a
 // write that has begun may commit, and the caller must know.
-func (b *pgBatcher) do(ctx context.Context, business string, fn func(context.Context, *txn) error) error {
-	j := pgJob{ctx: ctx, fn: fn, done: make(chan error, 1)}
+func (b *pgBatcher) do(business string, j pgJob) error {
+	j.done = make(chan error, 1)
 	b.mu.Lock()
 	q, running := b.pending[business]
 	b.pending[business] = append(q, j)
@@ -67,23 +130,201 @@ func (b *pgBatcher) run(business string) {
 		}
 		b.pending[business] = jobs[:0:0]
 		b.mu.Unlock()
-		b.commit(jobs)
+		b.commit(business, jobs)
 	}
 }
 
-// commit runs jobs in one transaction. A write that fails with a fault
-// (a precondition, a rule) wrote nothing and leaves the transaction usable;
-// any other error aborts it, and then each write that was not refused runs
-// again in a transaction of its own, so that one bad write fails alone.
-func (b *pgBatcher) commit(jobs []pgJob) {
+// commit makes jobs' writes: those it can plan in one pipeline, then the
+// others, and the pipeline's if it rolled back, on the locked path.
+func (b *pgBatcher) commit(business string, jobs []pgJob) {
 	ctx, cancel := batchContext(jobs)
 	defer cancel()
+	p := &pipeline{b: b, business: business, seen: map[string]storedDoc{}}
+	var piped, locked []pgJob
+	var writes []pipeWrite
+	for _, j := range jobs {
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err // its caller gave up before it began: nothing of it is written
+			continue
+		}
+		if w, ok := planSafely(j, p); ok {
+			piped, writes = append(piped, j), append(writes, w)
+		} else {
+			locked = append(locked, j)
+		}
+	}
+	if len(writes) > 0 {
+		if b.beforeSend != nil {
+			b.beforeSend(len(writes))
+		}
+		err := b.send(ctx, writes)
+		switch {
+		case err == nil:
+			b.piped.Add(int64(len(piped)))
+			for i, j := range piped {
+				writes[i].committed()
+				j.done <- nil
+			}
+		case rolledBack(err):
+			b.rolledBack.Add(1)
+			locked = append(piped, locked...)
+		default: // whether it committed is unknown: as a commit whose answer was lost
+			for _, j := range piped {
+				j.done <- err
+			}
+		}
+	}
+	if len(locked) > 0 {
+		b.commitLocked(ctx, locked)
+	}
+}
+
+// planSafely is j.plan, a panic in the caller's change taken as a write
+// the pipeline cannot make (the locked path reports it).
+func planSafely(j pgJob, p *pipeline) (w pipeWrite, ok bool) {
+	if j.plan == nil {
+		return w, false
+	}
+	defer func() {
+		if recover() != nil {
+			w, ok = pipeWrite{}, false
+		}
+	}()
+	return j.plan(p)
+}
+
+// send runs writes as one pipeline on one connection: one round trip, one
+// implicit transaction, one commit.
+func (b *pgBatcher) send(ctx context.Context, writes []pipeWrite) error {
+	conn, err := b.s.w.DB.Conn(ctx)
+	if err != nil {
+		return notSent{err}
+	}
+	defer conn.Close()
+	return conn.Raw(func(dc any) error {
+		sc, ok := dc.(*stdlib.Conn)
+		if !ok {
+			return notSent{fmt.Errorf("store: the driver's connection is a %T, not pgx's", dc)}
+		}
+		pc := sc.Conn()
+		pid, now := pc.PgConn().PID(), time.Now()
+		batch := &pgx.Batch{}
+		for _, w := range writes {
+			if w.key != "" {
+				b.s.own.wrote(pid, w.key, now) // before the commit sends its notification
+			}
+			batch.Queue(w.sql, w.args...)
+		}
+		br := pc.SendBatch(ctx, batch)
+		var first error
+		for range writes {
+			if _, err := br.Exec(); err != nil && first == nil {
+				first = err
+			}
+		}
+		if err := br.Close(); err != nil && first == nil {
+			first = err
+		}
+		return first
+	})
+}
+
+// notSent is an error before a pipeline was sent.
+type notSent struct{ err error }
+
+func (e notSent) Error() string { return e.err.Error() }
+func (e notSent) Unwrap() error { return e.err }
+
+// rolledBack reports whether err from send means that nothing of the
+// pipeline was committed: it was never sent, or the server answered an
+// ERROR (a statement's, or the commit's), which ends the implicit
+// transaction in a rollback. Anything else (a lost connection, a FATAL
+// after the commit) leaves the outcome unknown.
+func rolledBack(err error) bool {
+	if _, ok := errors.AsType[notSent](err); ok {
+		return true
+	}
+	e, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && e.Severity == "ERROR"
+}
+
+// pipeline is a batch's view of its business's objects while its writes
+// are planned: each as known committed, then as the batch's earlier
+// writes left it.
+type pipeline struct {
+	b        *pgBatcher
+	business string
+	seen     map[string]storedDoc // kind -> the object as the writes planned so far leave it
+}
+
+// current is what a write of kind (whose rule reads other) starts from;
+// false when an object is not known or may have changed since.
+func (p *pipeline) current(kind, other string) (current, bool) {
+	d, ok := p.object(kind)
+	if !ok {
+		return current{}, false
+	}
+	cur := current{doc: d.doc, version: d.version}
+	if other != "" {
+		o, ok := p.object(other)
+		if !ok {
+			return current{}, false
+		}
+		cur.other, cur.otherV = o.doc, o.version
+	}
+	return cur, true
+}
+
+func (p *pipeline) object(kind string) (storedDoc, bool) {
+	if d, ok := p.seen[kind]; ok {
+		return d, true
+	}
+	key := cacheKey{kind: kind, id: p.business}
+	v, ok := p.b.known.Load(key)
+	if !ok {
+		return storedDoc{}, false
+	}
+	d := v.(storedDoc)
+	// Another instance's write drops the cache entry (its notification),
+	// and a read after it loads a later version than known: either way the
+	// write would fail its version check, so it takes the locked path at
+	// once. An entry older than known is this instance's own write whose
+	// writer has not yet put it back.
+	c, ok := p.b.s.cache.get(key)
+	if !ok || c.(cachedDoc).version > d.version {
+		return storedDoc{}, false
+	}
+	p.seen[kind] = d
+	return d, true
+}
+
+// wrote records a planned write: the batch's later writes start from it.
+func (p *pipeline) wrote(kind, doc string, version int64) {
+	p.seen[kind] = storedDoc{sql.NullString{String: doc, Valid: true}, version}
+}
+
+// remember records objects as committed at their versions; a later write
+// plans from them.
+func (b *pgBatcher) remember(business string, objects map[string]storedDoc) {
+	for kind, d := range objects {
+		key := cacheKey{kind: kind, id: business}
+		if v, ok := b.known.Load(key); ok && v.(storedDoc).version > d.version {
+			continue
+		}
+		b.known.Store(key, d)
+	}
+}
+
+// commitLocked runs jobs in one transaction. A write that fails with a
+// fault (a precondition, a rule) wrote nothing and leaves the transaction
+// usable; any other error aborts it, and then each write that was not
+// refused runs again in a transaction of its own, so that one bad write
+// fails alone.
+func (b *pgBatcher) commitLocked(ctx context.Context, jobs []pgJob) {
+	b.locked.Add(int64(len(jobs)))
 	results := make([]error, len(jobs))
 	err := b.s.runTx(ctx, func(tx *txn) error { // each write takes the business's lock (bizsec_put_setting)
 		for i, j := range jobs {
-			if results[i] = j.ctx.Err(); results[i] != nil {
-				continue // its caller gave up before it began: nothing of it is written
-			}
 			if results[i] = safely(func(tx *txn) error { return j.fn(ctx, tx) }, tx); results[i] != nil && !isFault(results[i]) {
 				return results[i]
 			}
@@ -92,6 +333,9 @@ func (b *pgBatcher) commit(jobs []pgJob) {
 	})
 	if err == nil {
 		for i, j := range jobs {
+			if results[i] == nil && j.committed != nil {
+				j.committed()
+			}
 			j.done <- results[i]
 		}
 		return
@@ -101,9 +345,13 @@ func (b *pgBatcher) commit(jobs []pgJob) {
 		return
 	}
 	for _, j := range jobs {
-		j.done <- b.s.runTx(ctx, func(tx *txn) error {
+		err := b.s.runTx(ctx, func(tx *txn) error {
 			return safely(func(tx *txn) error { return j.fn(ctx, tx) }, tx)
 		})
+		if err == nil && j.committed != nil {
+			j.committed()
+		}
+		j.done <- err
 	}
 }
 

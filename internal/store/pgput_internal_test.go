@@ -1,0 +1,378 @@
+package store
+
+import (
+	"context"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
+)
+
+// pgPair opens two instances (A, B) over one new PostgreSQL schema with
+// the business tenantbusiness.acme.
+func pgPair(t *testing.T) (a, b *Store) {
+	t.Helper()
+	base := os.Getenv("BIZSEC_TEST_POSTGRES")
+	if base == "" {
+		t.Skip("SKIP: needs BIZSEC_TEST_POSTGRES (PostgreSQL's pipelined settings writes)")
+	}
+	ctx := context.Background()
+	database, drop, err := ScratchSchema(ctx, base, "t_")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(drop)
+	dir := t.TempDir()
+	open := func() *Store {
+		st, err := Open(ctx, database, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	}
+	a, b = open(), open()
+	if err := a.CreateTenant(ctx, "acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+const pgBiz = "tenantbusiness.acme"
+
+func setPolicy(st *Store, w Write, fn func(*settings.LoginPolicy)) (settings.LoginPolicy, int64, error) {
+	return Update(context.Background(), st, settings.LoginPolicyKind, pgBiz, w, func(p *settings.LoginPolicy) error {
+		fn(p)
+		return nil
+	})
+}
+
+var anyWrite = Write{IfMatch: AnyVersion, Actor: "t"}
+
+func mustNot(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPipelineAnotherInstanceWritesBetween injects the fault the pipeline's
+// version checks guard against: instance A computes a write from what it
+// knows, and before it is sent another instance, B, writes (its
+// notification may be on its way to A). A's pipeline must roll back and
+// its write be made again from what is stored: no lost update, and a
+// rule across objects judged on what B wrote.
+func TestPipelineAnotherInstanceWritesBetween(t *testing.T) {
+	type result struct {
+		Policy      settings.LoginPolicy
+		Version     int64
+		Code        fault.Code
+		Challenges  int // ChallengeCount stored
+		AuditRows   int
+		RolledBack  int64
+		PipedWrites int64
+	}
+	policy := func(period, attempts int) settings.LoginPolicy {
+		p := settings.DefaultLoginPolicy()
+		p.AttemptsPeriod, p.MaxSequentialFailureAttemptsAllowed = period, attempts
+		return p
+	}
+	def := settings.DefaultLoginPolicy()
+	tests := []struct {
+		name string
+		// a writes first (warm: A now knows the objects), then b between A's
+		// computing and sending w, A's write.
+		a, b, w func(st *Store) error
+		want    result
+	}{{
+		name: "A and B change different fields: both stay",
+		a: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
+			return err
+		},
+		b: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed = 7 })
+			return err
+		},
+		w: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 12 })
+			return err
+		},
+		want: result{Policy: policy(12, 7), Version: 3, AuditRows: 3, RolledBack: 1, Challenges: 3},
+	}, {
+		name: "A's write changes nothing as A knows it, but B changed it",
+		a: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
+			return err
+		},
+		b: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 20 })
+			return err
+		},
+		w: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
+			return err
+		},
+		want: result{Policy: policy(11, def.MaxSequentialFailureAttemptsAllowed), Version: 3, AuditRows: 3, RolledBack: 1, Challenges: 3},
+	}, {
+		name: "A's If-Match was current as A knew it, but B wrote",
+		a: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
+			return err
+		},
+		b: func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 20 })
+			return err
+		},
+		w: func(st *Store) error {
+			_, _, err := setPolicy(st, Write{IfMatch: 1, Actor: "t"}, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 30 })
+			return err
+		},
+		want: result{Policy: policy(20, def.MaxSequentialFailureAttemptsAllowed), Version: 2, Code: fault.PreconditionErr,
+			AuditRows: 2, RolledBack: 1, Challenges: 3},
+	}, {
+		name: "B deactivated the challenges A's ChallengeCount needs",
+		a: func(st *Store) error {
+			_, _, err := Update(context.Background(), st, settings.SecurityKind, pgBiz, anyWrite, func(s *settings.Security) error {
+				s.ChallengeCount = 2
+				return nil
+			})
+			return err
+		},
+		b: func(st *Store) error {
+			_, _, err := Update(context.Background(), st, settings.ChallengesKind, pgBiz, anyWrite, func(cs *[]settings.Challenge) error {
+				c := append([]settings.Challenge(nil), *cs...)
+				c[0].Active, c[1].Active = false, false
+				*cs = c
+				return nil
+			})
+			return err
+		},
+		w: func(st *Store) error {
+			_, _, err := Update(context.Background(), st, settings.SecurityKind, pgBiz, anyWrite, func(s *settings.Security) error {
+				s.ChallengeCount = 3
+				return nil
+			})
+			return err
+		},
+		want: result{Policy: def, Code: fault.Invalid, AuditRows: 2, RolledBack: 1, Challenges: 2},
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := pgPair(t)
+			// A loads what the writes' rules read, as a server does when it
+			// serves them: only objects its cache holds are written from memory.
+			_, _, err := Get(ctx, a, settings.ChallengesKind, pgBiz)
+			mustNot(t, err)
+			mustNot(t, tt.a(a))
+			a.pgBatch.wait()
+			var once sync.Once
+			var bErr error
+			a.pgBatch.beforeSend = func(int) { once.Do(func() { bErr = tt.b(b) }) }
+			werr := tt.w(a)
+			mustNot(t, bErr)
+			got := result{Code: fault.CodeOf(werr), RolledBack: a.pgBatch.rolledBack.Load()}
+			if werr == nil {
+				got.Code = ""
+			}
+			// Read what is stored, from a third instance that caches nothing yet.
+			_, c := pgPairOn(t, a)
+			p, v, err := Get(ctx, c, settings.LoginPolicyKind, pgBiz)
+			mustNot(t, err)
+			got.Policy, got.Version = p, v
+			sec, _, err := Get(ctx, c, settings.SecurityKind, pgBiz)
+			mustNot(t, err)
+			got.Challenges = sec.ChallengeCount
+			audit, err := c.Audit(ctx, pgBiz, "", 100, 0)
+			mustNot(t, err)
+			got.AuditRows = len(audit)
+			if tt.want.Code == fault.Invalid { // the security case: read its versions instead
+				got.Policy, got.Version = def, 0
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("after A, B between A's computing and sending, then A's write (%v) (-want +got):\n%s", werr, diff)
+			}
+		})
+	}
+}
+
+// pgPairOn opens another instance over st's database.
+func pgPairOn(t *testing.T, st *Store) (*Store, *Store) {
+	t.Helper()
+	c, err := Open(context.Background(), st.dsn, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return st, c
+}
+
+// TestPipelineOneWriteFailsARule sends one batch of writes in which one
+// breaks the rule across objects (ChallengeCount above the active
+// challenges), one has a stale If-Match and one panics in its change: each
+// fails alone and the others are committed, in the pipeline, or, when
+// another instance wrote meanwhile and the pipeline rolled back, on the
+// locked path, each exactly once (the pipeline is one transaction: a
+// raise in its last statement undoes the ones before it).
+func TestPipelineOneWriteFailsARule(t *testing.T) {
+	tests := []struct {
+		name string
+		// move is another instance's write between the batch's computing
+		// and sending its pipeline.
+		move              func(b *Store) error
+		piped, rolledBack int64
+	}{{
+		name: "pipeline commits", piped: 5,
+	}, {
+		name: "another instance wrote the object: pipeline rolls back",
+		move: func(b *Store) error {
+			_, _, err := setPolicy(b, anyWrite, func(p *settings.LoginPolicy) { p.ConcurrentLogin = !p.ConcurrentLogin })
+			return err
+		},
+		piped: 1, rolledBack: 1,
+	}, {
+		name: "another instance wrote what the last write's rule reads: pipeline rolls back",
+		move: func(b *Store) error {
+			_, _, err := Update(context.Background(), b, settings.ChallengesKind, pgBiz, anyWrite, func(cs *[]settings.Challenge) error {
+				c := append([]settings.Challenge(nil), *cs...)
+				c[0].Active = false
+				*cs = c
+				return nil
+			})
+			return err
+		},
+		piped: 1, rolledBack: 1,
+	}}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			a, b := pgPair(t)
+			_, _, err := Get(ctx, a, settings.ChallengesKind, pgBiz)
+			mustNot(t, err)
+			_, _, err = setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 1 })
+			mustNot(t, err)
+			_, _, err = Update(ctx, a, settings.SecurityKind, pgBiz, anyWrite, func(s *settings.Security) error { s.ChallengeCount = 2; return nil })
+			mustNot(t, err)
+			a.pgBatch.wait()
+
+			const good = 4 // the first is held in a batch of its own until the others wait behind it
+			var writes []batchWrite
+			for range good {
+				writes = append(writes, batchWrite{"policy", func() error {
+					_, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.SuspensionMinutes++ })
+					return err
+				}, ""})
+			}
+			security := func(count int) func() error {
+				return func() error {
+					_, _, err := Update(ctx, a, settings.SecurityKind, pgBiz, anyWrite, func(s *settings.Security) error { s.ChallengeCount = count; return nil })
+					return err
+				}
+			}
+			writes = append(writes, batchWrite{"security", security(1), ""},
+				batchWrite{"rule", security(5), fault.Invalid},
+				batchWrite{"stale", func() error {
+					_, _, err := setPolicy(a, Write{IfMatch: 1 << 40, Actor: "t"}, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 99 })
+					return err
+				}, fault.PreconditionErr},
+				batchWrite{"panic", func() error {
+					_, _, err := setPolicy(a, anyWrite, func(*settings.LoginPolicy) { panic("a change that fails") })
+					return err
+				}, fault.Internal})
+
+			held, release := make(chan struct{}), make(chan struct{})
+			var sends int
+			var bErr error
+			a.pgBatch.beforeSend = func(int) {
+				sends++
+				switch {
+				case sends == 1:
+					close(held)
+					<-release
+				case sends == 2 && tt.move != nil:
+					bErr = tt.move(b)
+				}
+			}
+			piped, rolled := a.pgBatch.piped.Load(), a.pgBatch.rolledBack.Load()
+			results := make([]outcome, len(writes))
+			var wg sync.WaitGroup
+			for i, w := range writes {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					err := w.run()
+					results[i] = outcome{w.name, fault.CodeOf(err)}
+					if err == nil {
+						results[i].Code = ""
+					}
+				}()
+				if i == 0 {
+					<-held
+				} else {
+					waitPending(t, a, i) // in this order in the next batch
+				}
+			}
+			close(release)
+			wg.Wait()
+			mustNot(t, bErr)
+
+			var want []outcome
+			for _, w := range writes {
+				want = append(want, outcome{w.name, w.want})
+			}
+			if diff := cmp.Diff(want, results); diff != "" {
+				t.Errorf("results (-want +got):\n%s", diff)
+			}
+			_, c := pgPairOn(t, a) // caches nothing yet: reads what is stored
+			p, _, err := Get(ctx, c, settings.LoginPolicyKind, pgBiz)
+			mustNot(t, err)
+			if want := settings.DefaultLoginPolicy().SuspensionMinutes + good; p.SuspensionMinutes != want || p.AttemptsPeriod != 1 {
+				t.Errorf("SuspensionMinutes %d, AttemptsPeriod %d: want %d, 1 (every good write once, the stale one not)",
+					p.SuspensionMinutes, p.AttemptsPeriod, want)
+			}
+			sec, _, err := Get(ctx, c, settings.SecurityKind, pgBiz)
+			mustNot(t, err)
+			if sec.ChallengeCount != 1 {
+				t.Errorf("ChallengeCount %d, want 1: the good security write lost, or the one that broke the rule stored", sec.ChallengeCount)
+			}
+			got := [2]int64{a.pgBatch.piped.Load() - piped, a.pgBatch.rolledBack.Load() - rolled}
+			if want := [2]int64{tt.piped, tt.rolledBack}; got != want {
+				t.Errorf("pipelined writes, pipelines rolled back: %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+type outcome struct {
+	Name string
+	Code fault.Code
+}
+
+// batchWrite is one write of a batch, and the code it must fail with.
+type batchWrite struct {
+	name string
+	run  func() error
+	want fault.Code
+}
+
+// waitPending waits until n writes of the business wait for its next batch.
+func waitPending(t *testing.T, st *Store, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		st.pgBatch.mu.Lock()
+		got := len(st.pgBatch.pending[pgBiz])
+		st.pgBatch.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes wait for the next batch, want %d", got, n)
+		}
+	}
+}
