@@ -77,14 +77,17 @@ type txn struct {
 	*sql.Tx
 	d dialect
 	// last is what the transaction's latest settings write left (a batch
-	// of writes to one object reads it once); nil when unknown.
-	last *written
+	// of writes to one object reads it once); nil when unknown. On SQLite,
+	// whose writer batches writes of every kind, prev is what the job just
+	// before left: a settings write's last if that job was one and stood,
+	// else nil.
+	last, prev *written
 }
 
 // written is a settings object as a write in this transaction left it.
 type written struct {
-	kind string
-	cur  current
+	business, kind string
+	cur            current
 }
 
 func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {

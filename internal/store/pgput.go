@@ -60,7 +60,7 @@ func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business strin
 		for locked := false; ; locked = true {
 			*c = change[T]{}
 			var cur current
-			if tx.last != nil && tx.last.kind == k.Name {
+			if tx.last != nil && tx.last.business == business && tx.last.kind == k.Name {
 				cur = tx.last.cur
 			} else {
 				var err error
@@ -81,7 +81,7 @@ func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business strin
 				tx.last = nil
 				return err
 			case ok:
-				tx.last = &written{k.Name, current{doc: sql.NullString{String: c.body, Valid: true}, version: c.version,
+				tx.last = &written{business, k.Name, current{doc: sql.NullString{String: c.body, Valid: true}, version: c.version,
 					other: cur.other, otherV: cur.otherV}}
 				seen[k.Name] = storedDoc{tx.last.cur.doc, c.version}
 				return nil

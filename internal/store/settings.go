@@ -112,24 +112,7 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 	if s.db.d.name == "postgres" {
 		err = putPostgres(ctx, s, k, business, w, fn, &c)
 	} else {
-		err = s.inTx(ctx, func(tx *txn) error {
-			c = change[T]{}
-			cur, err := readCurrent(ctx, s.writeStmts(tx).QueryRowContext, k, business)
-			if err != nil {
-				return err
-			}
-			if err := prepare(s, k, business, w, fn, cur, &c); err != nil || !c.write {
-				return err
-			}
-			now := millis(s.now())
-			if _, err := s.writeStmts(tx).ExecContext(ctx, upsertSettingSQL,
-				business, k.Name, c.body, c.version, now); err != nil {
-				return err
-			}
-			_, err = s.writeStmts(tx).ExecContext(ctx, insertAuditSQL,
-				business, k.Name, c.version, now, w.Actor, c.oldAudit, c.newAudit)
-			return err
-		})
+		err = s.inTx(ctx, putSQLite(ctx, s, k, business, w, fn, &c))
 	}
 	if err != nil {
 		s.cache.invalidate(key) // harmless if nothing was written
@@ -142,6 +125,41 @@ func Update[T any](ctx context.Context, s *Store, k Kind[T], business string, w 
 	version := c.version
 	s.cache.replace(key, cachedDoc{c.out, version}, t, func(old any) bool { return old.(cachedDoc).version >= version })
 	return c.out, version, nil
+}
+
+// putSQLite is Update's write on SQLite, one job of the writer's batch.
+func putSQLite[T any](ctx context.Context, s *Store, k Kind[T], business string, w Write, fn func(*T) error, c *change[T]) func(*txn) error {
+	return func(tx *txn) error {
+		*c = change[T]{}
+		// A write that directly follows one of the same object in the
+		// writer's batch starts from what that one left, without reading
+		// it back.
+		var cur current
+		if l := tx.prev; l != nil && l.business == business && l.kind == k.Name {
+			cur = l.cur
+		} else {
+			var err error
+			if cur, err = readCurrent(ctx, s.writeStmts(tx).QueryRowContext, k, business); err != nil {
+				return err
+			}
+		}
+		if err := prepare(s, k, business, w, fn, cur, c); err != nil || !c.write {
+			return err
+		}
+		tx.last = nil // until both statements are done
+		now := millis(s.now())
+		if _, err := s.writeStmts(tx).ExecContext(ctx, upsertSettingSQL,
+			business, k.Name, c.body, c.version, now); err != nil {
+			return err
+		}
+		if _, err := s.writeStmts(tx).ExecContext(ctx, insertAuditSQL,
+			business, k.Name, c.version, now, w.Actor, c.oldAudit, c.newAudit); err != nil {
+			return err
+		}
+		tx.last = &written{business, k.Name, current{doc: sql.NullString{String: c.body, Valid: true}, version: c.version,
+			other: cur.other, otherV: cur.otherV}}
+		return nil
+	}
 }
 
 // stmtTx runs statements in a transaction of the SQLite writer through

@@ -95,6 +95,7 @@ func (s *Store) commitBatch(batch []writeJob) {
 	err := s.runTx(ctx, func(tx *txn) error {
 		ok := 0
 		for i, j := range batch {
+			tx.prev, tx.last = tx.last, nil // what the job before left, if a settings write that stood
 			if results[i] = j.ctx.Err(); results[i] != nil {
 				continue
 			}
@@ -102,6 +103,7 @@ func (s *Store) commitBatch(batch []writeJob) {
 				return err
 			}
 			if results[i] = safely(j.fn, tx); results[i] != nil {
+				tx.last = nil // rolled back: it left nothing
 				if _, err := s.writeStmts(tx).ExecContext(ctx, `ROLLBACK TO write`); err != nil {
 					return err
 				}
