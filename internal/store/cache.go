@@ -31,7 +31,7 @@ type cacheKey struct{ kind, id string }
 const businessKind = "business"
 
 // parseChangeKey is the cacheKey of a change notification's key, as
-// Kind.key writes it ("settings:BUSINESS:KIND").
+// settingKey writes it ("settings:BUSINESS:KIND").
 func parseChangeKey(key string) (cacheKey, bool) {
 	rest, ok := strings.CutPrefix(key, "settings:")
 	i := strings.LastIndexByte(rest, ':')
