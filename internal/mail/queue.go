@@ -140,7 +140,12 @@ func (q *Queue) sendDue(ctx context.Context) bool {
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
-	due, err := q.Store.TakeMail(ctx, time.Now(), timeout+time.Minute, 16)
+	// The lease is taken under a context Close does not cancel: a lease
+	// that committed while its answer was cancelled would hold the rows,
+	// unsent, for the whole lease. Taken, they are sent or put back below.
+	take, untake := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	due, err := q.Store.TakeMail(take, time.Now(), timeout+time.Minute, 16)
+	untake()
 	if err != nil && ctx.Err() == nil {
 		q.Log.Warn("mail queue: cannot read the queue", "err", err)
 	}
