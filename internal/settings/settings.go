@@ -682,19 +682,11 @@ func checkCookies(s, before Security, o Origin) error {
 	}
 	domain := strings.ToLower(strings.TrimPrefix(d, "."))
 	if suffix, _ := publicsuffix.PublicSuffix(domain); suffix == domain {
-		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is a public suffix: browsers refuse cookies for it", clip(d, 80))
+		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is a public suffix: browsers refuse cookies for it", clipText(d, 80))
 	}
 	if host := strings.ToLower(o.Host); host != domain && !strings.HasSuffix(host, "."+domain) {
 		return fault.New(fault.Invalid, "AuthTokenCookieDomain %q is not %s or a parent domain of it: browsers would drop the cookie",
-			clip(d, 80), clip(host, 80))
+			clipText(d, 80), clipText(host, 80))
 	}
 	return nil
-}
-
-// clip shortens what a client sent for an error message.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

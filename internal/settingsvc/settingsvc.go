@@ -144,12 +144,16 @@ const maxFileName = 255
 // Upload checks it too; a caller checks it first to refuse before reading
 // the content.
 func (s *Service) CheckFileName(ctx context.Context, b store.Business, name string) error {
-	if name == "" || len(name) > maxFileName || strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) }) {
-		return fault.New(fault.Invalid, "the file name must be 1 to %d characters without slashes or control characters", maxFileName)
-	}
 	sec, _, err := store.Get(ctx, s.store, settings.SecurityKind, store.RootBusinessID(b.TenantID))
 	if err != nil {
 		return err
+	}
+	return checkFileName(sec, name)
+}
+
+func checkFileName(sec settings.Security, name string) error {
+	if name == "" || len(name) > maxFileName || strings.ContainsFunc(name, func(r rune) bool { return r == '/' || r == '\\' || unicode.IsControl(r) }) {
+		return fault.New(fault.Invalid, "the file name must be 1 to %d characters without slashes or control characters", maxFileName)
 	}
 	return sec.CheckText("the file name", name)
 }
@@ -159,28 +163,20 @@ func (s *Service) CheckFileName(ctx context.Context, b store.Business, name stri
 // AllowedFileTypesStrictPolicy, its content must be that type and carry
 // no script.
 func (s *Service) Upload(ctx context.Context, b store.Business, actor, name, claimed string, content []byte, now time.Time) (store.File, error) {
-	if err := s.CheckFileName(ctx, b, name); err != nil {
-		return store.File{}, err
-	}
 	sec, _, err := store.Get(ctx, s.store, settings.SecurityKind, store.RootBusinessID(b.TenantID))
 	if err != nil {
 		return store.File{}, err
 	}
+	if err := checkFileName(sec, name); err != nil {
+		return store.File{}, err
+	}
 	if err := sec.CheckFile(claimed, content); err != nil {
-		s.log.InfoContext(ctx, "upload refused", "business", b.ID, "claimed", clip(claimed, 80), "reason", fault.MessageOf(err))
+		s.log.InfoContext(ctx, "upload refused", "business", b.ID, "claimed", claimed[:min(len(claimed), 80)], "reason", fault.MessageOf(err))
 		return store.File{}, err
 	}
 	ct, _, _ := mime.ParseMediaType(claimed)
 	f := store.File{BusinessID: b.ID, Name: name, ContentType: ct, Content: content, UploadedAt: now, UploadedBy: actor}
 	return f, s.store.PutFile(ctx, f)
-}
-
-// clip shortens what a client sent for a log line.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }
 
 // File returns a file uploaded to a business.

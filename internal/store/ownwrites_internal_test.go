@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -15,29 +14,8 @@ import (
 // instance's write of the same object, notified from another backend,
 // drops it at once.
 func TestOwnNotificationKeepsTheCache(t *testing.T) {
-	base := os.Getenv("BIZSEC_TEST_POSTGRES")
-	if base == "" {
-		t.Skip("SKIP: needs BIZSEC_TEST_POSTGRES (the cache of one PostgreSQL instance among several)")
-	}
+	a, b := pgPair(t, "the cache of one PostgreSQL instance among several")
 	ctx := context.Background()
-	database, drop, err := ScratchSchema(ctx, base, "t_")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(drop)
-	dir := t.TempDir()
-	open := func() *Store {
-		st, err := Open(ctx, database, dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
-	a, b := open(), open()
-	if err := a.CreateTenant(ctx, "acme", ""); err != nil {
-		t.Fatal(err)
-	}
 	const biz = "tenantbusiness.acme"
 	key := settingCacheKey(settings.LoginPolicyKind.Name, biz)
 	cached := func(st *Store) (int64, bool) {

@@ -14,12 +14,13 @@ import (
 )
 
 // pgPair opens two instances (A, B) over one new PostgreSQL schema with
-// the business tenantbusiness.acme.
-func pgPair(t *testing.T) (a, b *Store) {
+// the business tenantbusiness.acme; without BIZSEC_TEST_POSTGRES the test
+// skips, saying what it needs it for (why).
+func pgPair(t *testing.T, why string) (a, b *Store) {
 	t.Helper()
 	base := os.Getenv("BIZSEC_TEST_POSTGRES")
 	if base == "" {
-		t.Skip("SKIP: needs BIZSEC_TEST_POSTGRES (PostgreSQL's pipelined settings writes)")
+		t.Skip("SKIP: needs BIZSEC_TEST_POSTGRES (" + why + ")")
 	}
 	ctx := context.Background()
 	database, drop, err := ScratchSchema(ctx, base, "t_")
@@ -165,7 +166,7 @@ func TestPipelineAnotherInstanceWritesBetween(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			a, b := pgPair(t)
+			a, b := pgPair(t, "PostgreSQL's pipelined settings writes")
 			// A loads what the writes' rules read, as a server does when it
 			// serves them: only objects its cache holds are written from memory.
 			_, _, err := Get(ctx, a, settings.ChallengesKind, pgBiz)
@@ -252,7 +253,7 @@ func TestPipelineOneWriteFailsARule(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			a, b := pgPair(t)
+			a, b := pgPair(t, "PostgreSQL's pipelined settings writes")
 			_, _, err := Get(ctx, a, settings.ChallengesKind, pgBiz)
 			mustNot(t, err)
 			_, _, err = setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 1 })
