@@ -570,16 +570,7 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 		svc.Start()
 		defer svc.Close()
 		defer api.Wait()
-		if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // profiles the server under the bench's load
-			f, err := os.Create(path)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
-		}
-		return serveUntilEOF(api.Handler(), stdout)
+		return serveUntilEOF(api.Handler(), "", stdout)
 	case "bare":
 		var s bareSpec
 		if err := json.Unmarshal([]byte(spec), &s); err != nil {
@@ -590,7 +581,7 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 				w.Header().Set(k, v)
 			}
 			w.Write(s.Body)
-		}), stdout)
+		}), ".bare", stdout)
 	case "load":
 		var s loadSpec
 		if err := json.Unmarshal([]byte(spec), &s); err != nil {
@@ -618,11 +609,21 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 }
 
 // serveUntilEOF serves h on a loopback port, prints its URL, and stops
-// when stdin closes (the bench ended, or died).
-func serveUntilEOF(h http.Handler, stdout io.Writer) error {
+// when stdin closes (the bench ended, or died). BIZSEC_BENCH_CPUPROFILE
+// names a file for its CPU profile, suffixed by profileSuffix.
+func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // profiles the server (and the bare handler) under the bench's load
+		f, err := os.Create(path + profileSuffix)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)

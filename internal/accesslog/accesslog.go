@@ -211,9 +211,13 @@ func appendString(b []byte, s string) []byte {
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {
-		case c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf:
-			b = append(b, c)
-			i++
+		case safe(c):
+			j := i + 1 // a run of bytes that need no escape, appended at once
+			for j < len(s) && safe(s[j]) {
+				j++
+			}
+			b = append(b, s[i:j]...)
+			i = j
 		case c < utf8.RuneSelf:
 			switch c {
 			case '"', '\\':
@@ -240,3 +244,6 @@ func appendString(b []byte, s string) []byte {
 	}
 	return append(b, '"')
 }
+
+// safe reports whether c stands for itself in a JSON string.
+func safe(c byte) bool { return c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf }

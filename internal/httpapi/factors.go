@@ -86,7 +86,7 @@ func (s *Server) admitHeld(r *http.Request, q *request) error {
 	if err := checkCSRF(r, tenant, sess, p.Security, !isRead(r)); err != nil && ambient(r, tenant) {
 		return err
 	}
-	q.session, q.policy = sess, p
+	q.session, q.policy = sess, &p
 	return nil
 }
 

@@ -79,6 +79,17 @@ func TestPropagationAfterListenerLoss(t *testing.T) {
 	}
 	e.put(admin, "twofasettings", `{"MaxAttempts":"7"}`)
 	waitFor(t, "change after listener loss", func() bool { return strings.Contains(get(), `"MaxAttempts":7`) })
+	// B's tenant policy, which B's requests are admitted under, follows
+	// too: it is kept only while B's cache is proven current.
+	waitFor(t, "the listeners back, and cut again", func() bool {
+		err := storetest.Query(t, e.database, `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+			WHERE query = 'LISTEN bizsec_settings' AND pid <> pg_backend_pid()`).Scan(&killed)
+		return err == nil && killed > 0
+	})
+	e.put(admin, "securitysettings", `{"ReadRequestCSRFSupport":"com.soa.feature.enabled"}`)
+	waitFor(t, "CSRF on reads after listener loss", func() bool {
+		return e.do(call{method: "GET", path: settingsPath + "loginpolicy", as: admin, via: b, noCSRF: true}).status == 401
+	})
 }
 
 // TestLockoutAcrossInstances sends 100 concurrent wrong passwords, half to

@@ -129,7 +129,7 @@ func (s *Server) renewToken(w http.ResponseWriter, r *http.Request, q *request) 
 	if err := checkCSRF(r, tenant, sess, p.Security, true); err != nil && ambient(r, tenant) {
 		return err
 	}
-	res, err := s.login.Renew(r.Context(), sess, p)
+	res, err := s.login.Renew(r.Context(), sess, *p)
 	if err != nil {
 		return err
 	}

@@ -183,7 +183,7 @@ type request struct {
 	business  store.Business // on routes with {BusinessID}
 	user      store.User     // on routes with {UserID}
 	session   auth.Session   // on routes above auth.Public
-	policy    login.Policy   // the tenant's, on routes above auth.Public
+	policy    *login.Policy  // the tenant's (shared: read only), on routes above auth.Public
 }
 
 // handler is an operation: it writes a success response or returns an error.

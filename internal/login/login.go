@@ -121,10 +121,9 @@ type Service struct {
 
 	digest auth.Digest // what is stored for 2FA and reset codes
 	rp     *factor.RP  // WebAuthn's relying party; nil without a PublicURL
-	// roots are the root business IDs of the tenants whose policy was
-	// read (tenants that exist, so a bounded set): a request's policy
-	// costs no string building.
-	roots sync.Map
+	// policies are the policies of the tenants whose policy was read
+	// (tenants that exist, so a bounded set): tenant -> *policySnap.
+	policies sync.Map
 
 	limits  atomic.Pointer[Limits] // SetLimits swaps them while serving
 	budgets *throttle.Budgets
@@ -245,27 +244,56 @@ type Policy struct {
 }
 
 // Policy returns the tenant's policy.
-func (s *Service) Policy(ctx context.Context, tenant string) (p Policy, err error) {
-	root, known := "", false
-	if v, ok := s.roots.Load(tenant); ok {
-		root, known = v.(string), true
+func (s *Service) Policy(ctx context.Context, tenant string) (Policy, error) {
+	p, err := s.policy(ctx, tenant)
+	if err != nil {
+		return Policy{}, err
+	}
+	return *p, nil
+}
+
+// policySnap is a tenant's policy as read while the store's Generation
+// was gen.
+type policySnap struct {
+	gen  uint64
+	root string
+	p    Policy
+}
+
+// policy returns the tenant's policy, shared: the caller must not change
+// it. While no settings change, a request's policy is one lookup, not one
+// per object.
+func (s *Service) policy(ctx context.Context, tenant string) (*Policy, error) {
+	gen, served := s.store.Generation()
+	var root string
+	if v, ok := s.policies.Load(tenant); ok {
+		old := v.(*policySnap)
+		if served && old.gen == gen {
+			return &old.p, nil
+		}
+		root = old.root
 	} else {
 		root = store.RootBusinessID(tenant)
 	}
-	if p.Login, _, err = store.Get(ctx, s.store, settings.LoginPolicyKind, root); err != nil {
-		return p, err
+	snap := &policySnap{gen: gen, root: root}
+	p := &snap.p
+	var err error
+	if p.Login, _, err = store.Get(ctx, s.store, settings.LoginPolicyKind, snap.root); err != nil {
+		return nil, err
 	}
-	if !known {
-		s.roots.Store(tenant, root) // the business exists: store.Get found it
+	if p.Security, _, err = store.Get(ctx, s.store, settings.SecurityKind, snap.root); err != nil {
+		return nil, err
 	}
-	if p.Security, _, err = store.Get(ctx, s.store, settings.SecurityKind, root); err != nil {
-		return p, err
+	if p.Password, _, err = store.Get(ctx, s.store, settings.PasswordPolicyKind, snap.root); err != nil {
+		return nil, err
 	}
-	if p.Password, _, err = store.Get(ctx, s.store, settings.PasswordPolicyKind, root); err != nil {
-		return p, err
+	if p.TwoFA, _, err = store.Get(ctx, s.store, settings.TwoFAKind, snap.root); err != nil {
+		return nil, err
 	}
-	p.TwoFA, _, err = store.Get(ctx, s.store, settings.TwoFAKind, root)
-	return p, err
+	if served { // the tenant exists (store.Get found it), so the map stays bounded
+		s.policies.Store(tenant, snap)
+	}
+	return p, nil
 }
 
 // TenantForHost returns the tenant whose login service a host name serves.

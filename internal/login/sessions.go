@@ -33,31 +33,32 @@ func (s *Service) session(ctx context.Context, tenant, cookie string) (auth.Sess
 }
 
 // Authenticate returns the live session of an auth cookie value and the
-// tenant's policy. An expired session is ended.
-func (s *Service) Authenticate(ctx context.Context, tenant, cookie string) (auth.Session, Policy, error) {
+// tenant's policy, which is shared: the caller must not change it. An
+// expired session is ended.
+func (s *Service) Authenticate(ctx context.Context, tenant, cookie string) (auth.Session, *Policy, error) {
 	sess, err := s.session(ctx, tenant, cookie)
 	if err != nil {
-		return sess, Policy{}, err
+		return sess, nil, err
 	}
 	if sess.State != auth.StateActive {
-		return auth.Session{}, Policy{}, ErrNoSession
+		return auth.Session{}, nil, ErrNoSession
 	}
-	p, err := s.Policy(ctx, tenant)
+	p, err := s.policy(ctx, tenant)
 	if err != nil {
-		return auth.Session{}, p, err
+		return auth.Session{}, nil, err
 	}
 	now := s.now()
 	if sess.Expired(now, p.Login) {
 		// The copy in memory may miss a use on another instance: decide on
 		// the database's.
 		if sess, err = s.store.SessionFromDB(ctx, sess.TokenHash); err != nil {
-			return auth.Session{}, p, ErrNoSession
+			return auth.Session{}, nil, ErrNoSession
 		}
 		if sess.Expired(now, p.Login) {
 			if err := s.store.DeleteSession(ctx, sess.TokenHash); err != nil {
-				return auth.Session{}, p, err
+				return auth.Session{}, nil, err
 			}
-			return auth.Session{}, p, ErrExpired
+			return auth.Session{}, nil, ErrExpired
 		}
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
@@ -89,7 +90,7 @@ func (s *Service) Status(ctx context.Context, tenant, cookie string) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
-	return Result{User: u, Session: sess, Expires: sess.ExpiresAt(p.Login), Policy: p}, nil
+	return Result{User: u, Session: sess, Expires: sess.ExpiresAt(p.Login), Policy: *p}, nil
 }
 
 // Renew swaps a live session for a new one with new

@@ -20,6 +20,11 @@ type cache struct {
 	epoch  uint64              // bumped by setOn
 	gens   map[cacheKey]uint64 // bumped by invalidate and replace, per key: guards reads' puts
 	invals map[cacheKey]uint64 // bumped by invalidate, per key: guards writes' replaces
+
+	// changes is bumped after every change to entries but a read's put
+	// (which stores what is already current): what was derived from
+	// entries read after it showed n is current while it still shows n.
+	changes atomic.Uint64
 }
 
 // cacheKey names a cached value: a settings object (kind, business) or a
@@ -85,6 +90,7 @@ func (c *cache) replace(key cacheKey, v any, t ticket, newer func(old any) bool)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.gens[key]++ // reads begun before the write must not put back the old value
+	defer c.changes.Add(1)
 	if !c.on.Load() {
 		return
 	}
@@ -104,6 +110,7 @@ func (c *cache) invalidate(key cacheKey) {
 	c.gens[key]++
 	c.invals[key]++
 	c.entries.Delete(key)
+	c.changes.Add(1)
 }
 
 // setOn turns caching on or off; either way it forgets everything, since
@@ -114,4 +121,11 @@ func (c *cache) setOn(on bool) {
 	c.on.Store(on)
 	c.epoch++
 	c.entries.Clear()
+	c.changes.Add(1)
+}
+
+// generation is the count of changes, and whether entries are served now.
+func (c *cache) generation() (uint64, bool) {
+	n := c.changes.Load() // before the test: a change racing it makes n stale, not the answer
+	return n, c.on.Load() && c.feed.live()
 }

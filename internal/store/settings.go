@@ -42,6 +42,14 @@ func Get[T any](ctx context.Context, s *Store, k Kind[T], business string) (T, i
 	return load(ctx, s, k, business)
 }
 
+// Generation is a number that changes whenever a cached settings object or
+// business may have changed (a write here or on another instance, a
+// flush), and whether the cache is served now. What a caller derives from
+// Get and Business calls made after Generation answered (n, true) is as
+// current as their answers for as long as it answers (n, true): the caller
+// may keep it instead of asking again.
+func (s *Store) Generation() (n uint64, served bool) { return s.cache.generation() }
+
 // getIn reads a settings object from memory or, through the transaction
 // already open, from the database: a second connection from the pool while
 // this one is held could wait on a pool that every such transaction holds.
