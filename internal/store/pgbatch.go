@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,6 +122,7 @@ func (b *pgBatcher) do(business string, j pgJob) error {
 func (b *pgBatcher) run(business string) {
 	defer b.wg.Done()
 	for {
+		runtime.Gosched() // as the SQLite writer does: writes under way join this batch
 		b.mu.Lock()
 		jobs := b.pending[business]
 		if len(jobs) == 0 {
