@@ -156,34 +156,26 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 			*conns, get.show(), bare.show(), medianRatio(get, bare), cpuColumn(get, bare))
 	}
 	for _, n := range puts {
-		put, raw := benchSeries{}, benchSeries{}
-		for range *rounds {
-			r, err := b.child(sets[0], "commits", commitSpec{DSN: b.dsn, Dir: filepath.Join(b.dir, "raw"), Clients: n, Duration: b.duration})
-			if err != nil {
-				return err
-			}
-			p, err := b.loadOn(srv.urlPID, srv.spec("PUT", srv.url, n, `{"AttemptsPeriod":"{n}"}`, 200, true))
-			if err != nil {
-				return err
-			}
-			raw, put = append(raw, r), append(put, p)
+		put, raw, err := pairs(*rounds, func() (loadOut, error) {
+			return b.loadOn(srv.urlPID, srv.spec("PUT", srv.url, n, `{"AttemptsPeriod":"{n}"}`, 200, true))
+		}, func() (loadOut, error) {
+			return b.child(sets[0], "commits", commitSpec{DSN: b.dsn, Dir: filepath.Join(b.dir, "raw"), Clients: n, Duration: b.duration})
+		})
+		if err != nil {
+			return err
 		}
 		fmt.Fprintf(stdout, "| PUT loginpolicy (durable, audited) | %d | %s | %s | raw one-row durable commits, %d goroutines, same driver and settings | %.2f | %s |\n",
 			n, put.show(), raw.show(), n, medianRatio(put, raw), cpuOnly(put))
 	}
-	logins, hashes := benchSeries{}, benchSeries{}
-	for range *rounds * boolInt(measure["login"]) {
-		h, err := b.child(sets[0], "hash", hashSpec{Duration: b.duration})
-		if err != nil {
-			return err
-		}
-		l, err := b.load(srv.loginSpec(*loginClients))
-		if err != nil {
-			return err
-		}
-		hashes, logins = append(hashes, h), append(logins, l)
-	}
 	if measure["login"] {
+		logins, hashes, err := pairs(*rounds, func() (loadOut, error) {
+			return b.load(srv.loginSpec(*loginClients))
+		}, func() (loadOut, error) {
+			return b.child(sets[0], "hash", hashSpec{Duration: b.duration})
+		})
+		if err != nil {
+			return err
+		}
 		fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %.2f | |\n",
 			*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, medianRatio(logins, hashes))
 	}
@@ -224,13 +216,6 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "\nbizsec's figures are requests per second and p99 as the client saw them; PUT bodies change AttemptsPeriod on every request.\n")
 	return nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // benchRun is one bench invocation's setup.
@@ -348,18 +333,37 @@ func defaultClientCPUs() string {
 
 // getRounds measures GET on bizsec and on the bare handler, interleaved.
 func (b *benchRun) getRounds(srv *benchServers, conns, rounds int) (get, bare benchSeries, err error) {
-	for range rounds {
-		g, err := b.loadOn(srv.urlPID, srv.spec("GET", srv.url, conns, "", 200, false))
+	return pairs(rounds, func() (loadOut, error) {
+		return b.loadOn(srv.urlPID, srv.spec("GET", srv.url, conns, "", 200, false))
+	}, func() (loadOut, error) {
+		return b.loadOn(srv.barePID, srv.spec("GET", srv.bare, conns, "", 200, false))
+	})
+}
+
+// pairs measures a and its limit in rounds, each round both, alternating
+// which goes first (a, limit, limit, a, ...): a drift in the machine's
+// speed during a run, which on a shared VM is the rule, then weighs on
+// both sides of the rounds' ratios alike.
+func pairs(rounds int, a, limit func() (loadOut, error)) (as, limits benchSeries, err error) {
+	for i := range rounds {
+		first, second := a, limit
+		if i%2 == 1 {
+			first, second = limit, a
+		}
+		x, err := first()
 		if err != nil {
 			return nil, nil, err
 		}
-		h, err := b.loadOn(srv.barePID, srv.spec("GET", srv.bare, conns, "", 200, false))
+		y, err := second()
 		if err != nil {
 			return nil, nil, err
 		}
-		get, bare = append(get, g), append(bare, h)
+		if i%2 == 1 {
+			x, y = y, x
+		}
+		as, limits = append(as, x), append(limits, y)
 	}
-	return get, bare, nil
+	return as, limits, nil
 }
 
 // command runs the bench binary as a child on cpus.
