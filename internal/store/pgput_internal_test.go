@@ -2,8 +2,10 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -375,5 +377,92 @@ func waitPending(t *testing.T, st *Store, n int) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d writes wait for the next batch, want %d", got, n)
 		}
+	}
+}
+
+// TestPipelineAnsweredOnceFlushed holds the flush of a pipeline that
+// committed asynchronously: its write is visible (another instance reads
+// it), the business's lock is free (another instance writes), and it is
+// not answered until the flush is done; a flush that fails is answered as
+// a failure, never as done.
+func TestPipelineAnsweredOnceFlushed(t *testing.T) {
+	a, b := pgPair(t, "the flush after an asynchronous commit")
+	ctx := context.Background()
+	if _, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 6 }); err != nil {
+		t.Fatal(err) // the first write of an object never seen takes the locked path
+	}
+	stored := func() (v int64) {
+		t.Helper()
+		if err := b.db.QueryRowContext(ctx, `SELECT version FROM settings WHERE business_id = ? AND kind = ?`,
+			pgBiz, settings.LoginPolicyKind.Name).Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	flushing, release := make(chan struct{}), make(chan error)
+	var hold atomic.Bool
+	a.pgBatch.beforeFlush = func() error {
+		if !hold.Load() {
+			return nil
+		}
+		flushing <- struct{}{}
+		return <-release
+	}
+	for _, c := range []struct {
+		name  string
+		flush error // what the held flush ends with
+	}{
+		{"flushed", nil},
+		{"flush failed", errors.New("connection reset (injected)")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// A learns what is stored (B's write of the case before): once
+			// its cache has it, one more write of its own, on the locked path.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+				if _, v, err := Get(ctx, a, settings.LoginPolicyKind, pgBiz); err == nil && v == stored() {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("A's cache did not follow B's write within 10 s")
+				}
+			}
+			if _, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ }); err != nil {
+				t.Fatal(err)
+			}
+			hold.Store(true)
+			defer hold.Store(false)
+			piped := a.pgBatch.piped.Load()
+			before := stored()
+			answered := make(chan error, 1)
+			go func() {
+				_, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ })
+				answered <- err
+			}()
+			select {
+			case <-flushing:
+			case err := <-answered:
+				t.Fatalf("the write was answered (%v) with no flush of its commit", err)
+			}
+			if a.pgBatch.piped.Load() != piped+1 {
+				t.Fatal("the write did not go through the pipeline")
+			}
+			if got := stored(); got != before+1 {
+				t.Fatalf("version %d stored while the flush is held, want %d: the pipeline commits first", got, before+1)
+			}
+			select {
+			case err := <-answered:
+				t.Fatalf("the write was answered (%v) before its commit was flushed", err)
+			case <-time.After(100 * time.Millisecond):
+			}
+			// The commit released the business's settings lock: another
+			// instance's write goes through while the flush is held.
+			if _, _, err := setPolicy(b, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ }); err != nil {
+				t.Fatal(err)
+			}
+			release <- c.flush
+			if err := <-answered; (err == nil) != (c.flush == nil) {
+				t.Errorf("answered %v after a flush that ended with %v", err, c.flush)
+			}
+		})
 	}
 }
