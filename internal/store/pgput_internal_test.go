@@ -86,6 +86,13 @@ func TestPipelineAnotherInstanceWritesBetween(t *testing.T) {
 		return p
 	}
 	def := settings.DefaultLoginPolicy()
+	// putPolicy is a write of the login policy by an instance, through Update.
+	putPolicy := func(fn func(*settings.LoginPolicy)) func(*Store) error {
+		return func(st *Store) error {
+			_, _, err := setPolicy(st, anyWrite, fn)
+			return err
+		}
+	}
 	tests := []struct {
 		name string
 		// a writes first (warm: A now knows the objects), then b between A's
@@ -94,44 +101,20 @@ func TestPipelineAnotherInstanceWritesBetween(t *testing.T) {
 		want    result
 	}{{
 		name: "A and B change different fields: both stay",
-		a: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
-			return err
-		},
-		b: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed = 7 })
-			return err
-		},
-		w: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 12 })
-			return err
-		},
+		a:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 }),
+		b:    putPolicy(func(p *settings.LoginPolicy) { p.MaxSequentialFailureAttemptsAllowed = 7 }),
+		w:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 12 }),
 		want: result{Policy: policy(12, 7), Version: 3, AuditRows: 3, RolledBack: 1, Challenges: 3},
 	}, {
 		name: "A's write changes nothing as A knows it, but B changed it",
-		a: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
-			return err
-		},
-		b: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 20 })
-			return err
-		},
-		w: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
-			return err
-		},
+		a:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 }),
+		b:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 20 }),
+		w:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 }),
 		want: result{Policy: policy(11, def.MaxSequentialFailureAttemptsAllowed), Version: 3, AuditRows: 3, RolledBack: 1, Challenges: 3},
 	}, {
 		name: "A's If-Match was current as A knew it, but B wrote",
-		a: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 })
-			return err
-		},
-		b: func(st *Store) error {
-			_, _, err := setPolicy(st, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 20 })
-			return err
-		},
+		a:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 11 }),
+		b:    putPolicy(func(p *settings.LoginPolicy) { p.AttemptsPeriod = 20 }),
 		w: func(st *Store) error {
 			_, _, err := setPolicy(st, Write{IfMatch: 1, Actor: "t"}, func(p *settings.LoginPolicy) { p.AttemptsPeriod = 30 })
 			return err
