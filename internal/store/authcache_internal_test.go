@@ -15,15 +15,8 @@ import (
 // kept, so the revoked session is never served from memory afterwards. The
 // control case (no revocation) shows the same read is kept and served.
 func TestCacheReadRacesRevocation(t *testing.T) {
-	st, err := OpenSQLite(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqliteWithTenant(t)
 	ctx := context.Background()
-	if err := st.CreateTenant(ctx, "acme", ""); err != nil {
-		t.Fatal(err)
-	}
 	u, err := st.CreateUser(ctx, User{TenantID: "acme", Email: "a@acme.example", Name: "A", PasswordHash: "x"})
 	if err != nil {
 		t.Fatal(err)

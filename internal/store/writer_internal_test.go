@@ -16,11 +16,7 @@ import (
 // panics) rolls back alone and the others commit; what it wrote before
 // failing is gone.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
-	st, err := OpenSQLite(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := openSQLite(t)
 	ctx := context.Background()
 	boom := errors.New("boom")
 	const writes = 60
@@ -65,15 +61,8 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // row, a write that failed) reads it again. Every write lands at its own
 // version and none is lost.
 func TestBatchCarriesTheObject(t *testing.T) {
-	st, err := OpenSQLite(context.Background(), t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := sqliteWithTenant(t)
 	ctx := context.Background()
-	if err := st.CreateTenant(ctx, "acme", ""); err != nil {
-		t.Fatal(err)
-	}
 	biz := RootBusinessID("acme")
 	add := func(n int) func(*settings.LoginPolicy) error {
 		return func(p *settings.LoginPolicy) error { p.AttemptsPeriod += n; return nil }
@@ -116,4 +105,26 @@ func TestBatchCarriesTheObject(t *testing.T) {
 		biz, settings.LoginPolicyKind.Name).Scan(&audited); err != nil || audited != 5 {
 		t.Errorf("%d audited versions (%v), want 5: each write at its own", audited, err)
 	}
+}
+
+// openSQLite opens a store on a new SQLite database, closed when the test
+// ends.
+func openSQLite(t *testing.T) *Store {
+	t.Helper()
+	st, err := OpenSQLite(context.Background(), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// sqliteWithTenant is openSQLite with the tenant acme.
+func sqliteWithTenant(t *testing.T) *Store {
+	t.Helper()
+	st := openSQLite(t)
+	if err := st.CreateTenant(context.Background(), "acme", ""); err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
