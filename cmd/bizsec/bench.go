@@ -28,6 +28,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
+	"github.com/bizsec/bizsec/internal/logwriter"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/throttle"
 )
@@ -569,8 +570,10 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 			return err
 		}
 		defer st.Close()
+		logs := logwriter.New(os.Stderr) // as serve's
+		defer logs.Close()
 		api, svc := app.NewAPI(login.Config{Hasher: auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0)), Limits: benchLimits},
-			httpapi.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), AccessLog: os.Stderr})
+			httpapi.Config{Store: st, Logger: slog.New(slog.NewJSONHandler(logs, nil)), AccessLog: os.Stderr})
 		svc.Start()
 		defer svc.Close()
 		defer api.Wait()

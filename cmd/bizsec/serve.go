@@ -17,6 +17,7 @@ import (
 	"github.com/bizsec/bizsec/internal/factor"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
+	"github.com/bizsec/bizsec/internal/logwriter"
 	"github.com/bizsec/bizsec/internal/mail"
 	"github.com/bizsec/bizsec/internal/store"
 	"github.com/bizsec/bizsec/internal/throttle"
@@ -196,7 +197,11 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	var level slog.LevelVar
 	level.Set(k.level)
-	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: &level}))
+	// No request waits on stderr's reader: lines are written from a
+	// goroutine of their own, the last ones as serve returns.
+	stderr := logwriter.New(os.Stderr)
+	defer stderr.Close()
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: &level}))
 	log.Info("bizsec serve starting; `bizsec help` lists the commands, `bizsec serve -h` the flags")
 	m := NewMain(o, k, log, stdout)
 	if err := m.Open(ctx); err != nil {
