@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 
@@ -175,15 +175,11 @@ func (b *pgBatcher) commit(business string, jobs []pgJob) {
 		if b.beforeSend != nil {
 			b.beforeSend(len(writes))
 		}
-		err := b.send(ctx, writes)
-		switch {
-		case err == nil:
-			b.piped.Add(int64(len(piped)))
-			for i := range piped {
-				writes[i].committed() // the next batch plans on what this one committed
-			}
-			b.wg.Add(1)
-			go b.flush(piped)
+		committed := make(chan error, 1)
+		b.wg.Add(1)
+		go b.send(writes, piped, committed)
+		switch err := <-committed; {
+		case err == nil: // send answers piped once flushed
 		case rolledBack(err):
 			b.rolledBack.Add(1)
 			locked = append(piped, locked...)
@@ -195,30 +191,6 @@ func (b *pgBatcher) commit(business string, jobs []pgJob) {
 	}
 	if len(locked) > 0 {
 		b.commitLocked(ctx, locked)
-	}
-}
-
-// flush answers the writes of a pipeline that committed asynchronously
-// once the commit is on disk. A transaction that commits synchronously
-// flushes the WAL up to its own commit record, which follows the
-// pipeline's; the flushes of several batches (and instances) share one
-// fsync, as PostgreSQL's concurrent commits do.
-func (b *pgBatcher) flush(jobs []pgJob) {
-	defer b.wg.Done()
-	ctx, cancel := batchContext(jobs)
-	defer cancel()
-	var err error
-	if b.beforeFlush != nil {
-		err = b.beforeFlush()
-	}
-	if err == nil {
-		_, err = b.s.w.ExecContext(ctx, flushSQL)
-	}
-	if err != nil { // committed, but perhaps not durable: as a commit whose answer was lost
-		err = fmt.Errorf("store: the commit of a batch of settings writes may not be on disk: %w", err)
-	}
-	for _, j := range jobs {
-		j.done <- err
 	}
 }
 
@@ -236,41 +208,145 @@ func planSafely(j pgJob, p *pipeline) (w pipeWrite, ok bool) {
 	return j.plan(p)
 }
 
-// send runs writes as one pipeline on one connection: one round trip, one
-// implicit transaction, one asynchronous commit (flush makes it durable).
-func (b *pgBatcher) send(ctx context.Context, writes []pipeWrite) error {
+// send runs writes as one pipeline on one connection, one round trip: an
+// implicit transaction that commits asynchronously, then the flush, a
+// transaction that commits synchronously and so flushes the WAL up to its
+// own commit record, which follows the pipeline's. Once the first is done
+// (the business's lock is free) send reports on committed, and once the
+// flush is done it answers jobs: the flushes of successive batches (and
+// instances) share fsyncs, as PostgreSQL's concurrent commits do. It
+// answers nothing unless the pipeline committed.
+func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- error) {
+	defer b.wg.Done()
+	ctx, cancel := batchContext(jobs)
+	defer cancel()
 	conn, err := b.s.w.DB.Conn(ctx)
 	if err != nil {
-		return notSent{err}
+		committed <- notSent{err}
+		return
 	}
 	defer conn.Close()
-	return conn.Raw(func(dc any) error {
+	reported := false
+	err = conn.Raw(func(dc any) error {
 		sc, ok := dc.(*stdlib.Conn)
 		if !ok {
 			return notSent{fmt.Errorf("store: the driver's connection is a %T, not pgx's", dc)}
 		}
 		pc := sc.Conn()
+		stmts := make([]*pgconn.StatementDescription, len(writes))
+		for i, w := range writes { // once per connection: pgx keeps them
+			var err error
+			if stmts[i], err = pc.Prepare(ctx, w.sql, w.sql); err != nil {
+				return notSent{err}
+			}
+		}
 		pid, now := pc.PgConn().PID(), time.Now()
-		batch := &pgx.Batch{}
-		batch.Queue(asyncCommitSQL)
-		for _, w := range writes {
+		args := make([][][]byte, len(writes))
+		for i, w := range writes {
+			var err error
+			if args[i], err = textArgs(w.args); err != nil {
+				return notSent{err}
+			}
+		}
+		p := pc.PgConn().StartPipeline(ctx)
+		p.SendQueryParams(asyncCommitSQL, nil, nil, nil, nil)
+		for i, w := range writes {
 			if w.key != "" {
 				b.s.own.wrote(pid, w.key, now) // before the commit sends its notification
 			}
-			batch.Queue(w.sql, w.args...)
+			p.SendQueryPrepared(stmts[i].Name, args[i], nil, nil)
 		}
-		br := pc.SendBatch(ctx, batch)
-		var first error
-		for range batch.Len() {
-			if _, err := br.Exec(); err != nil && first == nil {
-				first = err
+		p.SendPipelineSync()
+		p.SendQueryParams(flushSQL, nil, nil, nil, nil)
+		p.SendPipelineSync()
+		if err := p.Flush(); err != nil {
+			p.Close()
+			return err // perhaps sent: unknown
+		}
+		err := pipelineResult(p)
+		if err == nil {
+			b.piped.Add(int64(len(jobs)))
+			for _, w := range writes {
+				w.committed() // the next batch plans on what this one committed
 			}
 		}
-		if err := br.Close(); err != nil && first == nil {
+		committed <- err
+		reported = true
+		if err != nil {
+			p.Close()
+			return nil
+		}
+		if b.beforeFlush != nil {
+			err = b.beforeFlush()
+		}
+		if err == nil {
+			err = pipelineResult(p)
+		}
+		if cerr := p.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil { // committed, but perhaps not durable: as a commit whose answer was lost
+			err = fmt.Errorf("store: the commit of a batch of settings writes may not be on disk: %w", err)
+		}
+		for _, j := range jobs {
+			j.done <- err
+		}
+		return nil
+	})
+	if !reported {
+		committed <- err
+	}
+}
+
+// pipelineResult reads the results of a pipeline's statements up to the
+// sync that ends their transaction: the first error, if any.
+func pipelineResult(p *pgconn.Pipeline) error {
+	var first error
+	keep := func(err error) {
+		if first == nil {
 			first = err
 		}
-		return first
-	})
+	}
+	for {
+		res, err := p.GetResults()
+		if err != nil {
+			keep(err)
+			if _, ok := errors.AsType[*pgconn.PgError](err); !ok {
+				return first // the connection is gone
+			}
+			continue // the server skips the rest, up to the sync
+		}
+		switch r := res.(type) {
+		case *pgconn.ResultReader:
+			if _, err := r.Close(); err != nil {
+				keep(err)
+			}
+		case *pgconn.PipelineSync:
+			return first
+		case nil:
+			keep(errors.New("store: a pipeline ended before its sync"))
+			return first
+		}
+	}
+}
+
+// textArgs encodes a pipeline statement's arguments in PostgreSQL's text
+// format; they are strings and integers.
+func textArgs(args []any) ([][]byte, error) {
+	out := make([][]byte, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = append([]byte{}, v...) // never nil, which is NULL
+		case int64:
+			out[i] = strconv.AppendInt(nil, v, 10)
+		case int:
+			out[i] = strconv.AppendInt(nil, int64(v), 10)
+		default:
+			return nil, fmt.Errorf("store: a pipeline argument of type %T", a)
+		}
+	}
+	return out, nil
 }
 
 // notSent is an error before a pipeline was sent.
