@@ -163,7 +163,7 @@ func (m *Main) Open(ctx context.Context) (err error) {
 	if err := errors.Join(registerMetrics(m.API, mailMetrics, m.Retrying, m.log), m.API.Register(m.Queue.Depth())); err != nil {
 		return failed("metrics: %s", plain(err))
 	}
-	m.srv = m.newHTTPServer(m.API.Handler())
+	m.srv = newHTTPServer(m.API.Handler(), m.log)
 	if *o.acmeDomain != "" {
 		if m.srv.TLSConfig, err = httpapi.ACME(strings.Split(*o.acmeDomain, ","), filepath.Join(data, "acme"), *o.acmeEmail, ""); err != nil {
 			return failed("%s", plain(err))
@@ -173,12 +173,14 @@ func (m *Main) Open(ctx context.Context) (err error) {
 		m.srv.TLSConfig = m.Cert.TLSConfig()
 	}
 	if opsSeparate {
-		m.ops = m.newHTTPServer(m.API.OpsHandler())
+		m.ops = newHTTPServer(m.API.OpsHandler(), m.log)
 	}
 	return nil
 }
 
-func (m *Main) newHTTPServer(h http.Handler) *http.Server {
+// newHTTPServer is the server serve runs h in, with its limits on a
+// client's time and header size; the bench runs both its sides in it.
+func newHTTPServer(h http.Handler, log *slog.Logger) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -186,7 +188,7 @@ func (m *Main) newHTTPServer(h http.Handler) *http.Server {
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 }
 

@@ -632,7 +632,9 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	// Both sides in serve's server: its timeouts (a deadline set on every
+	// request) are net/http's cost, not the handler's.
+	srv := newHTTPServer(h, slog.New(slog.NewJSONHandler(os.Stderr, nil)))
 	go srv.Serve(ln)
 	fmt.Fprintf(stdout, "http://%s\n", ln.Addr())
 	waitEOF(os.Stdin)
