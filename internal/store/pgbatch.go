@@ -106,10 +106,12 @@ const (
 	// the WAL is flushed, so the next batch need not wait for the disk;
 	// flush waits for it instead, before any of its writes is answered.
 	asyncCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
-	// flushSQL is a transaction with a transaction ID, so its commit
-	// writes a record and, committing synchronously, flushes the WAL up to
-	// it.
-	flushSQL = `SELECT txid_current()`
+	// flushSQL is a transaction that writes WAL (a transactional logical
+	// message, which logical decoding plugins ignore unless asked for
+	// messages): PostgreSQL flushes the WAL at a commit, synchronously, only
+	// for a transaction that wrote some. One that merely took a transaction
+	// ID (txid_current) commits without a flush.
+	flushSQL = `SELECT pg_logical_emit_message(true, 'bizsec_flush', '')`
 )
 
 func newPGBatcher(s *Store) *pgBatcher {
@@ -274,6 +276,14 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 		reported = true
 		if err != nil {
 			p.Close()
+			if e, ok := errors.AsType[*pgconn.PgError](err); ok && (e.Code == "26000" || e.Code == "0A000") {
+				// The server lost or outgrew a statement pgx keeps as
+				// prepared (a DISCARD, a changed function): prepare it
+				// again next time instead of failing every batch.
+				for _, w := range writes {
+					pc.Deallocate(ctx, w.sql)
+				}
+			}
 			return nil
 		}
 		if b.beforeFlush != nil {
@@ -356,12 +366,13 @@ func (e notSent) Error() string { return e.err.Error() }
 func (e notSent) Unwrap() error { return e.err }
 
 // rolledBack reports whether err from send means that nothing of the
-// pipeline was committed: it was never sent, or the server answered an
+// pipeline was committed: it was never sent (pgx says so of an error it
+// met before sending anything), or the server answered an
 // ERROR (a statement's, or the commit's), which ends the implicit
 // transaction in a rollback. Anything else (a lost connection, a FATAL
 // after the commit) leaves the outcome unknown.
 func rolledBack(err error) bool {
-	if _, ok := errors.AsType[notSent](err); ok {
+	if _, ok := errors.AsType[notSent](err); ok || pgconn.SafeToRetry(err) {
 		return true
 	}
 	e, ok := errors.AsType[*pgconn.PgError](err)

@@ -449,3 +449,37 @@ func TestPipelineAnsweredOnceFlushed(t *testing.T) {
 		})
 	}
 }
+
+// TestPipelineStatementLost: when the server no longer has a statement
+// pgx keeps as prepared on a connection (a DISCARD or DEALLOCATE by a
+// pooler or an operator), the batch on it rolls back and is made on the
+// locked path, and the statement is prepared again: the batches after it
+// go through the pipeline, rather than each rolling back in turn.
+func TestPipelineStatementLost(t *testing.T) {
+	a, _ := pgPair(t, "a prepared statement the server lost")
+	ctx := context.Background()
+	a.w.DB.SetMaxOpenConns(1) // every batch on the one connection
+	for range 3 {             // the first takes the locked path, the others the pipeline
+		_, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ })
+		mustNot(t, err)
+	}
+	conn, err := a.w.DB.Conn(ctx)
+	mustNot(t, err)
+	var name string
+	mustNot(t, conn.QueryRowContext(ctx, `SELECT name FROM pg_prepared_statements WHERE statement = $1`, putOrRaiseSQL).Scan(&name))
+	_, err = conn.ExecContext(ctx, `DEALLOCATE "`+name+`"`)
+	mustNot(t, err)
+	conn.Close()
+	rolledBack, piped := a.pgBatch.rolledBack.Load(), a.pgBatch.piped.Load()
+	for i := range 10 {
+		if _, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ }); err != nil {
+			t.Fatalf("write %d: %v", i, err)
+		}
+	}
+	if n := a.pgBatch.rolledBack.Load() - rolledBack; n != 1 {
+		t.Errorf("%d pipelines rolled back after the statement was lost, want 1", n)
+	}
+	if n := a.pgBatch.piped.Load() - piped; n != 9 {
+		t.Errorf("%d of 10 writes went through the pipeline, want 9: all but the one on the lost statement", n)
+	}
+}
