@@ -236,20 +236,17 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 		}
 		pc := sc.Conn()
 		stmts := make([]*pgconn.StatementDescription, len(writes))
-		for i, w := range writes { // once per connection: pgx keeps them
+		args := make([][][]byte, len(writes))
+		for i, w := range writes { // statements once per connection: pgx keeps them
 			var err error
 			if stmts[i], err = pc.Prepare(ctx, w.sql, w.sql); err != nil {
 				return notSent{err}
 			}
-		}
-		pid, now := pc.PgConn().PID(), time.Now()
-		args := make([][][]byte, len(writes))
-		for i, w := range writes {
-			var err error
 			if args[i], err = textArgs(w.args); err != nil {
 				return notSent{err}
 			}
 		}
+		pid, now := pc.PgConn().PID(), time.Now()
 		p := pc.PgConn().StartPipeline(ctx)
 		p.SendQueryParams(asyncCommitSQL, nil, nil, nil, nil)
 		for i, w := range writes {
