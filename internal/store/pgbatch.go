@@ -114,6 +114,10 @@ const (
 	flushSQL = `SELECT pg_logical_emit_message(true, 'bizsec_flush', '')`
 )
 
+// fixedSQL are the statements of every pipeline besides its writes: the
+// first and the last.
+var fixedSQL = [...]string{asyncCommitSQL, flushSQL}
+
 func newPGBatcher(s *Store) *pgBatcher {
 	return &pgBatcher{s: s, pending: map[string][]pgJob{}}
 }
@@ -235,9 +239,19 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 			return notSent{fmt.Errorf("store: the driver's connection is a %T, not pgx's", dc)}
 		}
 		pc := sc.Conn()
+		// Every statement is prepared once per connection (pgx keeps
+		// them by name), so a batch costs the server no parse or plan.
+		var fixed [len(fixedSQL)]string // their names on the server
+		for i, q := range fixedSQL {
+			sd, err := pc.Prepare(ctx, q, q)
+			if err != nil {
+				return notSent{err}
+			}
+			fixed[i] = sd.Name
+		}
 		stmts := make([]*pgconn.StatementDescription, len(writes))
 		args := make([][][]byte, len(writes))
-		for i, w := range writes { // statements once per connection: pgx keeps them
+		for i, w := range writes {
 			var err error
 			if stmts[i], err = pc.Prepare(ctx, w.sql, w.sql); err != nil {
 				return notSent{err}
@@ -248,7 +262,7 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 		}
 		pid, now := pc.PgConn().PID(), time.Now()
 		p := pc.PgConn().StartPipeline(ctx)
-		p.SendQueryParams(asyncCommitSQL, nil, nil, nil, nil)
+		p.SendQueryPrepared(fixed[0], nil, nil, nil)
 		for i, w := range writes {
 			if w.key != "" {
 				b.s.own.wrote(pid, w.key, now) // before the commit sends its notification
@@ -256,7 +270,7 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 			p.SendQueryPrepared(stmts[i].Name, args[i], nil, nil)
 		}
 		p.SendPipelineSync()
-		p.SendQueryParams(flushSQL, nil, nil, nil, nil)
+		p.SendQueryPrepared(fixed[1], nil, nil, nil)
 		p.SendPipelineSync()
 		if err := p.Flush(); err != nil {
 			p.Close()
@@ -271,15 +285,21 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 		}
 		committed <- err
 		reported = true
+		// The server may have lost or outgrown a statement pgx keeps as
+		// prepared (a DISCARD, a changed function): prepare them again
+		// next time instead of failing every batch.
+		forget := func() {
+			for _, q := range fixedSQL {
+				pc.Deallocate(ctx, q)
+			}
+			for _, w := range writes {
+				pc.Deallocate(ctx, w.sql)
+			}
+		}
 		if err != nil {
 			p.Close()
-			if e, ok := errors.AsType[*pgconn.PgError](err); ok && (e.Code == "26000" || e.Code == "0A000") {
-				// The server lost or outgrew a statement pgx keeps as
-				// prepared (a DISCARD, a changed function): prepare it
-				// again next time instead of failing every batch.
-				for _, w := range writes {
-					pc.Deallocate(ctx, w.sql)
-				}
+			if lostStatement(err) {
+				forget()
 			}
 			return nil
 		}
@@ -292,6 +312,10 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 		if cerr := p.Close(); err == nil {
 			err = cerr
 		}
+		if lostStatement(err) { // the flush never ran: run it unprepared
+			forget()
+			_, err = pc.PgConn().Exec(ctx, flushSQL).ReadAll()
+		}
 		if err != nil { // committed, but perhaps not durable: as a commit whose answer was lost
 			err = fmt.Errorf("store: the commit of a batch of settings writes may not be on disk: %w", err)
 		}
@@ -303,6 +327,14 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 	if !reported {
 		committed <- err
 	}
+}
+
+// lostStatement reports whether err says the server no longer has a
+// statement as it was prepared: it was deallocated, or what it calls
+// changed.
+func lostStatement(err error) bool {
+	e, ok := errors.AsType[*pgconn.PgError](err)
+	return ok && (e.Code == "26000" || e.Code == "0A000")
 }
 
 // pipelineResult reads the results of a pipeline's statements up to the

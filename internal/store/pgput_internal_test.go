@@ -452,34 +452,47 @@ func TestPipelineAnsweredOnceFlushed(t *testing.T) {
 
 // TestPipelineStatementLost: when the server no longer has a statement
 // pgx keeps as prepared on a connection (a DISCARD or DEALLOCATE by a
-// pooler or an operator), the batch on it rolls back and is made on the
-// locked path, and the statement is prepared again: the batches after it
-// go through the pipeline, rather than each rolling back in turn.
+// pooler or an operator), the batch on it is still made, and the statement
+// is prepared again: the batches after it go through the pipeline, rather
+// than each failing in turn. A lost write or first statement rolls its
+// batch back to the locked path; a lost flush is run unprepared, since
+// the batch has committed.
 func TestPipelineStatementLost(t *testing.T) {
-	a, _ := pgPair(t, "a prepared statement the server lost")
-	ctx := context.Background()
-	a.w.DB.SetMaxOpenConns(1) // every batch on the one connection
-	for range 3 {             // the first takes the locked path, the others the pipeline
-		_, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ })
-		mustNot(t, err)
-	}
-	conn, err := a.w.DB.Conn(ctx)
-	mustNot(t, err)
-	var name string
-	mustNot(t, conn.QueryRowContext(ctx, `SELECT name FROM pg_prepared_statements WHERE statement = $1`, putOrRaiseSQL).Scan(&name))
-	_, err = conn.ExecContext(ctx, `DEALLOCATE "`+name+`"`)
-	mustNot(t, err)
-	conn.Close()
-	rolledBack, piped := a.pgBatch.rolledBack.Load(), a.pgBatch.piped.Load()
-	for i := range 10 {
-		if _, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ }); err != nil {
-			t.Fatalf("write %d: %v", i, err)
-		}
-	}
-	if n := a.pgBatch.rolledBack.Load() - rolledBack; n != 1 {
-		t.Errorf("%d pipelines rolled back after the statement was lost, want 1", n)
-	}
-	if n := a.pgBatch.piped.Load() - piped; n != 9 {
-		t.Errorf("%d of 10 writes went through the pipeline, want 9: all but the one on the lost statement", n)
+	for _, c := range []struct {
+		name, sql  string
+		rolledBack int64 // pipelines rolled back by the loss
+	}{
+		{"write", putOrRaiseSQL, 1},
+		{"asynchronous commit", asyncCommitSQL, 1},
+		{"flush", flushSQL, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a, _ := pgPair(t, "a prepared statement the server lost: "+c.name)
+			ctx := context.Background()
+			a.w.DB.SetMaxOpenConns(1) // every batch on the one connection
+			for range 3 {             // the first takes the locked path, the others the pipeline
+				_, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ })
+				mustNot(t, err)
+			}
+			conn, err := a.w.DB.Conn(ctx)
+			mustNot(t, err)
+			var name string
+			mustNot(t, conn.QueryRowContext(ctx, `SELECT name FROM pg_prepared_statements WHERE statement = $1`, c.sql).Scan(&name))
+			_, err = conn.ExecContext(ctx, `DEALLOCATE "`+name+`"`)
+			mustNot(t, err)
+			conn.Close()
+			rolledBack, piped := a.pgBatch.rolledBack.Load(), a.pgBatch.piped.Load()
+			for i := range 10 {
+				if _, _, err := setPolicy(a, anyWrite, func(p *settings.LoginPolicy) { p.AttemptsPeriod++ }); err != nil {
+					t.Fatalf("write %d: %v", i, err)
+				}
+			}
+			if n := a.pgBatch.rolledBack.Load() - rolledBack; n != c.rolledBack {
+				t.Errorf("%d pipelines rolled back after the statement was lost, want %d", n, c.rolledBack)
+			}
+			if n, want := a.pgBatch.piped.Load()-piped, 10-c.rolledBack; n != want {
+				t.Errorf("%d of 10 writes went through the pipeline, want %d", n, want)
+			}
+		})
 	}
 }
