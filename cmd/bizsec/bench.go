@@ -146,15 +146,15 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer srv.stop()
-	fmt.Fprintln(stdout, "| path | clients | bizsec | limit | limit measured as | ratio | server CPU per request: bizsec, limit, ratio |")
+	fmt.Fprintln(stdout, "| path | clients | bizsec | limit | limit measured as | ratio (rounds' lowest, highest) | server CPU per request: bizsec, limit, ratio |")
 	fmt.Fprintln(stdout, "|---|---|---|---|---|---|---|")
 	var get, bare benchSeries
 	if measure["get"] {
 		if get, bare, err = b.getRounds(srv, *conns, *rounds); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "| GET loginpolicy (cookie session, access log on) | %d | %s | %s | bare net/http handler, same bytes and headers | %.2f | %s |\n",
-			*conns, get.show(), bare.show(), medianRatio(get, bare), cpuColumn(get, bare))
+		fmt.Fprintf(stdout, "| GET loginpolicy (cookie session, access log on) | %d | %s | %s | bare net/http handler, same bytes and headers | %s | %s |\n",
+			*conns, get.show(), bare.show(), ratioCell(get, bare), cpuColumn(get, bare))
 	}
 	for _, n := range puts {
 		put, raw, err := pairs(*rounds, func() (loadOut, error) {
@@ -165,8 +165,8 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "| PUT loginpolicy (durable, audited) | %d | %s | %s | raw one-row durable commits, %d goroutines, same driver and settings | %.2f | %s |\n",
-			n, put.show(), raw.show(), n, medianRatio(put, raw), cpuOnly(put))
+		fmt.Fprintf(stdout, "| PUT loginpolicy (durable, audited) | %d | %s | %s | raw one-row durable commits, %d goroutines, same driver and settings | %s | %s |\n",
+			n, put.show(), raw.show(), n, ratioCell(put, raw), cpuOnly(put))
 	}
 	if measure["login"] {
 		logins, hashes, err := pairs(*rounds, func() (loadOut, error) {
@@ -177,8 +177,8 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %.2f | |\n",
-			*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, medianRatio(logins, hashes))
+		fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %s | |\n",
+			*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, ratioCell(logins, hashes))
 	}
 	srv.stop()
 
@@ -282,12 +282,25 @@ func cpuOnly(a benchSeries) string {
 	return fmt.Sprintf("%.1f µs", median(c)/1e3)
 }
 
-func medianRatio(a, b benchSeries) float64 {
+func medianRatio(a, b benchSeries) float64 { return median(ratios(a, b)) }
+
+// ratios are the rounds' ratios of a to b, each round's pair run back to back.
+func ratios(a, b benchSeries) []float64 {
 	var r []float64
 	for i := range min(len(a), len(b)) {
 		r = append(r, a[i].rate()/b[i].rate())
 	}
-	return median(r)
+	return r
+}
+
+// ratioCell shows the median ratio of a to b and, over several rounds,
+// the lowest and highest round's: how far one round can be trusted.
+func ratioCell(a, b benchSeries) string {
+	r := ratios(a, b)
+	if len(r) < 3 {
+		return fmt.Sprintf("%.2f", median(r))
+	}
+	return fmt.Sprintf("%.2f (%.2f, %.2f)", median(r), slices.Min(r), slices.Max(r))
 }
 
 func median(v []float64) float64 {

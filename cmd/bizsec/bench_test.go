@@ -40,3 +40,30 @@ func TestPairsAlternate(t *testing.T) {
 		}
 	}
 }
+
+// TestRatioCell: the cell is the median of the rounds' ratios, each round
+// against its own pair, with the lowest and highest once there are three.
+func TestRatioCell(t *testing.T) {
+	series := func(rates ...int) benchSeries {
+		var s benchSeries
+		for _, r := range rates {
+			s = append(s, loadOut{Requests: r, Seconds: 1})
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name string
+		a, b benchSeries
+		want string
+	}{
+		{"one round", series(70), series(100), "0.70"},
+		{"two rounds", series(60, 80), series(100, 100), "0.70"},
+		{"rounds paired, not medians divided", series(50, 90, 80), series(100, 100, 200), "0.50 (0.40, 0.90)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if diff := gocmp.Diff(c.want, ratioCell(c.a, c.b)); diff != "" {
+				t.Errorf("ratioCell (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
