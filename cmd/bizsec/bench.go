@@ -170,15 +170,15 @@ func bench(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if measure["login"] {
 		logins, hashes, err := pairs(*rounds, func() (loadOut, error) {
-			return b.load(srv.loginSpec(*loginClients))
+			return b.loadOn(srv.urlPID, srv.loginSpec(*loginClients))
 		}, func() (loadOut, error) {
 			return b.child(sets[0], "hash", hashSpec{Duration: b.duration})
 		})
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %s | |\n",
-			*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, ratioCell(logins, hashes))
+		fmt.Fprintf(stdout, "| POST /api/login (right password, session created) | %d | %s | %s | raw argon2id (m=%d KiB, t=%d), one goroutine per server core | %s | %s |\n",
+			*loginClients, logins.show(), hashes.show(), auth.DefaultParams.Memory, auth.DefaultParams.Time, ratioCell(logins, hashes), cpuColumn(logins, hashes))
 	}
 	srv.stop()
 
@@ -658,6 +658,10 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 // goroutine per GOMAXPROCS: the ceiling for logins.
 func hashRate(d time.Duration) loadOut {
 	h := auth.NewHasher(auth.DefaultParams, runtime.GOMAXPROCS(0))
+	cpu0, err := processCPU(os.Getpid())
+	if err != nil {
+		return loadOut{Errors: 1, FirstErr: err.Error()}
+	}
 	var mu sync.Mutex
 	var lat []time.Duration
 	var wg sync.WaitGroup
@@ -677,6 +681,11 @@ func hashRate(d time.Duration) loadOut {
 	}
 	wg.Wait()
 	o := loadOut{Requests: len(lat), Seconds: time.Since(start).Seconds()}
+	cpu1, err := processCPU(os.Getpid())
+	if err != nil {
+		return loadOut{Errors: 1, FirstErr: err.Error()}
+	}
+	o.ServerCPU = cpu1 - cpu0 // as a login's is measured: all the process spent meanwhile
 	slices.Sort(lat)
 	o.P50, o.P99 = pct(lat, 50), pct(lat, 99)
 	return o
