@@ -75,6 +75,9 @@ func (b *bodyBudget) charge(ctx context.Context, client string, capped bool, n i
 		b.clients[client] += n
 		b.mu.Unlock()
 	}
+	if b.total.TryAcquire(n) { // as Acquire does at once when none waits, without its timer
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, budgetWait)
 	defer cancel()
 	if err := b.total.Acquire(ctx, n); err != nil {
