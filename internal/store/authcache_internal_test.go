@@ -7,6 +7,7 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
 )
 
 // TestCacheReadRacesRevocation is the race the auth cache promises to win:
@@ -72,5 +73,45 @@ func TestCacheReadRacesRevocation(t *testing.T) {
 				t.Errorf("Session after the revocation: %v, want the session gone", err)
 			}
 		})
+	}
+}
+
+// TestCreateSessionReadsTheLimitFromMemory: a login's session creation
+// reads the session limit it enforces before its transaction, through the
+// settings cache, so the next login finds it in memory; a change of the
+// limit is enforced by the next login all the same.
+func TestCreateSessionReadsTheLimitFromMemory(t *testing.T) {
+	st := sqliteWithTenant(t)
+	ctx := context.Background()
+	u, err := st.CreateUser(ctx, User{TenantID: "acme", Email: "a@acme.example", Name: "A", PasswordHash: "x"})
+	mustNot(t, err)
+	for deadline := time.Now().Add(10 * time.Second); !st.cache.feed.live(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the change feed was not live within 10 s: the cache would serve nothing")
+		}
+	}
+	key := settingCacheKey(settings.SessionPolicyKind.Name, RootBusinessID("acme"))
+	st.cache.invalidate(key)
+	login := func(name string) {
+		t.Helper()
+		now := time.Now()
+		mustNot(t, st.CreateSession(ctx, auth.Session{TokenHash: auth.HashSecret("token " + name), CSRFHash: auth.HashSecret("csrf " + name),
+			UserID: u.ID, TenantID: "acme", State: auth.StateActive, IssuedAt: now, LastSeenAt: now}, false))
+	}
+	login("first")
+	if _, ok := st.cache.get(key); !ok {
+		t.Fatal("the session limit a login enforced is not in the settings cache")
+	}
+	login("second")
+	_, _, err = Update(ctx, st, settings.SessionPolicyKind, RootBusinessID("acme"), Write{Actor: u.ID}, func(p *settings.SessionPolicy) error {
+		p.MaximumSessions, p.AtLimit = 1, settings.EndOldestSession
+		return nil
+	})
+	mustNot(t, err)
+	login("third")
+	live, err := st.UserSessions(ctx, u.ID)
+	mustNot(t, err)
+	if len(live) != 1 {
+		t.Errorf("%d live sessions after a login under a limit of 1, want 1: the login did not enforce the new limit", len(live))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -22,7 +23,7 @@ import (
 var errRefused = errors.New("store: budget spent")
 
 // Take implements throttle.Ledger: one token from each charge, all or none,
-// in one transaction.
+// in one transaction (one charge: one statement, atomic alone).
 func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Charge) (refused int, wait time.Duration, err error) {
 	defer fault.Wrap(&err, "store.Take")
 	refused = -1
@@ -32,6 +33,19 @@ func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Char
 		WHERE ` + g + `(budgets.tat, ?) + ? <= ?
 		RETURNING tat`
 	at := now.UnixNano()
+	if len(charges) == 1 { // one statement is atomic alone: no transaction around it
+		c := charges[0]
+		iv := int64(c.Rate.Interval())
+		var tat int64
+		err := s.queryRowAlone(ctx, []any{&tat}, take, c.Key, at+iv, at, iv, at, iv, at+int64(c.Rate.Per))
+		if errors.Is(err, sql.ErrNoRows) {
+			if err := s.db.QueryRowContext(ctx, `SELECT tat FROM budgets WHERE key = ?`, c.Key).Scan(&tat); err != nil {
+				return -1, 0, err
+			}
+			return 0, refilled(tat, at, iv, c.Rate.Per), nil
+		}
+		return -1, 0, err
+	}
 	err = s.inTx(ctx, func(tx *txn) error {
 		refused, wait = -1, 0
 		for i, c := range charges {
@@ -42,8 +56,7 @@ func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Char
 				if err := tx.QueryRowContext(ctx, `SELECT tat FROM budgets WHERE key = ?`, c.Key).Scan(&tat); err != nil {
 					return err
 				}
-				refused = i
-				wait = time.Duration(max(tat, at) + iv - at - int64(c.Rate.Per))
+				refused, wait = i, refilled(tat, at, iv, c.Rate.Per)
 				return errRefused
 			}
 			if err != nil {
@@ -53,22 +66,46 @@ func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Char
 		return nil
 	})
 	if errors.Is(err, errRefused) {
-		return refused, max(wait, time.Nanosecond), nil
+		return refused, wait, nil
 	}
 	return -1, 0, err
+}
+
+// refilled is how long until a bucket at tat (ns) holds the token of
+// interval iv a take at 'at' asked for, given its period: at least 1 ns.
+func refilled(tat, at, iv int64, per time.Duration) time.Duration {
+	return max(time.Duration(max(tat, at)+iv-at-int64(per)), time.Nanosecond)
 }
 
 // GiveBack implements throttle.Ledger.
 func (s *Store) GiveBack(ctx context.Context, charges []throttle.Charge) (err error) {
 	defer fault.Wrap(&err, "store.GiveBack")
-	return s.inTx(ctx, func(tx *txn) error {
-		for _, c := range charges {
-			if _, err := tx.ExecContext(ctx, `UPDATE budgets SET tat = tat - ? WHERE key = ?`, int64(c.Rate.Interval()), c.Key); err != nil {
-				return err
-			}
-		}
+	if len(charges) == 0 {
 		return nil
-	})
+	}
+	// One statement for all the charges, atomic alone; a key charged twice
+	// gets both back.
+	var keys []string
+	back := map[string]int64{}
+	for _, c := range charges {
+		if _, ok := back[c.Key]; !ok {
+			keys = append(keys, c.Key)
+		}
+		back[c.Key] += int64(c.Rate.Interval())
+	}
+	var q strings.Builder
+	args := make([]any, 0, 3*len(keys))
+	q.WriteString(`UPDATE budgets SET tat = tat - CASE key`)
+	for _, k := range keys {
+		q.WriteString(` WHEN ? THEN CAST(? AS BIGINT)`)
+		args = append(args, k, back[k])
+	}
+	q.WriteString(` ELSE 0 END WHERE key IN (?` + strings.Repeat(`, ?`, len(keys)-1) + `)`)
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	_, err = s.execAlone(ctx, q.String(), args...)
+	return err
 }
 
 // ResetBudgets implements throttle.Ledger.

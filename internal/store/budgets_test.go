@@ -85,6 +85,39 @@ func TestBudgetContract(t *testing.T) {
 			t.Fatal("the token given back is not there")
 		}
 
+		// Charges given back together: each key gets back its own token
+		// (its own interval) for each time it is given, and a key not given
+		// back gets nothing.
+		takes := func(ch throttle.Charge) int {
+			for n := 0; n < 50; n++ {
+				i, _, err := a.Take(ctx, now, []throttle.Charge{ch})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if i >= 0 {
+					return n
+				}
+			}
+			return 50
+		}
+		x := throttle.Charge{Key: "client:198.51.100.1", Rate: rate}
+		y := throttle.Charge{Key: "client:198.51.100.2", Rate: throttle.Rate{N: 20, Per: 10 * time.Minute}}
+		z := throttle.Charge{Key: "client:198.51.100.3", Rate: rate}
+		for _, ch := range []throttle.Charge{x, y, z} {
+			takes(ch)
+		}
+		if err := b.GiveBack(ctx, []throttle.Charge{x, y, y}); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			ch   throttle.Charge
+			want int
+		}{{x, 1}, {y, 2}, {z, 0}} {
+			if n := takes(c.ch); n != c.want {
+				t.Errorf("%s: %d takes after the give-back, want %d", c.ch.Key, n, c.want)
+			}
+		}
+
 		// Reset: the key and its sub-keys are full, a key that merely shares
 		// the prefix is not.
 		for range 10 {

@@ -11,12 +11,20 @@ import (
 
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/fault"
+	"github.com/bizsec/bizsec/internal/settings"
 )
 
 // CreateSession stores a new session. With exclusive set, the user's other
 // sessions end in the same transaction (ConcurrentLogin disabled).
 func (s *Store) CreateSession(ctx context.Context, sess auth.Session, exclusive bool) (err error) {
 	defer fault.Wrap(&err, "store.CreateSession(%q)", sess.UserID)
+	if sess.State == auth.StateActive && !exclusive {
+		// The session limit the transaction checks, read (and cached) before
+		// it holds a connection, so that a login reads it from memory.
+		if _, _, err := Get(ctx, s, settings.SessionPolicyKind, RootBusinessID(sess.TenantID)); err != nil {
+			return err
+		}
+	}
 	err = s.inTx(ctx, func(tx *txn) error { return s.insertSession(ctx, tx, sess, exclusive) })
 	if err == nil && exclusive {
 		s.auth.revokeUser(sess.UserID)
