@@ -50,14 +50,49 @@ func TestBudgetContract(t *testing.T) {
 			t.Fatalf("40 concurrent takes over two stores from a budget of 10 took %d", took.Load())
 		}
 
+		// Concurrent takes of two charges, all or none: of 40 on a first
+		// budget of 10, 10 go through, and the 30 refused leave the
+		// second budget as they found it.
+		p := throttle.Charge{Key: "pair:p", Rate: rate}
+		q := throttle.Charge{Key: "pair:q", Rate: throttle.Rate{N: 100, Per: 100 * time.Minute}}
+		took.Store(0)
+		for i := range 40 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st := a
+				if i%2 == 1 {
+					st = b
+				}
+				i, _, err := st.Take(ctx, now, []throttle.Charge{q, p})
+				if err != nil {
+					t.Error(err)
+				}
+				if i < 0 {
+					took.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		left := 0
+		for left < 200 {
+			if i, _, _ := a.Take(ctx, now, []throttle.Charge{q}); i >= 0 {
+				break
+			}
+			left++
+		}
+		if took.Load() != 10 || left != 90 {
+			t.Fatalf("40 concurrent pair takes: %d went through (want 10), the second budget has %d left (want 90)", took.Load(), left)
+		}
+
 		i, wait, err := a.Take(ctx, now, []throttle.Charge{acct})
 		if err != nil || i != 0 || wait != time.Minute {
 			t.Fatalf("a spent budget: refused %d, wait %v, %v; want 0, 1m0s", i, wait, err)
 		}
 		// All or none: a take whose second charge is refused takes nothing
 		// from the first.
-		if i, _, _ := b.Take(ctx, now, []throttle.Charge{other, acct}); i != 1 {
-			t.Fatalf("the spent charge is %d, want 1", i)
+		if i, wait, err := b.Take(ctx, now, []throttle.Charge{other, acct}); i != 1 || wait != time.Minute || err != nil {
+			t.Fatalf("the spent charge is %d, wait %v, %v; want 1, 1m0s", i, wait, err)
 		}
 		for range 10 {
 			if i, _, _ := b.Take(ctx, now, []throttle.Charge{other}); i >= 0 {
