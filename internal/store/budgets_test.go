@@ -26,28 +26,33 @@ func TestBudgetContract(t *testing.T) {
 		sub := throttle.Charge{Key: throttle.Sub("fail:acme/a@x", "client:192.0.2.1"), Rate: rate}
 		other := throttle.Charge{Key: "fail:acme/a@x.evil", Rate: rate}
 
-		var took atomic.Int64
-		var wg sync.WaitGroup
-		for i := range 40 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				st := a
-				if i%2 == 1 {
-					st = b
-				}
-				i, _, err := st.Take(ctx, now, []throttle.Charge{acct})
-				if err != nil {
-					t.Error(err)
-				}
-				if i < 0 {
-					took.Add(1)
-				}
-			}()
+		// concurrently makes 40 takes of charges at once, alternately on
+		// the two stores, and counts those that went through.
+		concurrently := func(charges ...throttle.Charge) int64 {
+			var took atomic.Int64
+			var wg sync.WaitGroup
+			for i := range 40 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					st := a
+					if i%2 == 1 {
+						st = b
+					}
+					i, _, err := st.Take(ctx, now, charges)
+					if err != nil {
+						t.Error(err)
+					}
+					if i < 0 {
+						took.Add(1)
+					}
+				}()
+			}
+			wg.Wait()
+			return took.Load()
 		}
-		wg.Wait()
-		if took.Load() != 10 {
-			t.Fatalf("40 concurrent takes over two stores from a budget of 10 took %d", took.Load())
+		if took := concurrently(acct); took != 10 {
+			t.Fatalf("40 concurrent takes over two stores from a budget of 10 took %d", took)
 		}
 
 		// Concurrent takes of two charges, all or none: of 40 on a first
@@ -55,25 +60,7 @@ func TestBudgetContract(t *testing.T) {
 		// second budget as they found it.
 		p := throttle.Charge{Key: "pair:p", Rate: rate}
 		q := throttle.Charge{Key: "pair:q", Rate: throttle.Rate{N: 100, Per: 100 * time.Minute}}
-		took.Store(0)
-		for i := range 40 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				st := a
-				if i%2 == 1 {
-					st = b
-				}
-				i, _, err := st.Take(ctx, now, []throttle.Charge{q, p})
-				if err != nil {
-					t.Error(err)
-				}
-				if i < 0 {
-					took.Add(1)
-				}
-			}()
-		}
-		wg.Wait()
+		took := concurrently(q, p)
 		left := 0
 		for left < 200 {
 			if i, _, _ := a.Take(ctx, now, []throttle.Charge{q}); i >= 0 {
@@ -81,8 +68,8 @@ func TestBudgetContract(t *testing.T) {
 			}
 			left++
 		}
-		if took.Load() != 10 || left != 90 {
-			t.Fatalf("40 concurrent pair takes: %d went through (want 10), the second budget has %d left (want 90)", took.Load(), left)
+		if took != 10 || left != 90 {
+			t.Fatalf("40 concurrent pair takes: %d went through (want 10), the second budget has %d left (want 90)", took, left)
 		}
 
 		i, wait, err := a.Take(ctx, now, []throttle.Charge{acct})
