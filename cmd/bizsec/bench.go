@@ -630,7 +630,9 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 
 // serveUntilEOF serves h on a loopback port, prints its URL, and stops
 // when stdin closes (the bench ended, or died). BIZSEC_BENCH_CPUPROFILE
-// names a file for its CPU profile, suffixed by profileSuffix.
+// names a file for its CPU profile, BIZSEC_BENCH_MUTEXPROFILE and
+// BIZSEC_BENCH_BLOCKPROFILE files for where its goroutines waited on locks
+// and on channels, each suffixed by profileSuffix.
 func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -645,6 +647,18 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
+	for _, p := range []struct {
+		env, name string
+		rate      func(int) int
+	}{
+		{"BIZSEC_BENCH_MUTEXPROFILE", "mutex", runtime.SetMutexProfileFraction},
+		{"BIZSEC_BENCH_BLOCKPROFILE", "block", func(r int) int { runtime.SetBlockProfileRate(r); return 0 }},
+	} {
+		if path := os.Getenv(p.env); path != "" {
+			p.rate(1) // every contention event: a bench, not a production server
+			defer writeProfile(p.name, path+profileSuffix)
+		}
+	}
 	// Both sides in serve's server: its timeouts (a deadline set on every
 	// request) are net/http's cost, not the handler's.
 	srv := newHTTPServer(h, slog.New(slog.NewJSONHandler(os.Stderr, nil)))
@@ -652,6 +666,21 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 	fmt.Fprintf(stdout, "http://%s\n", ln.Addr())
 	waitEOF(os.Stdin)
 	return srv.Close()
+}
+
+// writeProfile writes the named runtime profile to path, as the bench's
+// server stops; a failure is reported, not fatal.
+func writeProfile(name, path string) {
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.Lookup(name).WriteTo(f, 0)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %s profile: %v\n", name, err)
+	}
 }
 
 // hashRate is argon2id hashes per second with production parameters, one
