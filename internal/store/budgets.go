@@ -22,32 +22,14 @@ import (
 // errRefused rolls back a Take whose budgets are not all there.
 var errRefused = errors.New("store: budget spent")
 
-// Take implements throttle.Ledger: one token from each charge, all or none:
-// one charge is one statement, atomic alone; several are one transaction,
-// on PostgreSQL one call of bizsec_take (migration 0017).
+// Take implements throttle.Ledger: one token from each charge, all or none,
+// in one transaction: on PostgreSQL one call of bizsec_take (migration
+// 0017), one round trip.
 func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Charge) (refused int, wait time.Duration, err error) {
 	defer fault.Wrap(&err, "store.Take")
 	refused = -1
-	g := s.db.d.greatest
-	take := `INSERT INTO budgets (key, tat) VALUES (?, ?)
-		ON CONFLICT (key) DO UPDATE SET tat = ` + g + `(budgets.tat, ?) + ?
-		WHERE ` + g + `(budgets.tat, ?) + ? <= ?
-		RETURNING tat`
 	at := now.UnixNano()
-	if len(charges) == 1 { // one statement is atomic alone: no transaction around it
-		c := charges[0]
-		iv := int64(c.Rate.Interval())
-		var tat int64
-		err := s.queryRowAlone(ctx, []any{&tat}, take, c.Key, at+iv, at, iv, at, iv, at+int64(c.Rate.Per))
-		if errors.Is(err, sql.ErrNoRows) {
-			if err := s.db.QueryRowContext(ctx, `SELECT tat FROM budgets WHERE key = ?`, c.Key).Scan(&tat); err != nil {
-				return -1, 0, err
-			}
-			return 0, refilled(tat, at, iv, c.Rate.Per), nil
-		}
-		return -1, 0, err
-	}
-	if s.db.d.name == "postgres" { // all the charges in one round trip (migration 0017)
+	if s.db.d.name == "postgres" {
 		keys, ivs, pers := make([]string, len(charges)), make([]int64, len(charges)), make([]int64, len(charges))
 		for i, c := range charges {
 			keys[i], ivs[i], pers[i] = c.Key, int64(c.Rate.Interval()), int64(c.Rate.Per)
@@ -59,6 +41,11 @@ func (s *Store) Take(ctx context.Context, now time.Time, charges []throttle.Char
 		}
 		return refused, refilled(tat, at, ivs[refused], charges[refused].Rate.Per), nil
 	}
+	g := s.db.d.greatest
+	take := `INSERT INTO budgets (key, tat) VALUES (?, ?)
+		ON CONFLICT (key) DO UPDATE SET tat = ` + g + `(budgets.tat, ?) + ?
+		WHERE ` + g + `(budgets.tat, ?) + ? <= ?
+		RETURNING tat`
 	err = s.inTx(ctx, func(tx *txn) error {
 		refused, wait = -1, 0
 		for i, c := range charges {
@@ -96,8 +83,7 @@ func (s *Store) GiveBack(ctx context.Context, charges []throttle.Charge) (err er
 	if len(charges) == 0 {
 		return nil
 	}
-	// One statement for all the charges, atomic alone; a key charged twice
-	// gets both back.
+	// One statement for all the charges; a key charged twice gets both back.
 	var keys []string
 	back := map[string]int64{}
 	for _, c := range charges {
@@ -117,7 +103,7 @@ func (s *Store) GiveBack(ctx context.Context, charges []throttle.Charge) (err er
 	for _, k := range keys {
 		args = append(args, k)
 	}
-	_, err = s.execAlone(ctx, q.String(), args...)
+	_, err = s.exec(ctx, q.String(), args...)
 	return err
 }
 

@@ -149,27 +149,13 @@ func safely(fn func(*txn) error, tx *txn) (err error) {
 	return fn(tx)
 }
 
-// exec runs one writing statement through the write queue.
-// execAlone runs one statement that is atomic on its own: on PostgreSQL
-// as its own implicit transaction, one round trip where BEGIN, it and
-// COMMIT are three; on SQLite as a job of the writer's batch.
-func (s *Store) execAlone(ctx context.Context, q string, args ...any) (sql.Result, error) {
+// exec runs one writing statement, which is atomic on its own: on
+// PostgreSQL as its own implicit transaction (one round trip, where BEGIN,
+// it and COMMIT are three); on SQLite as a job of the writer's batch.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
 	if s.queue == nil {
 		return s.w.ExecContext(ctx, q, args...)
 	}
-	return s.exec(ctx, q, args...)
-}
-
-// queryRowAlone is execAlone for a statement that returns a row (a write's
-// RETURNING), scanned into dest: sql.ErrNoRows when it returned none.
-func (s *Store) queryRowAlone(ctx context.Context, dest []any, q string, args ...any) error {
-	if s.queue == nil {
-		return s.w.QueryRowContext(ctx, q, args...).Scan(dest...)
-	}
-	return s.inTx(ctx, func(tx *txn) error { return tx.QueryRowContext(ctx, q, args...).Scan(dest...) })
-}
-
-func (s *Store) exec(ctx context.Context, q string, args ...any) (res sql.Result, err error) {
 	err = s.inTx(ctx, func(tx *txn) error {
 		res, err = tx.ExecContext(ctx, q, args...)
 		return err
