@@ -83,8 +83,8 @@ func TestMainLifecycle(t *testing.T) {
 	resp.Body.Close()
 	outbox := filepath.Join(dir, "outbox")
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if files, _ := os.ReadDir(outbox); len(files) == 1 {
-			b, _ := os.ReadFile(filepath.Join(outbox, files[0].Name()))
+		if files, _ := filepath.Glob(filepath.Join(outbox, "*.eml")); len(files) == 1 {
+			b, _ := os.ReadFile(files[0])
 			if !strings.Contains(string(b), "Reset your password") {
 				t.Errorf("the outbox holds %q, want the reset code", b)
 			}

@@ -19,10 +19,10 @@ import (
 	"strings"
 	"time"
 
-	"golang.org/x/crypto/argon2"
-
+	"github.com/bizsec/bizsec/internal/durable"
 	"github.com/bizsec/bizsec/internal/secret"
 	"github.com/bizsec/bizsec/internal/store"
+	"golang.org/x/crypto/argon2"
 )
 
 // A backup is a tar file: a manifest, an online snapshot of the SQLite
@@ -303,11 +303,11 @@ func restoreCmd(ctx context.Context, args []string, stdin io.Reader, stdout io.W
 				}
 			}
 		}
-		if err := writeFileSync(keyFile, []byte(encodeKey(key)+"\n")); err != nil {
+		if err := durable.WriteFile(keyFile, []byte(encodeKey(key)+"\n"), 0o600); err != nil {
 			return failed("writing %s: %s", keyFile, cause(err))
 		}
 	}
-	if err := writeFileSync(dbFile+".restoring", dbBytes); err != nil {
+	if err := durable.WriteFile(dbFile+".restoring", dbBytes, 0o600); err != nil {
 		return failed("%s", cause(err))
 	}
 	if err := os.Rename(dbFile+".restoring", dbFile); err != nil {
@@ -369,22 +369,6 @@ func readBackup(name string) (m manifest, db, sealedKey []byte, err error) {
 		return m, nil, nil, errors.New("the backup's manifest and its key entry disagree")
 	}
 	return m, seen[backupDB], seen[backupKey], nil
-}
-
-func writeFileSync(name string, b []byte) error {
-	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
 
 // migrateCmd applies the migrations (a job before a rollout), or with

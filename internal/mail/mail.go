@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/bizsec/bizsec/internal/durable"
 )
 
 // Message is a plain-text email.
@@ -185,7 +187,9 @@ type Outbox struct {
 	From string
 }
 
-// Send writes m to a new file, readable only by the server's user.
+// Send writes m to a new file, readable only by the server's user, whole
+// and on disk before it returns: whoever reads the outbox never sees half
+// a message, and a message the queue has let go of survives a crash.
 func (o *Outbox) Send(_ context.Context, m Message) error {
 	now := time.Now()
 	msg, err := m.render(o.From, now)
@@ -198,5 +202,5 @@ func (o *Outbox) Send(_ context.Context, m Message) error {
 	suffix := make([]byte, 4)
 	rand.Read(suffix)
 	name := filepath.Join(o.Dir, now.UTC().Format("20060102T150405.000000000Z")+"-"+hex.EncodeToString(suffix)+".eml")
-	return os.WriteFile(name, msg, 0o600)
+	return durable.WriteFile(name, msg, 0o600)
 }
