@@ -4,7 +4,11 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -103,8 +107,9 @@ func TestFullQueueDropsAndCounts(t *testing.T) {
 	}
 }
 
-// TestWritesStayUnderPipeBuf: no write is longer than maxWrite, so lines
-// sharing a pipe with other writers never interleave.
+// TestWritesStayUnderPipeBuf: no write to a writer that is not a regular
+// file is longer than PIPE_BUF, so lines sharing a pipe with other
+// writers never interleave.
 func TestWritesStayUnderPipeBuf(t *testing.T) {
 	var sizes sizeRecorder
 	w := New(&sizes)
@@ -112,8 +117,75 @@ func TestWritesStayUnderPipeBuf(t *testing.T) {
 		w.Log(Entry{At: time.Unix(0, 0), Method: "GET", Path: strings.Repeat("/seg", 20), Status: 200})
 	}
 	w.Close()
-	if sizes.max > maxWrite || sizes.total == 0 {
-		t.Errorf("largest write %d bytes (limit %d), %d bytes in all", sizes.max, maxWrite, sizes.total)
+	if sizes.max > pipeWrite || sizes.total == 0 {
+		t.Errorf("largest write %d bytes (limit %d), %d bytes in all", sizes.max, pipeWrite, sizes.total)
+	}
+}
+
+// TestWriteLimit: only a regular file takes writes longer than PIPE_BUF.
+func TestWriteLimit(t *testing.T) {
+	r, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer pw.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "access.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	for _, c := range []struct {
+		name string
+		out  io.Writer
+		want int
+	}{
+		{"pipe", pw, pipeWrite},
+		{"regular file", file, fileWrite},
+		{"device", null, pipeWrite},
+		{"not a file", &sizeRecorder{}, pipeWrite},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := writeLimit(c.out); got != c.want {
+				t.Errorf("writeLimit = %d, want %d", got, c.want)
+			}
+		})
+	}
+}
+
+// TestFileGetsEveryLineWhole: into a regular file, in writes up to
+// fileWrite, every line logged arrives whole and once.
+func TestFileGetsEveryLineWhole(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "access.log")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	w := New(f)
+	const n = 5000
+	for i := range n {
+		w.Log(Entry{At: time.Unix(0, 0), Method: "GET", Path: "/p/" + strconv.Itoa(i), Status: 200})
+	}
+	w.Close()
+	b, err := os.ReadFile(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+	if len(lines)+int(w.Dropped()) != n {
+		t.Fatalf("%d lines + %d dropped, want %d", len(lines), w.Dropped(), n)
+	}
+	for i, l := range lines {
+		var e struct{ Path string }
+		if err := json.Unmarshal([]byte(l), &e); err != nil || !strings.HasPrefix(e.Path, "/p/") {
+			t.Fatalf("line %d is not a whole entry: %q (%v)", i, l, err)
+		}
 	}
 }
 
@@ -127,4 +199,35 @@ func (s *sizeRecorder) Write(p []byte) (int, error) {
 	defer s.mu.Unlock()
 	s.max, s.total = max(s.max, len(p)), s.total+len(p)
 	return len(p), nil
+}
+
+// TestStampsAreRFC3339Nano: the per-second cache formats every time as
+// time.RFC3339Nano does, across seconds, zones and fractions, in order.
+func TestStampsAreRFC3339Nano(t *testing.T) {
+	base := time.Date(2026, 12, 1, 23, 59, 58, 0, time.UTC)
+	plus1 := time.FixedZone("x", 3600)
+	var ts stamps
+	for _, c := range []struct {
+		name string
+		at   time.Time
+	}{
+		{"whole second", base},
+		{"nanoseconds", base.Add(123456789)},
+		{"trailing zeros trimmed", base.Add(120 * time.Millisecond)},
+		{"one nanosecond", base.Add(1)},
+		{"same second, other zone", base.Add(5).In(plus1)},
+		{"back in UTC", base.Add(999999999)},
+		{"next second, across midnight", base.Add(2*time.Second + 7)},
+		{"a second earlier", base.Add(-time.Second + 40)},
+		{"half-hour zone", base.In(time.FixedZone("y", -(9*3600 + 1800)))},
+		{"year 10000", time.Date(10000, 1, 1, 0, 0, 0, 5, time.UTC)},
+		{"local", base.Local()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			want := c.at.Format(time.RFC3339Nano)
+			if got := string(ts.append(nil, c.at)); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
 }
