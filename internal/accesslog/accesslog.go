@@ -70,7 +70,9 @@ type Writer struct {
 	done    chan struct{} // closed when the goroutine has written everything
 	once    sync.Once
 	closed  atomic.Bool
-	mu      sync.Mutex // serialises writes after Close with the last flush
+	stuck   atomic.Bool   // Close gave up on the sink
+	wait    time.Duration // Close's bound, closeWait
+	mu      sync.Mutex    // serialises writes after Close with the last flush
 	batch   []Entry
 	stamps  stamps // the goroutine's, then Close's (under mu)
 }
@@ -85,6 +87,7 @@ func New(out io.Writer) *Writer { return start(&Writer{out: out, limit: writeLim
 func NewSlog(h slog.Handler) *Writer { return &Writer{handler: h} }
 
 func start(w *Writer) *Writer {
+	w.wait = closeWait
 	w.queue = make(chan Entry, queueSize)
 	w.stop, w.done = make(chan struct{}), make(chan struct{})
 	w.batch = make([]Entry, 0, max(256, w.limit/128))
@@ -99,6 +102,10 @@ func (w *Writer) Log(e Entry) {
 		return
 	}
 	if w.closed.Load() {
+		if w.stuck.Load() {
+			w.dropped.Add(1)
+			return
+		}
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.write([]Entry{e}, nil)
@@ -114,8 +121,15 @@ func (w *Writer) Log(e Entry) {
 // Dropped is the number of entries dropped because the queue was full.
 func (w *Writer) Dropped() uint64 { return w.dropped.Load() }
 
+// closeWait bounds how long Close waits for the sink to take what is
+// queued: a sink that takes nothing (a supervisor that stopped reading the
+// pipe) must not keep the process from exiting.
+const closeWait = 5 * time.Second
+
 // Close writes what is queued and stops the goroutine; later entries are
-// written synchronously. It may be called more than once.
+// written synchronously. A sink that has not taken the queue in closeWait
+// is given up on: what is left, and every later entry, is dropped and
+// counted. It may be called more than once.
 func (w *Writer) Close() {
 	if w.out == nil {
 		return
@@ -123,7 +137,15 @@ func (w *Writer) Close() {
 	w.once.Do(func() {
 		w.closed.Store(true)
 		close(w.stop)
-		<-w.done
+		t := time.NewTimer(w.wait)
+		defer t.Stop()
+		select {
+		case <-w.done:
+		case <-t.C:
+			w.stuck.Store(true)
+			w.dropped.Add(uint64(len(w.queue)))
+			return
+		}
 		// What a request queued as Close began.
 		w.mu.Lock()
 		defer w.mu.Unlock()

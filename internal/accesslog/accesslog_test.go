@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
@@ -230,4 +231,29 @@ func TestStampsAreRFC3339Nano(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCloseGivesUpOnAStuckSink: a sink that never takes a write keeps
+// Close no longer than closeWait; what was queued and what is logged
+// after is dropped and counted, not waited on.
+func TestCloseGivesUpOnAStuckSink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		out := &blockingWriter{release: make(chan struct{})} // never released
+		w := New(out)
+		const logged = 10
+		for range logged {
+			w.Log(Entry{At: time.Unix(0, 0), Method: "GET", Path: "/p", Status: 200})
+		}
+		start := time.Now()
+		w.Close()
+		if waited := time.Since(start); waited != closeWait {
+			t.Errorf("Close returned after %v, want closeWait (%v)", waited, closeWait)
+		}
+		w.Log(Entry{At: time.Unix(0, 0), Method: "GET", Path: "/after", Status: 200})
+		// The goroutine holds the batch it is stuck writing; the rest is counted.
+		if d := w.Dropped(); d < 1 || d > logged+1 {
+			t.Errorf("%d dropped, want the entry after Close and those still queued (at most %d)", d, logged+1)
+		}
+		close(out.release) // let the stuck goroutine end inside the bubble
+	})
 }

@@ -11,12 +11,20 @@ package logwriter
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"sync"
+	"time"
 )
 
 // maxPending bounds what waits for the sink; past it, Write waits.
 const maxPending = 1 << 20
+
+// closeWait bounds how long Close waits for the sink to take what is
+// queued (a supervisor that stopped reading the pipe takes nothing): past
+// it the process may exit, and the lines still queued are lost, which
+// Close reports.
+const closeWait = 5 * time.Second
 
 // maxWrite bounds one write to the sink, cut at a line's end: at most
 // PIPE_BUF, so that on a pipe shared with other writers (stderr under a
@@ -31,28 +39,36 @@ type Writer struct {
 	room   sync.Cond // broadcast when the goroutine takes what is pending
 	buf    []byte    // pending, guarded by mu
 	closed bool
+	stuck  bool          // Close gave up on the sink; guarded by mu
 	wake   chan struct{} // capacity 1: there is something pending
 	done   chan struct{} // closed when the goroutine has written everything
 	once   sync.Once
+	err    error // Close's
+	wait   time.Duration
 }
 
 // New starts a Writer that writes to out.
 func New(out io.Writer) *Writer {
-	w := &Writer{out: out, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	w := &Writer{out: out, wake: make(chan struct{}, 1), done: make(chan struct{}), wait: closeWait}
 	w.room.L = &w.mu
 	go w.run()
 	return w
 }
 
 // Write queues a copy of p. It never fails: the sink's errors have nowhere
-// better to go than the sink. After Close it writes p itself.
+// better to go than the sink. After Close it writes p itself, unless Close
+// gave up on the sink: then p is dropped.
 func (w *Writer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	for len(w.buf) >= maxPending && !w.closed {
 		w.room.Wait()
 	}
 	if w.closed {
+		stuck := w.stuck
 		w.mu.Unlock()
+		if stuck {
+			return len(p), nil
+		}
 		<-w.done // after what was queued before Close
 		return w.out.Write(p)
 	}
@@ -66,7 +82,10 @@ func (w *Writer) Write(p []byte) (int, error) {
 }
 
 // Close writes what is queued and stops the goroutine; later writes are
-// written synchronously. It may be called more than once.
+// written synchronously. A sink that has not taken the queue in closeWait is given
+// up on, so that a stuck pipe cannot keep the process from exiting: Close
+// then returns an error, and later writes are dropped. It may be called
+// more than once.
 func (w *Writer) Close() error {
 	w.once.Do(func() {
 		w.mu.Lock()
@@ -77,9 +96,18 @@ func (w *Writer) Close() error {
 		case w.wake <- struct{}{}:
 		default:
 		}
-		<-w.done
+		t := time.NewTimer(w.wait)
+		defer t.Stop()
+		select {
+		case <-w.done:
+		case <-t.C:
+			w.mu.Lock()
+			w.stuck = true
+			w.err = fmt.Errorf("logwriter: the log's sink did not take what was queued within %v; %d bytes or more not written", w.wait, len(w.buf))
+			w.mu.Unlock()
+		}
 	})
-	return nil
+	return w.err
 }
 
 func (w *Writer) run() {

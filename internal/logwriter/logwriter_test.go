@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/synctest"
+	"time"
 )
 
 // sink records each write; while gate is open (not nil and not closed),
@@ -127,4 +128,32 @@ func lengths() []string {
 		out = append(out, strings.Repeat("z", n)+"\n")
 	}
 	return out
+}
+
+// TestCloseGivesUpOnAStuckSink: a sink that never takes a write keeps
+// Close no longer than closeWait, Close says lines were lost, and a write
+// after it returns at once instead of waiting on the sink.
+func TestCloseGivesUpOnAStuckSink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := &sink{gate: make(chan struct{})} // never opened
+		w := New(s)
+		w.Write([]byte("first\n")) // the goroutine takes it and sticks in the sink
+		synctest.Wait()
+		w.Write([]byte("second\n"))
+		start := time.Now()
+		err := w.Close()
+		if waited := time.Since(start); waited != closeWait {
+			t.Errorf("Close returned after %v, want closeWait (%v)", waited, closeWait)
+		}
+		if err == nil || !strings.Contains(err.Error(), "not written") {
+			t.Errorf("Close = %v, want an error saying lines were not written", err)
+		}
+		if n, err := w.Write([]byte("after\n")); n != 6 || err != nil {
+			t.Errorf("Write after Close = %d, %v", n, err)
+		}
+		if err2 := w.Close(); err2 != err {
+			t.Errorf("second Close = %v, want the first's %v", err2, err)
+		}
+		close(s.gate) // let the stuck goroutine end inside the bubble
+	})
 }
