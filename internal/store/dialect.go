@@ -72,9 +72,12 @@ func (c conn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.R
 	return c.DB.QueryRowContext(ctx, c.d.rebind(q), args...)
 }
 
-// txn is a *sql.Tx speaking the dialect.
+// txn is a write transaction speaking the dialect: a *sql.Tx, or on
+// SQLite the writer's connection between its BEGIN and COMMIT, whose
+// statements it prepares once (see writerConn).
 type txn struct {
-	*sql.Tx
+	q querier
+	w *writerConn // nil but on SQLite's writer
 	d dialect
 	// last is what the transaction's latest settings write left (a batch
 	// of writes to one object reads it once); nil when unknown. On SQLite,
@@ -84,6 +87,13 @@ type txn struct {
 	last, prev *written
 }
 
+// querier is what *sql.Tx and *sql.Conn share.
+type querier interface {
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+}
+
 // written is a settings object as a write in this transaction left it.
 type written struct {
 	business, kind string
@@ -91,15 +101,24 @@ type written struct {
 }
 
 func (t *txn) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	return t.Tx.ExecContext(ctx, t.d.rebind(q), args...)
+	if st := t.w.stmt(q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return t.q.ExecContext(ctx, t.d.rebind(q), args...)
 }
 
 func (t *txn) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	return t.Tx.QueryContext(ctx, t.d.rebind(q), args...)
+	if st := t.w.stmt(q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return t.q.QueryContext(ctx, t.d.rebind(q), args...)
 }
 
 func (t *txn) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	return t.Tx.QueryRowContext(ctx, t.d.rebind(q), args...)
+	if st := t.w.stmt(q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return t.q.QueryRowContext(ctx, t.d.rebind(q), args...)
 }
 
 // lock serializes the transactions that change key, until this one ends.

@@ -147,7 +147,7 @@ func putSQLite[T any](ctx context.Context, s *Store, k Kind[T], business string,
 			cur = l.cur
 		} else {
 			var err error
-			if cur, err = readCurrent(ctx, s.writeStmts(tx).QueryRowContext, k, business); err != nil {
+			if cur, err = readCurrent(ctx, tx.QueryRowContext, k, business); err != nil {
 				return err
 			}
 		}
@@ -156,11 +156,11 @@ func putSQLite[T any](ctx context.Context, s *Store, k Kind[T], business string,
 		}
 		tx.last = nil // until both statements are done
 		now := millis(s.now())
-		if _, err := s.writeStmts(tx).ExecContext(ctx, upsertSettingSQL,
+		if _, err := tx.ExecContext(ctx, upsertSettingSQL,
 			business, k.Name, c.body, c.version, now); err != nil {
 			return err
 		}
-		if _, err := s.writeStmts(tx).ExecContext(ctx, insertAuditSQL,
+		if _, err := tx.ExecContext(ctx, insertAuditSQL,
 			business, k.Name, c.version, now, w.Actor, c.oldAudit, c.newAudit); err != nil {
 			return err
 		}
@@ -170,40 +170,6 @@ func putSQLite[T any](ctx context.Context, s *Store, k Kind[T], business string,
 	}
 }
 
-// stmtTx runs statements in a transaction of the SQLite writer through
-// statements prepared once on its one connection: modernc's SQLite spends
-// more on compiling a statement than on running it.
-type stmtTx struct {
-	s  *Store
-	tx *txn
-}
-
-func (s *Store) writeStmts(tx *txn) stmtTx { return stmtTx{s, tx} }
-
-func (t stmtTx) stmt(ctx context.Context, q string) (*sql.Stmt, bool) {
-	st, ok := t.s.stmts.Load(q)
-	if !ok {
-		return nil, false
-	}
-	return t.tx.StmtContext(ctx, st.(*sql.Stmt)), true
-}
-
-// prepareWrites prepares writeQueries on the writer's connection, before
-// the writer takes it.
-func (s *Store) prepareWrites(ctx context.Context) error {
-	for _, q := range writeQueries {
-		st, err := s.w.PrepareContext(ctx, s.w.d.rebind(q))
-		if err != nil {
-			return err
-		}
-		s.stmts.Store(q, st)
-	}
-	return nil
-}
-
-// writeQueries are the statements of settings writes and write batches.
-var writeQueries = []string{readCurrentSQL, upsertSettingSQL, insertAuditSQL, `SAVEPOINT write`, `ROLLBACK TO write`, `RELEASE write`}
-
 const (
 	readCurrentSQL = `SELECT s.doc, s.version, o.doc, o.version FROM businesses b
 		LEFT JOIN settings s ON s.business_id = b.id AND s.kind = ?
@@ -212,20 +178,6 @@ const (
 		ON CONFLICT (business_id, kind) DO UPDATE SET doc = excluded.doc, version = excluded.version, updated_at = excluded.updated_at`
 	insertAuditSQL = `INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc) VALUES (?, ?, ?, ?, ?, ?, ?)`
 )
-
-func (t stmtTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	if st, ok := t.stmt(ctx, q); ok {
-		return st.ExecContext(ctx, args...)
-	}
-	return t.tx.ExecContext(ctx, q, args...)
-}
-
-func (t stmtTx) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
-	if st, ok := t.stmt(ctx, q); ok {
-		return st.QueryRowContext(ctx, args...)
-	}
-	return t.tx.QueryRowContext(ctx, q, args...)
-}
 
 // current is what a write starts from: the object's stored document and
 // version, and the document its rule reads and that one's version.

@@ -51,7 +51,6 @@ type Store struct {
 	pgBatch *pgBatcher    // PostgreSQL's settings writes, batched per business
 	own     ownWrites     // PostgreSQL: the backends this instance's settings writes went through
 	touches sync.Map      // string(token hash) -> unix ms of last use, written in batches
-	stmts   sync.Map      // query -> *sql.Stmt prepared on w (SQLite's writer)
 	stop    chan struct{}
 	done    sync.WaitGroup
 
@@ -171,10 +170,6 @@ func OpenSQLite(ctx context.Context, dir string, opts ...Option) (*Store, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.prepareWrites(ctx); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("store: prepare: %w", err)
-	}
 	n, err := s.changeCount(ctx)
 	if err != nil {
 		s.Close()
@@ -240,7 +235,6 @@ func (s *Store) Close() error {
 		}
 		s.cache.setOn(false) // nothing is served from memory once the database is gone
 		s.auth.flush()
-		s.stmts.Range(func(_, st any) bool { st.(*sql.Stmt).Close(); return true })
 		s.closeErr = s.db.Close()
 		if s.w.DB != s.db.DB {
 			s.closeErr = errors.Join(s.closeErr, s.w.Close())

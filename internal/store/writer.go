@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"runtime"
@@ -43,18 +44,18 @@ func (s *Store) inTx(ctx context.Context, fn func(*txn) error) error {
 	return <-j.done // even if ctx ends now: the write may commit, and the caller must know
 }
 
-// runTx runs fn in a transaction of its own.
+// runTx runs fn in a transaction of its own, through database/sql's Tx.
 func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
 	sqlTx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	tx := &txn{Tx: sqlTx, d: s.w.d}
+	tx := &txn{q: sqlTx, d: s.w.d}
 	if err := fn(tx); err != nil {
-		tx.Rollback()
+		sqlTx.Rollback()
 		return err
 	}
-	if err := tx.Commit(); err != nil {
+	if err := sqlTx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil
@@ -64,6 +65,8 @@ func (s *Store) runTx(ctx context.Context, fn func(*txn) error) error {
 // store closes.
 func (s *Store) writer() {
 	defer s.done.Done()
+	var w *writerConn
+	defer func() { w.close() }() // before done: the last flush of session uses writes through s.w
 	for {
 		var batch []writeJob
 		select {
@@ -85,37 +88,54 @@ func (s *Store) writer() {
 				break more
 			}
 		}
-		s.commitBatch(batch)
+		if w == nil {
+			w = s.openWriterConn() // nil: this batch goes through a Tx, and the next tries again
+		}
+		run := s.runTx
+		if w != nil {
+			run = w.run
+		}
+		s.commitBatch(run, batch)
+		if w != nil && w.broken {
+			w.close()
+			w = nil
+		}
 	}
 }
 
-func (s *Store) commitBatch(batch []writeJob) {
+// commitBatch runs batch in one transaction of run, each job in a
+// savepoint of its own, and answers each job.
+func (s *Store) commitBatch(run func(context.Context, func(*txn) error) error, batch []writeJob) {
 	if len(batch) == 1 {
 		j := batch[0]
-		j.done <- s.runTx(j.ctx, func(tx *txn) error { return safely(j.fn, tx) })
+		if err := j.ctx.Err(); err != nil {
+			j.done <- err
+			return
+		}
+		j.done <- run(j.ctx, func(tx *txn) error { return safely(j.fn, tx) })
 		return
 	}
 	ctx := context.Background()
 	results := make([]error, len(batch))
-	err := s.runTx(ctx, func(tx *txn) error {
+	err := run(ctx, func(tx *txn) error {
 		ok := 0
 		for i, j := range batch {
 			tx.prev, tx.last = tx.last, nil // what the job before left, if a settings write that stood
 			if results[i] = j.ctx.Err(); results[i] != nil {
 				continue
 			}
-			if _, err := s.writeStmts(tx).ExecContext(ctx, `SAVEPOINT write`); err != nil {
+			if _, err := tx.ExecContext(ctx, `SAVEPOINT write`); err != nil {
 				return err
 			}
 			if results[i] = safely(j.fn, tx); results[i] != nil {
 				tx.last = nil // rolled back: it left nothing
-				if _, err := s.writeStmts(tx).ExecContext(ctx, `ROLLBACK TO write`); err != nil {
+				if _, err := tx.ExecContext(ctx, `ROLLBACK TO write`); err != nil {
 					return err
 				}
 			} else {
 				ok++
 			}
-			if _, err := s.writeStmts(tx).ExecContext(ctx, `RELEASE write`); err != nil {
+			if _, err := tx.ExecContext(ctx, `RELEASE write`); err != nil {
 				return err
 			}
 		}
@@ -134,6 +154,102 @@ func (s *Store) commitBatch(batch []writeJob) {
 			j.done <- nil
 		}
 	}
+}
+
+// writerConn is SQLite's write connection as the writer holds it, with
+// its transactions' statements (BEGIN and COMMIT among them) prepared on
+// it once: modernc's SQLite spends more on compiling a statement than on
+// running it, and database/sql's Tx adds a goroutine per transaction and
+// a copy of each prepared statement per use. Only the writer's goroutine
+// uses it.
+type writerConn struct {
+	c      *sql.Conn
+	d      dialect
+	stmts  map[string]*sql.Stmt // by query
+	broken bool                 // the connection failed: the writer takes a new one
+}
+
+// maxStmts bounds the statements a writerConn keeps prepared; past it a
+// query is compiled on each run (a query built per call, say).
+const maxStmts = 256
+
+func (s *Store) openWriterConn() *writerConn {
+	c, err := s.w.Conn(context.Background())
+	if err != nil {
+		s.log.Error("store: the writer's connection", "err", err.Error())
+		return nil
+	}
+	return &writerConn{c: c, d: s.w.d, stmts: make(map[string]*sql.Stmt)}
+}
+
+// stmt returns q prepared on the connection; nil on a nil writerConn,
+// past maxStmts, or when q does not compile (its run says why).
+func (w *writerConn) stmt(q string) *sql.Stmt {
+	if w == nil {
+		return nil
+	}
+	if st, ok := w.stmts[q]; ok {
+		return st
+	}
+	if len(w.stmts) >= maxStmts {
+		return nil
+	}
+	st, err := w.c.PrepareContext(context.Background(), w.d.rebind(q))
+	if err != nil {
+		w.failed(err)
+		return nil
+	}
+	w.stmts[q] = st
+	return st
+}
+
+// run runs fn between BEGIN IMMEDIATE and COMMIT, and rolls back when fn
+// or the COMMIT fails. ctx bounds the wait for the write lock (another
+// process may hold it) and fn's statements; COMMIT and ROLLBACK take no
+// context: one cut off half way would leave the connection's state unknown.
+func (w *writerConn) run(ctx context.Context, fn func(*txn) error) error {
+	if err := w.exec(ctx, `BEGIN IMMEDIATE`); err != nil {
+		w.exec(context.Background(), `ROLLBACK`) // in case it began after all: no more than an error
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(&txn{q: w.c, w: w, d: w.d}); err != nil {
+		w.failed(err)
+		w.exec(context.Background(), `ROLLBACK`)
+		return err
+	}
+	if err := w.exec(context.Background(), `COMMIT`); err != nil {
+		w.exec(context.Background(), `ROLLBACK`) // a COMMIT that failed (a full disk, an I/O error) may leave the transaction open
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (w *writerConn) exec(ctx context.Context, q string) error {
+	var err error
+	if st := w.stmt(q); st != nil {
+		_, err = st.ExecContext(ctx)
+	} else {
+		_, err = w.c.ExecContext(ctx, q)
+	}
+	w.failed(err)
+	return err
+}
+
+// failed notes an error that says the connection is gone.
+func (w *writerConn) failed(err error) {
+	if errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) {
+		w.broken = true
+	}
+}
+
+func (w *writerConn) close() {
+	if w == nil {
+		return
+	}
+	for _, st := range w.stmts {
+		st.Close()
+	}
+	w.c.Close()
 }
 
 // errNothing rolls back a batch in which every write failed.

@@ -86,7 +86,14 @@ func TestBatchCarriesTheObject(t *testing.T) {
 	})
 	failing := put(func(p *settings.LoginPolicy) error { p.AttemptsPeriod = 1; return errors.New("refused") })
 	batch := []writeJob{put(add(1)), put(add(1)), bump, put(add(1)), failing, put(add(1)), put(add(1))}
-	st.commitBatch(batch)
+	// The batch runs inside a job of the writer, which holds the one
+	// connection: its savepoints nest in that job's transaction.
+	if err := st.inTx(ctx, func(tx *txn) error {
+		st.commitBatch(func(_ context.Context, fn func(*txn) error) error { return fn(tx) }, batch)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
 	for i, j := range batch {
 		if err := <-j.done; (err != nil) != (i == 4) {
 			t.Errorf("job %d: %v", i, err)
@@ -109,7 +116,7 @@ func TestBatchCarriesTheObject(t *testing.T) {
 
 // openSQLite opens a store on a new SQLite database, closed when the test
 // ends.
-func openSQLite(t *testing.T) *Store {
+func openSQLite(t testing.TB) *Store {
 	t.Helper()
 	st, err := OpenSQLite(context.Background(), t.TempDir())
 	if err != nil {
@@ -120,7 +127,7 @@ func openSQLite(t *testing.T) *Store {
 }
 
 // sqliteWithTenant is openSQLite with the tenant acme.
-func sqliteWithTenant(t *testing.T) *Store {
+func sqliteWithTenant(t testing.TB) *Store {
 	t.Helper()
 	st := openSQLite(t)
 	if err := st.CreateTenant(context.Background(), "acme", ""); err != nil {
