@@ -209,8 +209,12 @@ func (w *writerConn) stmt(q string) *sql.Stmt {
 // context: one cut off half way would leave the connection's state unknown.
 func (w *writerConn) run(ctx context.Context, fn func(*txn) error) error {
 	if err := w.exec(ctx, `BEGIN IMMEDIATE`); err != nil {
-		w.exec(context.Background(), `ROLLBACK`) // in case it began after all: no more than an error
-		return fmt.Errorf("store: begin: %w", err)
+		// A transaction left open (a connection given back in the middle
+		// of one) refuses BEGIN: a ROLLBACK that succeeds ends it, and
+		// BEGIN is tried once more.
+		if w.exec(context.Background(), `ROLLBACK`) != nil || w.exec(ctx, `BEGIN IMMEDIATE`) != nil {
+			return fmt.Errorf("store: begin: %w", err)
+		}
 	}
 	if err := fn(&txn{q: w.c, w: w, d: w.d}); err != nil {
 		w.failed(err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -134,4 +135,43 @@ func sqliteWithTenant(t testing.TB) *Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// TestWriterReplacesALostConnection: a write that loses the writer's
+// connection in the middle of its transaction fails alone; the writer
+// takes a new connection (and ends the transaction the lost one left
+// open), and the writes after it commit.
+func TestWriterReplacesALostConnection(t *testing.T) {
+	st := sqliteWithTenant(t)
+	ctx := context.Background()
+	biz := RootBusinessID("acme")
+	bump := func() error {
+		_, _, err := Update(ctx, st, settings.LoginPolicyKind, biz, Write{Actor: "t", IfMatch: AnyVersion},
+			func(p *settings.LoginPolicy) error { p.AttemptsPeriod++; return nil })
+		return err
+	}
+	if err := bump(); err != nil {
+		t.Fatal(err)
+	}
+	err := st.inTx(ctx, func(tx *txn) error {
+		if tx.w == nil {
+			return errors.New("the write ran without the writer's connection")
+		}
+		tx.w.c.Close() // the connection goes back to the pool with the transaction open
+		_, err := tx.ExecContext(ctx, `UPDATE businesses SET id = id WHERE id = ?`, biz)
+		return err
+	})
+	if !errors.Is(err, sql.ErrConnDone) {
+		t.Fatalf("the write that lost the connection: %v, want sql.ErrConnDone", err)
+	}
+	for i := range 3 {
+		if err := bump(); err != nil {
+			t.Fatalf("write %d after the lost connection: %v", i, err)
+		}
+	}
+	st.cache.invalidate(settingCacheKey(settings.LoginPolicyKind.Name, biz))
+	p, version, err := Get(ctx, st, settings.LoginPolicyKind, biz)
+	if want := settings.DefaultLoginPolicy().AttemptsPeriod + 4; err != nil || p.AttemptsPeriod != want || version != 4 {
+		t.Errorf("AttemptsPeriod %d at version %d (%v), want %d at 4", p.AttemptsPeriod, version, err, want)
+	}
 }
