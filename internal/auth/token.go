@@ -83,11 +83,15 @@ func parseTokenFast(value string) (secret string, ok, sure bool) {
 	for rest := value; ; {
 		field, next, more := cutField(rest)
 		name, val, hasEq := cutEq(field)
-		if strings.ContainsAny(name, "%+") || strings.ContainsAny(val, "%+") && name == "TokenID" {
-			return "", false, false // an escaped name or secret: decode it all
-		}
-		if hasEq && name == "TokenID" && val != "" {
-			return val, true, true
+		if name == "TokenID" {
+			if escaped(val) {
+				return "", false, false // an escaped secret: decode it all
+			}
+			if hasEq && val != "" {
+				return val, true, true
+			}
+		} else if escaped(name) {
+			return "", false, false // an escaped name, which may be TokenID's: decode it all
 		}
 		if !more {
 			return "", false, true
@@ -120,6 +124,16 @@ func cutEq(s string) (name, value string, found bool) {
 		}
 	}
 	return s, "", false
+}
+
+// escaped reports whether s holds a '%' or '+', which decoding changes.
+func escaped(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' || s[i] == '+' {
+			return true
+		}
+	}
+	return false
 }
 
 func isHex(c byte) bool {
