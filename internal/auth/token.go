@@ -72,13 +72,15 @@ func parseTokenGeneral(value string) (string, bool) {
 // FormatToken makes (the field separators and the '=' escaped, the secret
 // base64url); sure is false when value needs the general decoding.
 func parseTokenFast(value string) (secret string, ok, sure bool) {
-	for i := 0; i < len(value); i++ { // QueryUnescape refuses a bad escape anywhere
-		if value[i] == '%' {
-			if i+2 >= len(value) || !isHex(value[i+1]) || !isHex(value[i+2]) {
-				return "", false, true
-			}
-			i += 2
+	for rest := value; ; { // QueryUnescape refuses a bad escape anywhere
+		i := strings.IndexByte(rest, '%')
+		if i < 0 {
+			break
 		}
+		if i+2 >= len(rest) || !isHex(rest[i+1]) || !isHex(rest[i+2]) {
+			return "", false, true
+		}
+		rest = rest[i+3:]
 	}
 	for rest := value; ; {
 		field, next, more := cutField(rest)
