@@ -632,7 +632,8 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 // when stdin closes (the bench ended, or died). BIZSEC_BENCH_CPUPROFILE
 // names a file for its CPU profile, BIZSEC_BENCH_MUTEXPROFILE and
 // BIZSEC_BENCH_BLOCKPROFILE files for where its goroutines waited on locks
-// and on channels, each suffixed by profileSuffix.
+// and on channels, BIZSEC_BENCH_ALLOCPROFILE one for what it allocated,
+// each suffixed by profileSuffix.
 func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -653,6 +654,7 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 	}{
 		{"BIZSEC_BENCH_MUTEXPROFILE", "mutex", runtime.SetMutexProfileFraction},
 		{"BIZSEC_BENCH_BLOCKPROFILE", "block", func(r int) int { runtime.SetBlockProfileRate(r); return 0 }},
+		{"BIZSEC_BENCH_ALLOCPROFILE", "allocs", func(int) int { return 0 }}, // sampled at the default rate: what the GC is fed
 	} {
 		if path := os.Getenv(p.env); path != "" {
 			p.rate(1) // every contention event: a bench, not a production server
