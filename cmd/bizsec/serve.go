@@ -15,6 +15,7 @@ import (
 	"github.com/bizsec/bizsec/internal/auth"
 	"github.com/bizsec/bizsec/internal/captcha"
 	"github.com/bizsec/bizsec/internal/factor"
+	"github.com/bizsec/bizsec/internal/heapfloor"
 	"github.com/bizsec/bizsec/internal/httpapi"
 	"github.com/bizsec/bizsec/internal/login"
 	"github.com/bizsec/bizsec/internal/logwriter"
@@ -195,6 +196,7 @@ func serve(ctx context.Context, args []string, stdout io.Writer) error {
 		cfg.print(stdout)
 		return nil
 	}
+	defer heapfloor.Start(heapfloor.Floor)()
 	var level slog.LevelVar
 	level.Set(k.level)
 	// No request waits on stderr's reader: lines are written from a
