@@ -6,14 +6,16 @@
 // kernel, and faults in again, the same pages between collections.
 //
 // A floor lets the heap grow at least Floor past what is live before the
-// next collection, and never less than the default lets it: the goal is
-// the larger of twice the live heap and the live heap plus Floor. It is
-// kept as a soft memory limit (GOMEMLIMIT), set again after every
-// collection from what that collection found live, with GOGC raised so
-// that the limit is what paces the collector. A limit that lags behind a
-// heap that has just grown (a flood of request bodies) errs towards
-// collecting more often, never towards more memory: until the next
-// collection is done the old, lower limit holds.
+// next collection, and never less than the default lets it: after every
+// collection GOGC is set from what that collection found live, to the
+// larger of 100 and the percentage that puts the goal Floor past it. A
+// percentage set from a small heap applies, until the next collection is
+// done, to a heap that may have just grown (a flood of request bodies); a
+// soft memory limit (GOMEMLIMIT), set with it, well above the goal,
+// bounds that. The limit is not the goal: a limit near the heap makes the
+// runtime hand pages back to the kernel as it nears it, and logins, each
+// a fresh 19 MiB of argon2 memory, then fault them in again (a sixth
+// slower, measured).
 package heapfloor
 
 import (
@@ -29,22 +31,33 @@ import (
 // collection.
 const Floor = 32 << 20
 
-// percent is GOGC while the floor is kept: high enough that the limit,
-// not GOGC, sets the goal of a small heap.
-const percent = 2000
+// maxPercent bounds GOGC: a heap that is almost all garbage is still
+// collected at some point.
+const maxPercent = 2000
+
+// minHeap is the live heap the runtime assumes below 4 MiB (its minimum
+// goal at GOGC=100).
+const minHeap = 4 << 20
+
+// Percent is the GOGC that lets a heap of live bytes grow floor past it:
+// never below the default (100), never above maxPercent.
+func Percent(live, floor uint64) int {
+	p := floor * 100 / max(live, minHeap)
+	return int(min(max(p, 100), maxPercent))
+}
 
 // slack is what the limit adds for the runtime's own memory beside the
-// heap (stacks, metadata), and a tenth for the collector's overshoot.
+// heap (stacks, metadata).
 const slack = 16 << 20
 
-// Limit is the memory limit that gives a heap of live bytes its goal:
-// the larger of 2*live and live+floor, plus slack.
+// Limit is the memory limit kept beside Percent: the larger of four times
+// the live heap and the live heap plus four floors, plus slack; twice the
+// goal or more, so that it never paces a heap that stays what it was.
 func Limit(live, floor uint64) int64 {
 	if live > 1<<60 || floor > 1<<60 {
 		return math.MaxInt64 // no limit: past what any machine holds
 	}
-	goal := max(2*live, live+floor)
-	return int64(goal + goal/10 + slack)
+	return int64(max(4*live, live+4*floor) + slack)
 }
 
 // Start keeps the floor until stop is called, which restores GOGC and
@@ -59,19 +72,20 @@ func Start(floor uint64) (stop func()) {
 	t := &tuner{floor: floor}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.prevLimit = debug.SetMemoryLimit(Limit(live(), floor))
-	t.prevPercent = debug.SetGCPercent(percent)
+	l := live()
+	t.prevLimit = debug.SetMemoryLimit(Limit(l, floor))
+	t.prevPercent = debug.SetGCPercent(Percent(l, floor))
 	t.arm()
 	return t.stop
 }
 
-// tuner sets the limit after each collection.
+// tuner sets GOGC and the limit after each collection.
 type tuner struct {
 	floor       uint64
 	mu          sync.Mutex
 	prevPercent int   // GOGC before Start
 	prevLimit   int64 // the memory limit before Start
-	stopped     bool  // stop was called: cycle neither sets the limit nor arms again
+	stopped     bool  // stop was called: cycle neither sets nor arms again
 }
 
 // sentinel is garbage the next collection finds: its cleanup runs once
@@ -88,7 +102,9 @@ func (t *tuner) cycle() {
 	if t.stopped {
 		return
 	}
-	debug.SetMemoryLimit(Limit(live(), t.floor))
+	l := live()
+	debug.SetMemoryLimit(Limit(l, t.floor))
+	debug.SetGCPercent(Percent(l, t.floor))
 	t.arm()
 }
 

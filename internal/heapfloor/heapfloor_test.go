@@ -9,22 +9,28 @@ import (
 	"time"
 )
 
-func TestLimit(t *testing.T) {
-	const MiB = 1 << 20
+const MiB = 1 << 20
+
+func TestPercentAndLimit(t *testing.T) {
 	for _, c := range []struct {
 		name        string
 		live, floor uint64
-		goal        uint64 // the heap goal the limit stands for
+		percent     int
+		limit       int64 // without slack
 	}{
-		{"nothing live yet: the floor", 0, 32 * MiB, 32 * MiB},
-		{"small heap: live plus the floor", 8 * MiB, 32 * MiB, 40 * MiB},
-		{"live as large as the floor: either", 32 * MiB, 32 * MiB, 64 * MiB},
-		{"larger than the floor: the default, twice live", 1024 * MiB, 32 * MiB, 2048 * MiB},
+		{"nothing live yet: the runtime's 4 MiB minimum", 0, 32 * MiB, 800, 128 * MiB},
+		{"below the minimum counts as the minimum", 1 * MiB, 32 * MiB, 800, 129 * MiB},
+		{"small heap: the goal the floor past it", 8 * MiB, 32 * MiB, 400, 136 * MiB},
+		{"live as large as the floor: the default", 32 * MiB, 32 * MiB, 100, 160 * MiB},
+		{"larger than the floor: never below the default", 1024 * MiB, 32 * MiB, 100, 4096 * MiB},
+		{"a floor far above the heap is capped", 4 * MiB, 1024 * MiB, maxPercent, 4100 * MiB},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			want := int64(c.goal + c.goal/10 + slack)
-			if got := Limit(c.live, c.floor); got != want {
-				t.Errorf("Limit(%d MiB, %d MiB) = %d MiB, want %d MiB", c.live/MiB, c.floor/MiB, got/MiB, want/MiB)
+			if got := Percent(c.live, c.floor); got != c.percent {
+				t.Errorf("Percent(%d MiB, %d MiB) = %d, want %d", c.live/MiB, c.floor/MiB, got, c.percent)
+			}
+			if got := Limit(c.live, c.floor); got != c.limit+slack {
+				t.Errorf("Limit(%d MiB, %d MiB) = %d MiB, want %d MiB and slack", c.live/MiB, c.floor/MiB, got/MiB, c.limit/MiB)
 			}
 		})
 	}
@@ -39,7 +45,7 @@ func read(name string) metrics.Value {
 	return s[0].Value
 }
 
-func gogc() uint64 { return read("/gc/gogc:percent").Uint64() }
+func gogc() int { return int(read("/gc/gogc:percent").Uint64()) }
 
 func memLimit() int64 { return int64(read("/gc/gomemlimit:bytes").Uint64()) }
 
@@ -56,32 +62,31 @@ func unsetEnv(t *testing.T) {
 	}
 }
 
-// TestStartFollowsTheLiveHeap: with a small live heap the limit stands
-// for the live heap plus the floor; once the live heap is larger than the
-// floor, for twice the live heap; stop restores GOGC and the limit.
+// TestStartFollowsTheLiveHeap: with a small live heap GOGC puts the goal
+// the floor past it; once the live heap is larger than the floor GOGC is
+// the default again, and the limit follows; stop restores both.
 func TestStartFollowsTheLiveHeap(t *testing.T) {
 	unsetEnv(t)
 	beforePercent, beforeLimit := gogc(), memLimit()
 	runtime.GC()
 	stop := Start(Floor)
+	if got, want := gogc(), Percent(live(), Floor); got != want || got <= 100 {
+		t.Errorf("GOGC %d after Start with %d bytes live, want %d (above 100)", got, live(), want)
+	}
 	if got, want := memLimit(), Limit(live(), Floor); got != want {
 		t.Errorf("limit %d after Start with %d bytes live, want %d", got, live(), want)
 	}
-	if got := gogc(); got != percent {
-		t.Errorf("GOGC %d while the floor is kept, want %d", got, percent)
-	}
 	ballast := make([][]byte, 0, 96)
 	for range cap(ballast) { // 96 MiB live, in pointer-free chunks
-		ballast = append(ballast, make([]byte, 1<<20))
+		ballast = append(ballast, make([]byte, MiB))
 	}
-	const live96 = 96 << 20
 	deadline := time.Now().Add(10 * time.Second)
-	for memLimit() < int64(2*live96) && time.Now().Before(deadline) {
+	for (gogc() != 100 || memLimit() < 4*96*MiB) && time.Now().Before(deadline) {
 		runtime.GC() // the tuner acts after a collection, on the cleanup goroutine
 		time.Sleep(10 * time.Millisecond)
 	}
-	if got := memLimit(); got < int64(2*live96) || got != Limit(live(), Floor) {
-		t.Errorf("limit %d MiB with %d MiB live, want twice live and more (%d MiB)", got>>20, live()>>20, Limit(live(), Floor)>>20)
+	if gogc() != 100 || memLimit() < 4*96*MiB {
+		t.Errorf("GOGC %d and limit %d MiB with %d MiB live, want 100 and four times live", gogc(), memLimit()/MiB, live()/MiB)
 	}
 	runtime.KeepAlive(ballast)
 	stop()
