@@ -629,6 +629,15 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 		if err := json.Unmarshal([]byte(spec), &s); err != nil {
 			return err
 		}
+		if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // the raw hash loop, beside the server's logins
+			f, err := os.OpenFile(path+".hash", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
+		}
 		return json.NewEncoder(stdout).Encode(hashRate(s.Duration))
 	}
 	return fmt.Errorf("bench: no child %q", child)
