@@ -629,15 +629,11 @@ func benchChild(ctx context.Context, child, spec string, stdout io.Writer) error
 		if err := json.Unmarshal([]byte(spec), &s); err != nil {
 			return err
 		}
-		if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // the raw hash loop, beside the server's logins
-			f, err := os.OpenFile(path+".hash", os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			pprof.StartCPUProfile(f)
-			defer pprof.StopCPUProfile()
+		stop, err := cpuProfile(".hash") // the raw hash loop, beside the server's logins
+		if err != nil {
+			return err
 		}
+		defer stop()
 		return json.NewEncoder(stdout).Encode(hashRate(s.Duration))
 	}
 	return fmt.Errorf("bench: no child %q", child)
@@ -654,15 +650,11 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 	if err != nil {
 		return err
 	}
-	if path := os.Getenv("BIZSEC_BENCH_CPUPROFILE"); path != "" { // profiles the server (and the bare handler) under the bench's load
-		f, err := os.Create(path + profileSuffix)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cpuProfile(profileSuffix) // the server (and the bare handler) under the bench's load
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	for _, p := range []struct {
 		env, name string
 		rate      func(int) int
@@ -683,6 +675,24 @@ func serveUntilEOF(h http.Handler, profileSuffix string, stdout io.Writer) error
 	fmt.Fprintf(stdout, "http://%s\n", ln.Addr())
 	waitEOF(os.Stdin)
 	return srv.Close()
+}
+
+// cpuProfile starts a CPU profile into $BIZSEC_BENCH_CPUPROFILE+suffix,
+// if that is set; stop ends it.
+func cpuProfile(suffix string) (stop func(), err error) {
+	path := os.Getenv("BIZSEC_BENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path + suffix)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }
 
 // writeProfile writes the named runtime profile to path, as the bench's

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -14,7 +15,7 @@ import (
 // -benchmem.
 func BenchmarkUpdate(b *testing.B) {
 	for _, writers := range []int{1, 4, 16} {
-		b.Run(map[int]string{1: "one writer", 4: "4 writers", 16: "16 writers"}[writers], func(b *testing.B) {
+		b.Run(fmt.Sprintf("%d writers", writers), func(b *testing.B) {
 			st := sqliteWithTenant(b)
 			ctx := context.Background()
 			biz := RootBusinessID("acme")
