@@ -13,7 +13,7 @@ import (
 	"strings"
 	"sync"
 
-	"golang.org/x/crypto/argon2"
+	"github.com/bizsec/bizsec/internal/argon2id"
 )
 
 // Params are argon2id cost parameters. They are stored inside each hash, so
@@ -70,8 +70,8 @@ func (h *Hasher) Hash(ctx context.Context, password string) (string, error) {
 }
 
 func (h *Hasher) hash(password string, salt []byte) string {
-	key := argon2.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, 32)
-	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version,
+	key := argon2id.IDKey([]byte(password), salt, h.params.Time, h.params.Memory, h.params.Threads, 32)
+	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2id.Version,
 		h.params.Memory, h.params.Time, h.params.Threads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -91,7 +91,7 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string) (bool, er
 		return false, err
 	}
 	defer h.release(verifying)
-	got := argon2.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := argon2id.IDKey([]byte(password), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
@@ -173,7 +173,7 @@ func decode(encoded string) (Params, []byte, []byte, error) {
 		return Params{}, nil, nil, errBadHash
 	}
 	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2id.Version {
 		return Params{}, nil, nil, errBadHash
 	}
 	var p Params
