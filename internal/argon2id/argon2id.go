@@ -17,8 +17,8 @@
 // a module that can be fetched here.
 //
 // What changed against upstream, all in this file:
-//   - blocks come from a sync.Pool per memory size, and go back after the
-//     key is extracted;
+//   - blocks come from a sync.Pool per memory size (up to 256 MiB), and
+//     go back after the key is extracted;
 //   - the first pass writes each block instead of XORing it into memory
 //     that upstream had just zeroed (for a zero block the two are equal;
 //     for a reused one only the write is right), so no block is cleared;
@@ -70,7 +70,16 @@ func IDKey(password, salt []byte, time, memory uint32, threads uint8, keyLen uin
 // whatever size they were made with.
 var pools sync.Map
 
+// maxPooled bounds the memory (in blocks, KiB) a pool keeps: a larger
+// hash, rare and perhaps from a hash made elsewhere, allocates its blocks
+// as upstream does, so that they do not stay resident after it.
+var maxPooled uint32 = 256 << 10 // a variable for the tests
+
 func getBlocks(memory uint32) *[]block {
+	if memory > maxPooled {
+		b := make([]block, memory)
+		return &b
+	}
 	p, ok := pools.Load(memory)
 	if !ok {
 		p, _ = pools.LoadOrStore(memory, &sync.Pool{New: func() any {
@@ -82,8 +91,9 @@ func getBlocks(memory uint32) *[]block {
 }
 
 func putBlocks(b *[]block) {
-	p, _ := pools.Load(uint32(len(*b)))
-	p.(*sync.Pool).Put(b)
+	if p, ok := pools.Load(uint32(len(*b))); ok {
+		p.(*sync.Pool).Put(b)
+	}
 }
 
 const (

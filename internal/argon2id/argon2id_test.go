@@ -131,3 +131,20 @@ func BenchmarkIDKey(b *testing.B) {
 		})
 	}
 }
+
+// TestLargeMemoryIsNotPooled: a hash above maxPooled gets the right key
+// from memory of its own, and leaves no pool holding it.
+func TestLargeMemoryIsNotPooled(t *testing.T) {
+	defer func(m uint32) { maxPooled = m }(maxPooled)
+	maxPooled = 64
+	const memory = 128
+	for i := range 2 {
+		want := argon2.IDKey([]byte("password"), []byte("somesaltsomesalt"), 2, memory, 1, 32)
+		if got := IDKey([]byte("password"), []byte("somesaltsomesalt"), 2, memory, 1, 32); !bytes.Equal(got, want) {
+			t.Fatalf("round %d: IDKey = %x, want %x", i, got, want)
+		}
+	}
+	if _, ok := pools.Load(uint32(memory)); ok {
+		t.Errorf("a pool of %d blocks exists, above maxPooled (%d)", memory, maxPooled)
+	}
+}
