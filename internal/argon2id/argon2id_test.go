@@ -148,3 +148,24 @@ func TestLargeMemoryIsNotPooled(t *testing.T) {
 		t.Errorf("a pool of %d blocks exists, above maxPooled (%d)", memory, maxPooled)
 	}
 }
+
+// TestGenericBlockMatches: the portable block function (built alone on
+// other architectures) computes what this build's does, written and XORed.
+func TestGenericBlockMatches(t *testing.T) {
+	var in1, in2, out0 block
+	for i := range in1 {
+		in1[i], in2[i], out0[i] = uint64(i)*0x9e3779b97f4a7c15, ^uint64(i)*0xbf58476d1ce4e5b9, uint64(i)<<7
+	}
+	for _, xor := range []bool{false, true} {
+		want, got := out0, out0
+		if xor {
+			processBlockXOR(&want, &in1, &in2)
+		} else {
+			processBlock(&want, &in1, &in2)
+		}
+		processBlockGeneric(&got, &in1, &in2, xor)
+		if got != want {
+			t.Errorf("xor=%v: the generic block differs from this build's", xor)
+		}
+	}
+}
