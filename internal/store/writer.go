@@ -228,13 +228,10 @@ func (w *writerConn) run(ctx context.Context, fn func(*txn) error) error {
 	return nil
 }
 
+// exec runs one of the transaction's own statements (BEGIN, COMMIT,
+// ROLLBACK) as fn's statements run, noting a lost connection.
 func (w *writerConn) exec(ctx context.Context, q string) error {
-	var err error
-	if st := w.stmt(q); st != nil {
-		_, err = st.ExecContext(ctx)
-	} else {
-		_, err = w.c.ExecContext(ctx, q)
-	}
+	_, err := (&txn{q: w.c, w: w, d: w.d}).ExecContext(ctx, q)
 	w.failed(err)
 	return err
 }
