@@ -133,7 +133,6 @@ func TestHasherLoginsFirst(t *testing.T) {
 		}
 	}
 	h := NewHasher(Params{Memory: 1024, Time: 1, Threads: 1}, 1)
-	encoded, _ := h.Hash(ctx, "pw")
 	if err := h.acquire(ctx, hashing); err != nil { // a new hash is running
 		t.Fatal(err)
 	}
@@ -142,20 +141,22 @@ func TestHasherLoginsFirst(t *testing.T) {
 		go func() { h.Hash(ctx, "answer"); done <- "hash" }()
 	}
 	waiting(h, hashing, 5)
-	go func() { h.Verify(ctx, "pw", encoded); done <- "verify" }()
+	// A login's verify, which keeps the slot it gets until the test gives
+	// it back: what happens after the grant cannot race with the check.
+	go func() { h.acquire(ctx, verifying); done <- "verify" }()
 	waiting(h, verifying, 1)
-	// The running hash ends: release grants its slot at once, under the
-	// lock, so what still waits right after shows who got it. (Which
-	// goroutine finishes first is the scheduler's business, not the
-	// policy's.)
-	h.release(hashing)
-	h.mu.Lock()
-	logins, hashes := len(h.waiting[verifying]), len(h.waiting[hashing])
-	h.mu.Unlock()
-	if logins != 0 || hashes != 5 {
-		t.Errorf("after the running hash: %d logins and %d new hashes still wait, want 0 and 5 (the slot to the login)", logins, hashes)
+	h.release(hashing) // the running hash ends: its slot must go to the login
+	if first := <-done; first != "verify" {
+		t.Errorf("first to get the slot after the running hash: %s, want the login's verify", first)
 	}
-	for range 6 {
+	h.mu.Lock()
+	hashes := len(h.waiting[hashing])
+	h.mu.Unlock()
+	if hashes != 5 {
+		t.Errorf("%d new hashes still wait while the login holds the slot, want 5", hashes)
+	}
+	h.release(verifying)
+	for range 5 {
 		<-done
 	}
 
