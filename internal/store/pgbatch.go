@@ -30,7 +30,7 @@ import (
 // the settings cache, which other instances' notifications invalidate,
 // holds no later version), later writes of the batch from what the earlier
 // ones wrote, and all are sent in one round trip that is one implicit
-// transaction and one commit (bizsec_put_setting_or_raise, migration 0016).
+// transaction and one commit (beginSQL, updateSettingSQL).
 // That commit is asynchronous, so the business's lock is free for the next
 // batch at once, and the batch's writes are answered only after a flush
 // has put it on disk (flush): the batches of one business share fsyncs
@@ -82,7 +82,7 @@ type storedDoc struct {
 }
 
 // pipeWrite is one statement of a pipeline: a write
-// (bizsec_put_setting_or_raise) or the check of a write that changes
+// (updateSettingSQL, insertSettingSQL) or the check of a write that changes
 // nothing (bizsec_check_setting).
 type pipeWrite struct {
 	sql       string
@@ -94,18 +94,50 @@ type pipeWrite struct {
 // maxBatchWait bounds a batch when no write in it has a deadline.
 const maxBatchWait = 30 * time.Second
 
-// The statements of a pipeline (migration 0016): a write, and the check
-// that a write that changes nothing was computed from the current versions.
-// Either raises SQLSTATE BZ001 when an object moved; like any ERROR in the
-// pipeline, that rolls it all back (rolledBack).
+// The statements of a pipeline: its first, which makes its commit
+// asynchronous and takes the business's settings lock; a write (an update,
+// or the insert of an object never written), or the check of a write that
+// changes nothing (migration 0016); and the flush, after the pipeline's
+// sync. A write whose object, or the one its rule reads, moved writes no
+// row and calls bizsec_moved (migration 0018), and the check raises: either
+// raises SQLSTATE BZ001, and like any ERROR in the pipeline that rolls it
+// all back (rolledBack).
 const (
-	putOrRaiseSQL   = `SELECT bizsec_put_setting_or_raise($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`
+	// beginSQL, first in a pipeline, makes its commit asynchronous: it
+	// returns (and the business's settings lock is released) before the
+	// WAL is flushed, so the next batch need not wait for the disk; flush
+	// waits for it instead, before any of its writes is answered. It takes
+	// the lock the locked path's bizsec_put_setting takes, once for the
+	// batch; each statement after it reads as of after the lock was taken
+	// (read committed: a snapshot per statement), so the versions it
+	// checks cannot move before the commit.
+	beginSQL = `SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(hashtextextended('settings:' || $1, 0))`
+	// updateSettingSQL writes an object at version $3 ($3 > 0), its audit
+	// row, and the notification other instances apply, if the object is
+	// still at $3 and the one its rule reads ($9, if any) at $10.
+	updateSettingSQL = `WITH up AS (
+	UPDATE settings SET doc = $4, version = $3::bigint + 1, updated_at = $5
+	WHERE business_id = $1 AND kind = $2 AND version = $3::bigint` + otherAtBase + `
+	RETURNING version
+)` + auditAndNotify
+	// insertSettingSQL is updateSettingSQL for an object never written
+	// ($3 = 0): it inserts it at version 1, unless it exists.
+	insertSettingSQL = `WITH up AS (
+	INSERT INTO settings (business_id, kind, doc, version, updated_at)
+	SELECT $1, $2, $4, 1, $5 WHERE $3::bigint = 0` + otherAtBase + `
+	ON CONFLICT (business_id, kind) DO NOTHING
+	RETURNING version
+)` + auditAndNotify
+	otherAtBase = `
+	AND ($9 = '' OR COALESCE((SELECT version FROM settings WHERE business_id = $1 AND kind = $9), 0) = $10::bigint)`
+	// auditAndNotify ends a write: the audit row of the row written, and
+	// its version; with no row written, bizsec_moved raises.
+	auditAndNotify = `, audited AS (
+	INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc)
+	SELECT $1, $2, version, $5, $6, $7, $8 FROM up
+)
+SELECT CASE WHEN count(*) = 1 THEN max(version) ELSE bizsec_moved($1, $2) END, pg_notify('bizsec_settings', $11) FROM up`
 	checkSettingSQL = `SELECT bizsec_check_setting($1, $2, $3, $4, $5)`
-	// asyncCommitSQL, first in a pipeline, makes its commit asynchronous:
-	// it returns (and the business's settings lock is released) before
-	// the WAL is flushed, so the next batch need not wait for the disk;
-	// flush waits for it instead, before any of its writes is answered.
-	asyncCommitSQL = `SELECT set_config('synchronous_commit', 'off', true)`
 	// flushSQL is a transaction that writes WAL (a transactional logical
 	// message, which logical decoding plugins ignore unless asked for
 	// messages): PostgreSQL flushes the WAL at a commit, synchronously, only
@@ -116,7 +148,7 @@ const (
 
 // fixedSQL are the statements of every pipeline besides its writes: the
 // first and the last.
-var fixedSQL = [...]string{asyncCommitSQL, flushSQL}
+var fixedSQL = [...]string{beginSQL, flushSQL}
 
 func newPGBatcher(s *Store) *pgBatcher {
 	return &pgBatcher{s: s, pending: map[string][]pgJob{}}
@@ -183,7 +215,7 @@ func (b *pgBatcher) commit(business string, jobs []pgJob) {
 		}
 		committed := make(chan error, 1)
 		b.wg.Add(1)
-		go b.send(writes, piped, committed)
+		go b.send(business, writes, piped, committed)
 		switch err := <-committed; {
 		case err == nil: // send answers piped once flushed
 		case rolledBack(err):
@@ -222,7 +254,7 @@ func planSafely(j pgJob, p *pipeline) (w pipeWrite, ok bool) {
 // flush is done it answers jobs: the flushes of successive batches (and
 // instances) share fsyncs, as PostgreSQL's concurrent commits do. It
 // answers nothing unless the pipeline committed.
-func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- error) {
+func (b *pgBatcher) send(business string, writes []pipeWrite, jobs []pgJob, committed chan<- error) {
 	defer b.wg.Done()
 	ctx, cancel := batchContext(jobs)
 	defer cancel()
@@ -262,7 +294,7 @@ func (b *pgBatcher) send(writes []pipeWrite, jobs []pgJob, committed chan<- erro
 		}
 		pid, now := pc.PgConn().PID(), time.Now()
 		p := pc.PgConn().StartPipeline(ctx)
-		p.SendQueryPrepared(fixed[0], nil, nil, nil)
+		p.SendQueryPrepared(fixed[0], [][]byte{[]byte(business)}, nil, nil)
 		for i, w := range writes {
 			if w.key != "" {
 				b.s.own.wrote(pid, w.key, now) // before the commit sends its notification

@@ -43,9 +43,13 @@ func putPostgres[T any](ctx context.Context, s *Store, k Kind[T], business strin
 			}, true
 		}
 		p.wrote(k.Name, opt.body, opt.version)
+		q := updateSettingSQL
+		if cur.version == 0 {
+			q = insertSettingSQL
+		}
 		written := map[string]storedDoc{k.Name: {sql.NullString{String: opt.body, Valid: true}, opt.version}}
 		return pipeWrite{
-			sql: putOrRaiseSQL,
+			sql: q,
 			args: []any{business, k.Name, cur.version, opt.body, millis(s.now()), w.Actor, opt.oldAudit, opt.newAudit,
 				k.Other, cur.otherV, settingKey(k.Name, business)},
 			key: settingKey(k.Name, business),

@@ -462,8 +462,8 @@ func TestPipelineStatementLost(t *testing.T) {
 		name, sql  string
 		rolledBack int64 // pipelines rolled back by the loss
 	}{
-		{"write", putOrRaiseSQL, 1},
-		{"asynchronous commit", asyncCommitSQL, 1},
+		{"write", updateSettingSQL, 1},
+		{"first statement", beginSQL, 1},
 		{"flush", flushSQL, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -494,5 +494,58 @@ func TestPipelineStatementLost(t *testing.T) {
 				t.Errorf("%d of 10 writes went through the pipeline, want %d", n, want)
 			}
 		})
+	}
+}
+
+// TestPipelineFirstWrite: an object never written, known here at version 0
+// (the write of another object whose rule reads it read it so), is inserted
+// by the pipeline, at version 1 and with its audit row, as the locked path
+// would have; a third instance reads it so, and A's next write of it,
+// planned on version 1, goes through the pipeline too.
+func TestPipelineFirstWrite(t *testing.T) {
+	ctx := context.Background()
+	a, _ := pgPair(t, "the pipeline's insert of an object never written")
+	_, _, err := Get(ctx, a, settings.ChallengesKind, pgBiz) // cached, at version 0
+	mustNot(t, err)
+	_, _, err = Update(ctx, a, settings.SecurityKind, pgBiz, anyWrite, func(s *settings.Security) error {
+		s.ChallengeCount = 2
+		return nil
+	})
+	mustNot(t, err) // the locked path: it read the challenges at version 0
+	deactivate := func(i int) func(*[]settings.Challenge) error {
+		return func(cs *[]settings.Challenge) error {
+			c := append([]settings.Challenge(nil), *cs...)
+			c[i].Active = false
+			*cs = c
+			return nil
+		}
+	}
+	piped := a.pgBatch.piped.Load()
+	_, v, err := Update(ctx, a, settings.ChallengesKind, pgBiz, anyWrite, deactivate(0))
+	mustNot(t, err)
+	_, v2, err := Update(ctx, a, settings.ChallengesKind, pgBiz, anyWrite, deactivate(1))
+	mustNot(t, err)
+	_, c := pgPairOn(t, a)
+	cs, stored, err := Get(ctx, c, settings.ChallengesKind, pgBiz)
+	mustNot(t, err)
+	audit, err := c.Audit(ctx, pgBiz, "", 100, 0)
+	mustNot(t, err)
+	active := 0
+	for _, ch := range cs {
+		if ch.Active {
+			active++
+		}
+	}
+	type result struct {
+		Versions        [2]int64 // the two writes' answers
+		Stored          int64
+		Active          int
+		AuditRows       int
+		ThroughPipeline int64
+	}
+	got := result{[2]int64{v, v2}, stored, active, len(audit), a.pgBatch.piped.Load() - piped}
+	want := result{[2]int64{1, 2}, 2, len(settings.DefaultChallenges()) - 2, 3, 2}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the first writes of the challenges (-want +got):\n%s", diff)
 	}
 }
