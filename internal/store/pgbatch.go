@@ -130,13 +130,14 @@ const (
 )` + auditAndNotify
 	otherAtBase = `
 	AND ($9 = '' OR COALESCE((SELECT version FROM settings WHERE business_id = $1 AND kind = $9), 0) = $10::bigint)`
-	// auditAndNotify ends a write: the audit row of the row written, and
-	// its version; with no row written, bizsec_moved raises.
+	// auditAndNotify ends a write: the audit row of the row written, its
+	// notification, and the version written; with no row written,
+	// bizsec_moved raises.
 	auditAndNotify = `, audited AS (
 	INSERT INTO audit (business_id, kind, version, at, actor, old_doc, new_doc)
 	SELECT $1, $2, version, $5, $6, $7, $8 FROM up
 )
-SELECT CASE WHEN count(*) = 1 THEN max(version) ELSE bizsec_moved($1, $2) END, pg_notify('bizsec_settings', $11) FROM up`
+SELECT CASE WHEN count(*) = 1 THEN max(version) ELSE bizsec_moved($1, $2) END, pg_notify('` + channel + `', $11) FROM up`
 	checkSettingSQL = `SELECT bizsec_check_setting($1, $2, $3, $4, $5)`
 	// flushSQL is a transaction that writes WAL (a transactional logical
 	// message, which logical decoding plugins ignore unless asked for
