@@ -273,14 +273,15 @@ func (b *pgBatcher) send(business string, writes []pipeWrite, jobs []pgJob, comm
 		}
 		pc := sc.Conn()
 		// Every statement is prepared once per connection (pgx keeps
-		// them by name), so a batch costs the server no parse or plan.
-		var fixed [len(fixedSQL)]string // their names on the server
+		// them by name), so a batch costs the server no parse or plan,
+		// and is sent with the description pgx keeps of it, so the
+		// server is not asked to describe its result again.
+		var fixed [len(fixedSQL)]*pgconn.StatementDescription
 		for i, q := range fixedSQL {
-			sd, err := pc.Prepare(ctx, q, q)
-			if err != nil {
+			var err error
+			if fixed[i], err = pc.Prepare(ctx, q, q); err != nil {
 				return notSent{err}
 			}
-			fixed[i] = sd.Name
 		}
 		stmts := make([]*pgconn.StatementDescription, len(writes))
 		args := make([][][]byte, len(writes))
@@ -295,15 +296,15 @@ func (b *pgBatcher) send(business string, writes []pipeWrite, jobs []pgJob, comm
 		}
 		pid, now := pc.PgConn().PID(), time.Now()
 		p := pc.PgConn().StartPipeline(ctx)
-		p.SendQueryPrepared(fixed[0], [][]byte{[]byte(business)}, nil, nil)
+		p.SendQueryStatement(fixed[0], [][]byte{[]byte(business)}, nil, nil)
 		for i, w := range writes {
 			if w.key != "" {
 				b.s.own.wrote(pid, w.key, now) // before the commit sends its notification
 			}
-			p.SendQueryPrepared(stmts[i].Name, args[i], nil, nil)
+			p.SendQueryStatement(stmts[i], args[i], nil, nil)
 		}
 		p.SendPipelineSync()
-		p.SendQueryPrepared(fixed[1], nil, nil, nil)
+		p.SendQueryStatement(fixed[1], nil, nil, nil)
 		p.SendPipelineSync()
 		if err := p.Flush(); err != nil {
 			p.Close()
