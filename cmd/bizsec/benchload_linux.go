@@ -134,15 +134,12 @@ func (l *epollLoad) readable(c *epollConn) {
 	case err != nil:
 		l.fail(c, err)
 	case status != l.spec.Want:
-		l.fail(c, fmt.Errorf("status %d", status))
-		if !keep {
-			l.close(c)
-		}
+		l.fail(nil, fmt.Errorf("status %d", status)) // an answer: the connection may stay
 	default:
 		l.lat = append(l.lat, time.Since(c.since))
-		if !keep {
-			l.close(c)
-		}
+	}
+	if err == nil && !keep {
+		l.close(c)
 	}
 	l.next(c)
 }

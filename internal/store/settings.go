@@ -220,7 +220,7 @@ func prepare[T any](s *Store, k Kind[T], business string, w Write, fn func(*T) e
 	if err != nil {
 		return err
 	}
-	stored, old := v, auditJSON(k, v)
+	stored := v
 	if err := openSecrets(s, k, &v); err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func prepare[T any](s *Store, k Kind[T], business string, w Write, fn func(*T) e
 	if cur.doc.Valid && string(body) == cur.doc.String {
 		return nil // nothing changed: no new version, nothing to audit
 	}
-	c.write, c.version, c.body, c.oldAudit = true, cur.version+1, string(body), old
+	c.write, c.version, c.body, c.oldAudit = true, cur.version+1, string(body), auditJSON(k, stored)
 	c.newAudit = c.body // with no secrets to mask, the audit's copy is the document
 	if k.Secrets != nil {
 		c.newAudit = auditJSON(k, v)
